@@ -1,0 +1,37 @@
+"""dualgraph: a PyTorch-style deep-learning framework with two modes over one IR.
+
+Ops run immediately (eager, with autograd) or are captured into static graphs. Every op is
+defined once in `dualgraph.ir` and every call goes through `dualgraph.dispatch.bind`.
+
+    >>> import dualgraph as dg
+    >>> x = dg.ones(3, 4, requires_grad=True)
+    >>> z = dg.mean((x + 2).pow(3))
+    >>> z.backward(); x.grad[0, 0].item()
+    2.25
+"""
+
+from __future__ import annotations
+
+from . import eager as _eager  # noqa: F401  (installs the eager entries of every op)
+from . import autograd, cuda, dispatch, ir, jit, linalg, nn, optim, passes, utils
+from ._tensor_str import set_printoptions
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (Generator, arange, as_tensor, empty, empty_like, from_numpy, full,
+                       full_like, initial_seed, manual_seed, ones, ones_like, rand, rand_like,
+                       randn, randn_like, seed, tensor, zeros, zeros_like)
+from .ir.types import (Device as device, DType as dtype, bool_, float16, float32, float64,
+                       get_default_dtype, int8, int16, int32, int64, set_default_dtype, uint8)
+from .ops import (abs, add, clone, cos, div, divide, eq, exp, flatten, ge, greater,
+                  greater_equal, gt, is_tensor, le, less, less_equal, log, lt, matmul, mean, mm,
+                  mul, multiply, ne, neg, negative, not_equal, numel, permute, pow, reciprocal,
+                  relu, reshape, sigmoid, sign, sin, sqrt, squeeze, sub, subtract, sum, t, tanh,
+                  transpose, true_divide, unsqueeze)
+from .size import Size
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+# PyTorch's dtype aliases; assigned last because they shadow Python builtins in this module.
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+bool = bool_

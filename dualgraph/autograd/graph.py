@@ -1,0 +1,418 @@
+"""The eager autograd graph: tape nodes, saved tensors, and how in-place ops rewire history.
+
+A node is recorded per op call whose inputs require grad. Its class is named as PyTorch names it
+(`AddBackward0`), its `apply` runs the op's VJP rule from `ir` — the same rule graph autodiff runs —
+and `vjp.fit_grads` brings each input gradient to the input's shape and dtype.
+
+In-place ops follow PyTorch: writing into a tensor bumps its version counter (shared with its views
+and detached aliases), so a saved tensor changed since it was saved raises instead of giving a wrong
+gradient; writing into a view rewires its base's history through a `CopySlices` node.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any, Callable, Sequence
+
+from ..dispatch import bind
+from ..ir.registry import OpDef
+from ..tensor import Tensor, _wrap
+from .grad_mode import state as grad_state
+from .vjp import Ctx, fit_grads
+
+_seq = itertools.count()
+NO_EDGE = (None, 0)
+_LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+           "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
+           "int64": "LongTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+class Node:
+    """A node of the backward graph (PyTorch's `torch.autograd.graph.Node`)."""
+
+    __slots__ = ("_next", "_seq", "_pre_hooks", "_post_hooks", "__weakref__")
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        return self._next
+
+    def register_hook(self, fn: Callable) -> "RemovableHandle":
+        """`fn(grad_inputs, grad_outputs)` after this node ran; may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn: Callable) -> "RemovableHandle":
+        """`fn(grad_outputs)` before this node runs; may return new grad_outputs."""
+        hooks = self._hooks_for(-1)
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
+
+    def _hooks_for(self, output_nr: int) -> list:
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return self._pre_hooks.setdefault(output_nr, [])
+
+    def apply(self, grads: list) -> Sequence:
+        raise TypeError(f"{self.name()} cannot be applied")
+
+    def release(self) -> None:
+        """Drop saved tensors after backward (unless retain_graph)."""
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def __call__(self, *grads: Any) -> Any:
+        out = self.apply(list(grads))
+        return out[0] if len(out) == 1 else tuple(out)
+
+
+class RemovableHandle:
+    """Returned by hook registration; `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class SavedTensor:
+    """A tensor saved for backward with its version at save time."""
+
+    __slots__ = ("tensor", "version")
+
+    def __init__(self, t: Tensor) -> None:
+        self.tensor = t
+        self.version = t._version_counter().value
+
+    def unpack(self, node: Node) -> Tensor:
+        t = self.tensor
+        if t._version.value != self.version:
+            raise _modified_error(t, node, self.version)
+        return t
+
+
+class SavedOutput:
+    """A node's own output, kept without a reference cycle: re-made with `grad_fn=node`."""
+
+    __slots__ = ("data", "dtype", "device", "counter", "version")
+
+    def __init__(self, t: Tensor) -> None:
+        self.data, self.dtype, self.device = t._data, t._dtype, t._device
+        self.counter = t._version_counter()
+        self.version = self.counter.value
+
+    def unpack(self, node: Node) -> Tensor:
+        t = _wrap(self.data, self.dtype, self.device)
+        t._version = self.counter
+        t._grad_fn, t._requires_grad = node, True
+        if self.counter.value != self.version:
+            raise _modified_error(t, node, self.version)
+        return t
+
+
+def _modified_error(t: Tensor, node: Node, saved_version: int) -> RuntimeError:
+    what = (f"output {t._output_nr} of {t._grad_fn.name()}" if t._grad_fn is not None
+            else "a leaf or a tensor that does not require grad")
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [torch.{_LEGACY[t._dtype.name]} {list(t._data.shape)}], which is {what}, "
+        f"is at version {t._version.value}; expected version {saved_version} instead "
+        f"(needed by {node.name()}). Hint: clone() the tensor before changing it in place, or do "
+        "the change out of place.")
+
+
+class OpNode(Node):
+    """The backward of one op call; subclassed per PyTorch name (`MulBackward0`)."""
+
+    __slots__ = ("_op", "_attrs", "_saved", "_out", "_shapes", "_dtypes", "_devices", "_needs",
+                 "_released")
+
+    def apply(self, grads: list) -> Sequence:
+        ctx = self._ctx()
+        g = grads[0]
+        if g is None:
+            return [None] * len(self._next)
+        return fit_grads(self._op.vjp(ctx, g), ctx)
+
+    def _ctx(self) -> Ctx:
+        op = self._op
+        if self._released and (op.save_inputs or op.save_output):
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or directly access saved "
+                f"tensors after they have already been freed) in {self.name()}. Saved intermediate "
+                "values of the graph are freed when you call .backward() or autograd.grad(). "
+                "Specify retain_graph=True if you need to backward through the graph a second time "
+                "or if you need to access saved tensors after calling backward.")
+        saved = self._saved
+        inputs = tuple(s.unpack(self) if isinstance(s, SavedTensor) else s for s in saved)
+        output = self._out.unpack(self) if self._out is not None else None
+        return Ctx(op, inputs, output, self._attrs, self._shapes, self._dtypes, self._devices,
+                   self._needs)
+
+    def release(self) -> None:
+        if self._op.save_inputs or self._op.save_output:
+            self._saved = (None,) * len(self._saved)
+            self._out = None
+            self._released = True
+
+
+_NODE_CLASSES: dict[str, type] = {}
+
+
+def node_class(name: str, base: type = OpNode) -> type:
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        cls = _NODE_CLASSES[name] = type(name, (base,), {"__slots__": ()})
+    return cls
+
+
+class AccumulateGrad(Node):
+    """Where a leaf's gradient lands: runs the leaf's hooks, then adds into `.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self._next, self._seq, self._pre_hooks, self._post_hooks = (), next(_seq), None, None
+
+    def apply(self, grads: list) -> Sequence:
+        g = grads[0]
+        var = self.variable
+        ag = var._ag
+        if g is None:
+            return ()
+        if ag is not None and ag.hooks:
+            for hook in list(ag.hooks):
+                new = hook(g)
+                if new is not None:
+                    g = new
+        accumulate(var, g)
+        return ()
+
+
+def accumulate(var: Tensor, g: Tensor) -> None:
+    """`var.grad += g`: in place when no graph is being built, out of place under create_graph."""
+    ag = var._meta()
+    if ag.grad is None:
+        ag.grad = g if grad_state.enabled else _wrap(g._data.copy(), g._dtype, g._device)
+    elif grad_state.enabled:
+        ag.grad = ag.grad + g
+    else:
+        ag.grad._data += g._data
+
+
+def grad_accumulator(t: Tensor) -> AccumulateGrad:
+    ag = t._meta()
+    acc = ag.grad_acc() if ag.grad_acc is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        ag.grad_acc = weakref.ref(acc)
+    return acc
+
+
+def gradient_edge(t: Tensor) -> tuple:
+    """(node, output index) where t's gradient goes: its grad_fn, or its leaf accumulator."""
+    fn = t.grad_fn if t._view is not None else t._grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t._requires_grad:
+        return (grad_accumulator(t), 0)
+    return NO_EDGE
+
+
+def _input_meta(inputs: Sequence) -> tuple:
+    """(shapes, dtypes, devices) of the inputs, None for Python scalars."""
+    return (tuple(x._data.shape if isinstance(x, Tensor) else None for x in inputs),
+            tuple(x._dtype if isinstance(x, Tensor) else None for x in inputs),
+            tuple(x._device if isinstance(x, Tensor) else None for x in inputs))
+
+
+def _make_node(op: OpDef, name: str, attrs: dict, edges: list, saved: tuple,
+               input_meta: tuple) -> OpNode:
+    node = object.__new__(node_class(name))
+    node._op = op
+    node._attrs = op.full_attrs(attrs)
+    node._next = tuple(edges)
+    node._seq = next(_seq)
+    node._pre_hooks = node._post_hooks = None
+    node._saved = saved
+    node._out = None
+    node._shapes, node._dtypes, node._devices = input_meta
+    node._needs = tuple(e is not NO_EDGE for e in edges)
+    node._released = False
+    return node
+
+
+def _save(op: OpDef, inputs: Sequence, first: Any = None) -> tuple:
+    keep = op.save_inputs
+    out = []
+    for i, x in enumerate(inputs):
+        if i not in keep:
+            out.append(None if isinstance(x, Tensor) else x)
+        elif i == 0 and first is not None:
+            out.append(first)
+        else:
+            out.append(SavedTensor(x) if isinstance(x, Tensor) else x)
+    return tuple(out)
+
+
+def record(op: OpDef, inputs: Sequence, attrs: dict, out: Tensor) -> None:
+    """Attach the backward node of `out = op(*inputs)` (called by the eager runtime)."""
+    if op.vjp is None or not out._dtype.is_floating_point:
+        return
+    edges = [gradient_edge(x) if isinstance(x, Tensor) and x._requires_grad else NO_EDGE
+             for x in inputs]
+    node = _make_node(op, op.node_name(inputs, attrs), attrs, edges, _save(op, inputs),
+                      _input_meta(inputs))
+    if op.save_output:
+        node._out = SavedOutput(out)
+    out._grad_fn = node
+    out._requires_grad = True
+    if out._view is not None:
+        out._view.fn_version = out._version.value
+
+
+# ------------------------------------------------------------------------------ in-place ops
+
+def check_inplace_allowed(t: Tensor, op: OpDef) -> None:
+    """Refuse what PyTorch refuses: writing into a leaf that requires grad, or a view of one."""
+    view = t._view
+    if view is None:
+        if t._grad_fn is None and t._requires_grad:
+            raise RuntimeError(f"{op.name}_(): a leaf Variable that requires grad is being used in "
+                               "an in-place operation.")
+        return
+    base = view.base
+    if base._grad_fn is None and base._requires_grad:
+        raise RuntimeError(f"{op.name}_(): a view of a leaf Variable that requires grad is being "
+                           "used in an in-place operation.")
+    if not view.grad_ok and base._requires_grad:
+        raise RuntimeError(f"{op.name}_(): a view was created in no_grad mode and is being "
+                           "modified inplace with grad mode enabled; clone() it first.")
+
+
+def snapshot_for_inplace(op: OpDef, t: Tensor) -> tuple:
+    """What backward needs of t before it is overwritten: its grad edge and, if the VJP reads the
+    old value, a copy of it that keeps the old history."""
+    edge = gradient_edge(t)
+    old = None
+    if 0 in op.save_inputs:
+        old_t = _wrap(t._data.copy(), t._dtype, t._device)
+        old_t._grad_fn, old_t._output_nr = edge[0] if edge is not NO_EDGE and not isinstance(
+            edge[0], AccumulateGrad) else None, edge[1]
+        old_t._requires_grad = old_t._grad_fn is not None
+        old = SavedTensor(old_t)
+    return edge, old
+
+
+def record_inplace(op: OpDef, inputs: Sequence, attrs: dict, t: Tensor, snapshot: tuple) -> None:
+    """Rewire history after `op_` wrote into t: a new node for t, and CopySlices for its base."""
+    if op.vjp is None:
+        return
+    old_edge, old_value = snapshot
+    edges = [old_edge] + [gradient_edge(x) if isinstance(x, Tensor) and x._requires_grad
+                          else NO_EDGE for x in inputs[1:]]
+    node = _make_node(op, op.node_name(inputs, attrs), attrs, edges,
+                      _save(op, inputs, old_value), _input_meta(inputs))
+    if op.save_output:
+        node._out = SavedOutput(t)
+    view = t._view
+    if view is None:
+        t._grad_fn, t._output_nr, t._requires_grad = node, 0, True
+        return
+    base = view.base
+    copy_slices = object.__new__(CopySlices)
+    copy_slices._fn = node
+    copy_slices._chain = view.chain
+    copy_slices._next = (gradient_edge(base),) + node._next[1:]
+    copy_slices._seq = next(_seq)
+    copy_slices._pre_hooks = copy_slices._post_hooks = None
+    base._grad_fn, base._output_nr, base._requires_grad = copy_slices, 0, True
+    view.fn_version = -1  # force the view's grad_fn to be re-derived from the new base history
+    refresh_view_grad_fn(t)
+
+
+class CopySlices(Node):
+    """The base's new history after an in-place op on one of its views (PyTorch's CopySlices)."""
+
+    __slots__ = ("_fn", "_chain")
+
+    def apply(self, grads: list) -> Sequence:
+        g = grads[0]
+        if g is None:
+            return [None] * len(self._next)
+        result = g.clone()
+        region = replay_view(result, self._chain)
+        res = self._fn.apply([region.clone()])
+        region.copy_(res[0] if res[0] is not None else 0.0)
+        return [result] + list(res[1:])
+
+    def release(self) -> None:
+        self._fn.release()
+
+
+def replay_view(t: Tensor, chain: tuple) -> Tensor:
+    """Apply a view chain recorded from a base to another tensor of the base's shape."""
+    for op, attrs, _ in chain:
+        t = bind(op, (t,), attrs)
+    return t
+
+
+def refresh_view_grad_fn(t: Tensor) -> None:
+    """Re-derive a view's grad_fn from its base when the base's history changed in place."""
+    view = t._view
+    counter = t._version
+    if counter is None or view.fn_version == counter.value or not view.grad_ok:
+        return
+    base = view.base
+    if not base._requires_grad:
+        return
+    edge = gradient_edge(base)
+    for op, attrs, shape in view.chain:
+        node = _make_node(op, op.node_name((), attrs), attrs, [edge], (None,),
+                          ((shape,), (base._dtype,), (base._device,)))
+        edge = (node, 0)
+    t._grad_fn, t._output_nr, t._requires_grad = edge[0], 0, True
+    view.fn_version = counter.value
+
+
+# ------------------------------------------------------------------------------------ hooks
+
+def register_tensor_hook(t: Tensor, hook: Callable) -> RemovableHandle:
+    if not t._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t._grad_fn is None:
+        ag = t._meta()
+        if ag.hooks is None:
+            ag.hooks = []
+        ag.hooks.append(hook)
+        return RemovableHandle(ag.hooks, hook)
+    hooks = t.grad_fn._hooks_for(t._output_nr)
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def retain_grad(t: Tensor) -> None:
+    if not t._requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if t._grad_fn is None or t.retains_grad:
+        return
+    ref = weakref.ref(t)
+
+    def keep(g: Tensor) -> None:
+        target = ref()
+        if target is not None:
+            accumulate(target, g)
+
+    keep._retain_grad = True  # the engine runs these after the user's hooks, as PyTorch does
+    t._meta().retains_grad = True
+    t.grad_fn._hooks_for(t._output_nr).append(keep)
+

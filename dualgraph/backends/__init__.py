@@ -1,0 +1,50 @@
+"""Backends: one per device type, each a kernel table over its array library.
+
+`backend_for(device)` is what the eager runtime asks; a backend is loaded on first use, so
+dualgraph imports without CuPy and says clearly what is missing when `cuda` is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir.types import Device
+
+
+class Backend:
+    """An array library (`xp`), its array type and its kernels, for one device type."""
+
+    def __init__(self, name: str, xp: Any, kernels: dict, array_type: type) -> None:
+        self.name = name
+        self.xp = xp
+        self.kernels = kernels
+        self.array_type = array_type
+
+    def kernel(self, op_name: str):
+        try:
+            return self.kernels[op_name]
+        except KeyError:
+            raise RuntimeError(f"{op_name}(): no kernel for the {self.name} backend") from None
+
+    def asarray(self, value: Any, dtype: Any = None) -> Any:
+        return self.xp.asarray(value, dtype=dtype)
+
+    def to_numpy(self, array: Any) -> Any:
+        return array if self.name == "cpu" else self.xp.asnumpy(array)
+
+    def __repr__(self) -> str:
+        return f"<backend {self.name}>"
+
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+def backend_for(device: Device) -> Backend:
+    b = _BACKENDS.get(device.type)
+    if b is None:
+        if device.type == "cpu":
+            from . import numpy_backend as mod
+        else:
+            from . import cupy_backend as mod
+        b = _BACKENDS[device.type] = mod.make_backend()
+    return b

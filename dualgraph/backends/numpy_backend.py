@@ -1,0 +1,12 @@
+"""The CPU backend: the shared kernels bound to NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import Backend
+from .kernels import build
+
+
+def make_backend() -> Backend:
+    return Backend("cpu", np, build(np), np.ndarray)

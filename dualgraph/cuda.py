@@ -1,0 +1,32 @@
+"""`dg.cuda`: whether a GPU can be used (through CuPy), and how many."""
+
+from __future__ import annotations
+
+
+def is_available() -> bool:
+    """True only when CuPy is installed and sees at least one GPU."""
+    try:
+        from .backends.cupy_backend import import_cupy
+        import_cupy()
+        return True
+    except RuntimeError:
+        return False
+
+
+def device_count() -> int:
+    """The number of GPUs CuPy sees (0 without CuPy or a GPU)."""
+    if not is_available():
+        return 0
+    import cupy
+    return int(cupy.cuda.runtime.getDeviceCount())
+
+
+def current_device() -> int:
+    from .backends.cupy_backend import import_cupy
+    return int(import_cupy().cuda.runtime.getDevice())
+
+
+def synchronize() -> None:
+    """Wait for all queued GPU work to finish (for timing)."""
+    from .backends.cupy_backend import import_cupy
+    import_cupy().cuda.runtime.deviceSynchronize()

@@ -1,0 +1,193 @@
+"""The eager interpreter's per-op entries: run the kernel now, record autograd only when needed.
+
+For every registered op, `make_entries` precomputes what the hot path needs — the result dtype for
+each homogeneous input dtype, the kernel per device — so an eager call is: unwrap the inputs, look
+up the dtype, call the kernel, wrap the array. The meta function (shapes) is never run on success;
+when a kernel fails, it runs to explain the failure in the op's terms.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .autograd import graph
+from .autograd.grad_mode import state as grad_state
+from .backends import backend_for
+from .ir.registry import VIEW, OpDef, OpError, on_register
+from .ir.types import BOOL, FLOAT, INT, ALL_DTYPES, Device, DType, TensorType
+from .tensor import Tensor, ViewInfo, _wrap
+
+_SCALAR_CATEGORY = {bool: BOOL, int: INT, float: FLOAT}
+
+# PyTorch's names for dtypes in cast errors ("result type Float can't be cast to ... Long").
+_SCALAR_TYPE_NAME = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                     "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def can_cast(src: DType, dst: DType) -> bool:
+    """PyTorch's `can_cast`: no float to integer and nothing but bool to bool."""
+    if src.is_floating_point and not dst.is_floating_point:
+        return False
+    return not (dst.category == BOOL and src.category != BOOL)
+
+
+def _scalar(x: Any) -> Any:
+    """Python scalars pass; NumPy scalars become Python ones (weak, as PyTorch treats them)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if x.__class__ not in _SCALAR_CATEGORY and not isinstance(x, (bool, int, float)):
+        raise TypeError(f"expected a Tensor or a Python number, got {type(x).__name__}")
+    return x
+
+
+def _fast_dtype_table(op: OpDef) -> dict:
+    """{input dtype: (result, compute)} for calls whose tensors share one dtype and no attrs."""
+    table = {}
+    attrs = op.full_attrs({})
+    for d in ALL_DTYPES:
+        try:
+            table[d] = op.dtype_rule([TensorType(d, (1,))] * len(op.inputs), attrs)
+        except Exception:
+            pass  # that dtype is refused: the slow path raises the rule's own error
+    return table
+
+
+def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Exception:
+    """A kernel failed: let the meta function say why, in terms of the op and its arguments."""
+    if isinstance(exc, (RuntimeError, OpError)):
+        return exc
+    try:
+        op.meta([TensorType(x._dtype, x._data.shape, x._device) if isinstance(x, Tensor) else x
+                 for x in inputs], attrs)
+    except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
+        return meta_exc
+    return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
+
+
+def make_entries(op: OpDef) -> tuple[Callable, Callable]:
+    """Build the eager `run(inputs, attrs)` and `run_inplace(inputs, attrs)` of one op."""
+    fast = _fast_dtype_table(op)
+    kernels: dict[Device, tuple] = {}
+    is_view = op.kind == VIEW
+    moves = op.moves_device
+
+    def kernel_for(device: Device) -> tuple:
+        entry = kernels.get(device)
+        if entry is None:
+            b = backend_for(device)
+            entry = kernels[device] = (b.kernel(op.name), b.array_type, b.xp)
+        return entry
+
+    def compute(inputs: Sequence, attrs: dict) -> tuple:
+        """Run the kernel: returns (array, result dtype, device, requires_grad)."""
+        device = dtype = None
+        homogeneous = True
+        requires = False
+        scalar_cat = -1
+        raws = []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                if device is None:
+                    device, dtype = x._device, x._dtype
+                else:
+                    if x._device is not device:
+                        raise OpError(f"{op.name}(): Expected all tensors to be on the same "
+                                      f"device, but found at least two devices, {device} and "
+                                      f"{x._device}!")
+                    if x._dtype is not dtype:
+                        homogeneous = False
+                if x._requires_grad:
+                    requires = True
+                raws.append(x._data)
+            else:
+                x = _scalar(x)
+                raws.append(x)
+                cat = _SCALAR_CATEGORY.get(x.__class__, FLOAT)
+                if cat > scalar_cat:
+                    scalar_cat = cat
+        if device is None:
+            raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+        rc = fast.get(dtype) if homogeneous and not attrs and scalar_cat <= dtype.category \
+            else None
+        if rc is None:
+            operands = [x if isinstance(x, Tensor) else r for x, r in zip(inputs, raws)]
+            rc = op.dtype_rule(operands, op.full_attrs(attrs))
+        result, comp = rc
+        cnp = comp.np
+        for i, r in enumerate(raws):
+            if isinstance(inputs[i], Tensor) and r.dtype is not cnp and r.dtype != cnp:
+                raws[i] = r.astype(cnp)
+        kernel, array_type, xp = kernel_for(device)
+        try:
+            out = kernel(*raws, **attrs) if attrs else kernel(*raws)
+        except Exception as exc:
+            raise _explain(op, inputs, attrs, exc) from None
+        if out.__class__ is not array_type:
+            out = xp.asarray(out)
+        rnp = result.np
+        if out.dtype is not rnp and out.dtype != rnp:
+            out = out.astype(rnp)
+        if moves:
+            device = Device(attrs["device"])
+        return out, result, device, requires
+
+    def run(inputs: Sequence, attrs: dict) -> Tensor:
+        out, result, device, requires = compute(inputs, attrs)
+        t = _wrap(out, result, device)
+        if is_view:
+            src = inputs[0]
+            if out.base is not None and kernel_for(device)[2].may_share_memory(out, src._data):
+                view = src._view
+                base, chain = (src, ()) if view is None else (view.base, view.chain)
+                t._view = ViewInfo(base, chain + ((op, attrs, src._data.shape),),
+                                   grad_state.enabled)
+                t._version = base._version_counter()
+                src._version = t._version
+                t._view.fn_version = t._version.value
+        if requires and grad_state.enabled:
+            graph.record(op, inputs, attrs, t)
+        return t
+
+    def run_inplace(inputs: Sequence, attrs: dict) -> Tensor:
+        self = inputs[0]
+        if not isinstance(self, Tensor):
+            raise TypeError(f"{op.name}_(): expected a Tensor to write into, got "
+                            f"{type(self).__name__}")
+        recording = grad_state.enabled and any(
+            isinstance(x, Tensor) and x._requires_grad for x in inputs)
+        if recording:
+            graph.check_inplace_allowed(self, op)
+        out, result, device, _ = compute(inputs, attrs)
+        dst = self._data
+        if out.shape != dst.shape:
+            raise RuntimeError(f"{op.name}_(): output with shape {list(dst.shape)} doesn't match "
+                               f"the broadcast shape {list(out.shape)}")
+        if not can_cast(result, self._dtype):
+            raise RuntimeError(f"{op.name}_(): result type {_SCALAR_TYPE_NAME[result.name]} can't "
+                               f"be cast to the desired output type "
+                               f"{_SCALAR_TYPE_NAME[self._dtype.name]}")
+        old = graph.snapshot_for_inplace(op, self) if recording else None
+        xp = kernel_for(device)[2]
+        try:
+            xp.copyto(dst, out, casting="unsafe")
+        except ValueError:
+            raise RuntimeError(
+                f"{op.name}_(): unsupported operation: more than one element of the written-to "
+                "tensor refers to a single memory location. Please clone() the tensor before "
+                "performing the operation.") from None
+        self._version_counter().value += 1
+        if recording:
+            graph.record_inplace(op, inputs, attrs, self, old)
+        return self
+
+    return run, run_inplace
+
+
+def _install(op: OpDef) -> None:
+    op.eager, op.eager_inplace = make_entries(op)
+
+
+on_register(_install)

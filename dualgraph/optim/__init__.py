@@ -1,0 +1,1 @@
+"""`dg.optim`: optimizers and learning-rate schedules (the training-library issue fills this)."""

@@ -1,0 +1,347 @@
+"""Reusable pieces of meta functions: dtype rules and shape rules shared by many ops.
+
+A dtype rule maps (operands, attrs) to (result dtype, compute dtype): the dtype of the output and
+the dtype the inputs are cast to before the kernel runs (they differ for comparisons). A shape rule
+maps (operands, attrs) to the output shape. Operands are TensorTypes (or tensors: anything with
+`.dtype` and `.shape`) and Python scalars. Dimensions may be symbols (strings) in graphs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from .registry import OpError
+from .types import DType, bool_, get_default_dtype, int64, result_type
+
+
+def is_tensor(x: Any) -> bool:
+    return hasattr(x, "dtype") and hasattr(x, "shape")
+
+
+def tensors(operands: Sequence) -> list:
+    return [x for x in operands if is_tensor(x)]
+
+
+def fmt_shape(shape: Sequence) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+# ------------------------------------------------------------------------------------ dtype rules
+
+def promote(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
+    """Arithmetic: PyTorch's promotion over all operands (`add`, `mul`, `maximum`)."""
+    d = result_type(operands)
+    return d, d
+
+
+def promote_to_float(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
+    """Like `promote`, but integers and bools become the default float (`div`, `exp`, `sqrt`)."""
+    d = result_type(operands)
+    if not d.is_floating_point:
+        d = get_default_dtype()
+    return d, d
+
+
+def compare(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
+    """Comparisons compute in the promoted dtype and return bool."""
+    return bool_, result_type(operands)
+
+
+def keep_first(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
+    """The output has the first input's dtype (views, shape ops, `neg`, `relu`)."""
+    d = operands[0].dtype
+    return d, d
+
+
+def no_bool(rule):
+    """Wrap a rule to refuse bool inputs, with PyTorch's message for `-bool_tensor` and friends."""
+    def checked(operands, attrs):
+        for x in operands:
+            if is_tensor(x) and x.dtype is bool_:
+                raise OpError("this op does not support bool tensors; convert with .int() or "
+                              ".float() first")
+        return rule(operands, attrs)
+    checked.__name__ = getattr(rule, "__name__", "rule")
+    return checked
+
+
+def same_dtype(op_name: str):
+    """All tensor inputs must share one dtype (`matmul`), as PyTorch requires."""
+    def rule(operands, attrs):
+        ts = tensors(operands)
+        for t in ts[1:]:
+            if t.dtype is not ts[0].dtype:
+                raise OpError(f"{op_name}(): expected both inputs to have the same dtype, but got "
+                              f"{ts[0].dtype} and {t.dtype}")
+        if ts[0].dtype is bool_:
+            raise OpError(f"{op_name}(): bool tensors are not supported")
+        return ts[0].dtype, ts[0].dtype
+    return rule
+
+
+def reduction_dtype(op_name: str, needs_float: bool):
+    """`sum` turns ints and bools into int64; `mean` needs a float unless `dtype=` is given."""
+    def rule(operands, attrs):
+        want = attrs.get("dtype")
+        d = operands[0].dtype
+        if want is not None:
+            return want, want
+        if needs_float and not d.is_floating_point:
+            raise OpError(
+                f"{op_name}(): could not infer output dtype. Input dtype must be either a "
+                f"floating point or complex dtype. Got: {d.name.capitalize()}")
+        if not d.is_floating_point:
+            return int64, int64
+        return d, d
+    return rule
+
+
+def cast_rule(operands, attrs):
+    """`to_dtype`: the kernel does the cast, so inputs are not cast beforehand."""
+    return attrs["dtype"], operands[0].dtype
+
+
+# ------------------------------------------------------------------------------------ shape rules
+
+def broadcast_shapes(op_name: str, *shapes: Sequence) -> tuple:
+    """NumPy/PyTorch broadcasting; a mismatch names the op, the dimension and both shapes."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(-ndim, 0):
+        size = 1
+        for s in shapes:
+            if len(s) < -i:
+                continue
+            d = s[i]
+            if d == 1 or d == size:
+                continue
+            if size == 1:
+                size = d
+            elif isinstance(d, str) or isinstance(size, str):
+                size = size if isinstance(d, str) else d  # a symbol meets a size: trust the size
+            else:
+                a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+                raise OpError(
+                    f"{op_name}(): The size of tensor a ({a[i] if len(a) >= -i else 1}) must "
+                    f"match the size of tensor b ({b[i] if len(b) >= -i else 1}) at non-singleton "
+                    f"dimension {ndim + i}; input shapes are {fmt_shape(a)} and {fmt_shape(b)}")
+        out.append(size)
+    return tuple(out)
+
+
+def broadcast_rule(op_name: str):
+    def rule(operands, attrs):
+        return broadcast_shapes(op_name, *(tuple(t.shape) for t in tensors(operands)))
+    return rule
+
+
+def first_shape(operands, attrs):
+    return tuple(operands[0].shape)
+
+
+def normalize_dim(op_name: str, dim: int, ndim: int) -> int:
+    """A dim in [-ndim, ndim) as a non-negative index; PyTorch's IndexError otherwise."""
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op_name}(): dim must be an int, got {dim!r}")
+    if not lo <= dim <= hi:
+        raise IndexError(f"{op_name}(): Dimension out of range (expected to be in range of "
+                         f"[{lo}, {hi}], but got {dim})")
+    return dim % ndim if ndim else 0
+
+
+def reduce_dims(op_name: str, dim: Any, ndim: int) -> tuple:
+    """`dim=None` means all dims; an int or a tuple is normalized, sorted and checked."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = sorted({normalize_dim(op_name, d, ndim) for d in dims})
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op_name}(): dim {dim} appears multiple times in the list of dims")
+    return tuple(out)
+
+
+def reduction_shape(op_name: str):
+    def rule(operands, attrs):
+        shape = tuple(operands[0].shape)
+        dims = reduce_dims(op_name, attrs.get("dim"), len(shape))
+        keep = attrs.get("keepdim", False)
+        return tuple((1 if keep else None) if i in dims else d
+                     for i, d in enumerate(shape) if keep or i not in dims)
+    return rule
+
+
+def numel(shape: Sequence) -> Any:
+    return math.prod(shape) if all(isinstance(d, int) for d in shape) else None
+
+
+def infer_reshape(op_name: str, shape: Sequence, new_shape: Sequence) -> tuple:
+    """Fill in a single -1 and check the element count ("shape '[5, 3]' is invalid ...")."""
+    new_shape = tuple(new_shape)
+    if sum(1 for d in new_shape if d == -1) > 1:
+        raise RuntimeError(f"{op_name}(): only one dimension can be inferred")
+    for d in new_shape:
+        if isinstance(d, int) and d < -1:
+            raise RuntimeError(f"{op_name}(): invalid shape dimension {d}")
+    total = numel(shape)
+    if total is None:  # symbolic input: trust the caller, the runtime checks
+        return new_shape
+    known = math.prod(d for d in new_shape if d != -1) if new_shape else 1
+    if -1 in new_shape:
+        if known == 0 or total % known:
+            raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input "
+                               f"of size {total}")
+        return tuple(total // known if d == -1 else d for d in new_shape)
+    if known != total:
+        raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input of "
+                           f"size {total}")
+    return new_shape
+
+
+def reshape_shape(op_name: str):
+    def rule(operands, attrs):
+        return infer_reshape(op_name, tuple(operands[0].shape), attrs["shape"])
+    return rule
+
+
+def transpose_shape(operands, attrs):
+    shape = list(operands[0].shape)
+    a = normalize_dim("transpose", attrs["dim0"], len(shape))
+    b = normalize_dim("transpose", attrs["dim1"], len(shape))
+    shape[a], shape[b] = shape[b], shape[a]
+    return tuple(shape)
+
+
+def permute_shape(operands, attrs):
+    shape = tuple(operands[0].shape)
+    dims = tuple(normalize_dim("permute", d, len(shape)) for d in attrs["dims"])
+    if len(dims) != len(shape) or sorted(dims) != list(range(len(shape))):
+        raise RuntimeError(f"permute(): dims {list(attrs['dims'])} must be a permutation of the "
+                           f"{len(shape)} dims of the input of shape {fmt_shape(shape)}")
+    return tuple(shape[d] for d in dims)
+
+
+def expand_shape(operands, attrs):
+    shape = tuple(operands[0].shape)
+    size = tuple(attrs["size"])
+    if len(size) < len(shape):
+        raise RuntimeError(
+            f"expand(): the number of sizes provided ({len(size)}) must be greater or equal to the "
+            f"number of dimensions in the tensor ({len(shape)})")
+    out = []
+    lead = len(size) - len(shape)
+    for i, s in enumerate(size):
+        if i < lead:
+            if s == -1:
+                raise RuntimeError("expand(): -1 is not allowed in a leading, non-existing "
+                                   "dimension")
+            out.append(s)
+            continue
+        d = shape[i - lead]
+        if s == -1:
+            out.append(d)
+        elif d == 1 or d == s:
+            out.append(s)
+        else:
+            raise RuntimeError(
+                f"expand(): The expanded size of the tensor ({s}) must match the existing size "
+                f"({d}) at non-singleton dimension {i}.  Target sizes: {fmt_shape(size)}.  "
+                f"Tensor sizes: {fmt_shape(shape)}")
+    return tuple(out)
+
+
+def sum_to_shape(operands, attrs):
+    shape, size = tuple(operands[0].shape), tuple(attrs["size"])
+    lead = len(shape) - len(size)
+    ok = lead >= 0 and all(s == d or s == 1 for s, d in zip(size, shape[lead:]))
+    if not ok:
+        raise RuntimeError(f"sum_to_size(): size {fmt_shape(size)} is not expandable to size "
+                           f"{fmt_shape(shape)}")
+    return size
+
+
+def unsqueeze_shape(operands, attrs):
+    shape = list(operands[0].shape)
+    d = normalize_dim("unsqueeze", attrs["dim"], len(shape) + 1)
+    shape.insert(d, 1)
+    return tuple(shape)
+
+
+def squeeze_shape(operands, attrs):
+    shape = tuple(operands[0].shape)
+    dims = reduce_dims("squeeze", attrs.get("dim"), len(shape)) if shape else ()
+    return tuple(d for i, d in enumerate(shape) if not (i in dims and d == 1))
+
+
+def matmul_shape(operands, attrs):
+    a, b = (tuple(t.shape) for t in operands[:2])
+    if not a or not b:
+        raise OpError(f"matmul(): both arguments need at least 1 dimension, got shapes "
+                      f"{fmt_shape(a)} and {fmt_shape(b)}")
+    k1 = a[-1]
+    k2 = b[-2] if len(b) > 1 else b[0]
+    if k1 != k2 and not (isinstance(k1, str) or isinstance(k2, str)):
+        raise OpError(f"matmul(): shapes {fmt_shape(a)} and {fmt_shape(b)} cannot be multiplied "
+                      f"({k1} != {k2} in the contracted dimension)")
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(b) == 1:
+        return a[:-1]
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    batch = broadcast_shapes("matmul", a[:-2], b[:-2])
+    return batch + (a[-2], b[-1])
+
+
+def index_shape(operands, attrs):
+    """Basic indexing (ints, slices, None, Ellipsis) of the first operand."""
+    return apply_basic_index(tuple(operands[0].shape), attrs["index"])
+
+
+def expand_ellipsis(index: tuple, ndim: int) -> tuple:
+    """Replace `...` by full slices so every index entry lines up with a dim (None adds one)."""
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    out = []
+    for i in index:
+        if i is Ellipsis:
+            out.extend([slice(None)] * (ndim - used))
+        else:
+            out.append(i)
+    if Ellipsis not in index:
+        out.extend([slice(None)] * (ndim - used))
+    return tuple(out)
+
+
+def apply_basic_index(shape: tuple, index: tuple) -> tuple:
+    out = []
+    dim = 0
+    for i in expand_ellipsis(index, len(shape)):
+        if i is None:
+            out.append(1)
+            continue
+        size = shape[dim]
+        if isinstance(i, slice):
+            if isinstance(size, str):
+                if i != slice(None):
+                    raise OpError(f"slicing symbolic dimension {size} is not supported; mark the "
+                                  f"dimension static or slice after the graph")
+                out.append(size)
+            else:
+                out.append(len(range(*i.indices(size))))
+        else:
+            if not isinstance(size, str) and not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size "
+                                 f"{size}")
+        dim += 1
+    return tuple(out)
+
+
+def default_float(operands, attrs):
+    d = attrs.get("dtype") or get_default_dtype()
+    return d, d
+

@@ -1,0 +1,159 @@
+"""Elementwise ops: arithmetic with broadcasting and Python scalars, unary math, comparisons.
+
+VJP rules use tensor methods only (`g * y`, `out.mul(...)`), so the same rule runs on eager
+tensors and on traced values. The runtime reduces each input gradient to the input's shape and
+dtype (`sum_to_size`, cast), so rules here never un-broadcast by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import meta
+from ..registry import ELEMENTWISE, OpDef, Sample, register
+
+
+def _pair_samples(lo: float = -2.0, hi: float = 2.0):
+    """Same shapes, broadcasting both ways, a Python scalar on either side, a 0-dim tensor."""
+    def samples(rng):
+        u = lambda *s: rng.uniform(lo, hi, size=s)
+        return [
+            Sample((u(3, 4), u(3, 4))),
+            Sample((u(2, 3, 4), u(4)), note="broadcast right"),
+            Sample((u(3, 1), u(1, 5)), note="broadcast both"),
+            Sample((u(5), float(rng.uniform(lo, hi))), note="python scalar"),
+            Sample((u(2, 2), np.array(rng.uniform(lo, hi))), note="0-dim tensor"),
+        ]
+    return samples
+
+
+def _unary_samples(lo: float = -2.0, hi: float = 2.0):
+    def samples(rng):
+        return [Sample((rng.uniform(lo, hi, size=(3, 4)),)),
+                Sample((np.array(rng.uniform(lo, hi)),), note="0-dim"),
+                Sample((rng.uniform(lo, hi, size=(2, 1, 3)),))]
+    return samples
+
+
+def _binary(name, template, dtype_rule, vjp=None, save_inputs=(0, 1), lo=-2.0, hi=2.0,
+            ref=None, grad_name=None, attrs=None, inplace=True, samples=None):
+    return register(OpDef(
+        name=name, inputs=("input", "other"), kind=ELEMENTWISE, template=template,
+        dtype_rule=dtype_rule, shape_rule=meta.broadcast_rule(name), vjp=vjp,
+        save_inputs=save_inputs if vjp else (), inplace_variant=inplace, grad_name=grad_name,
+        attrs=attrs or {}, samples=samples or _pair_samples(lo, hi), ref=ref))
+
+
+def _unary(name, template, dtype_rule=meta.promote_to_float, vjp=None, save_inputs=(),
+           save_output=False, lo=-2.0, hi=2.0, ref=None, inplace=True):
+    return register(OpDef(
+        name=name, inputs=("input",), kind=ELEMENTWISE, template=template,
+        dtype_rule=dtype_rule, shape_rule=meta.first_shape, vjp=vjp,
+        save_inputs=save_inputs, save_output=save_output, inplace_variant=inplace,
+        samples=_unary_samples(lo, hi), ref=ref))
+
+
+def _scalar_first(inputs) -> bool:
+    return not hasattr(inputs[0], "dtype") and not hasattr(inputs[0], "_dtype")
+
+
+# ------------------------------------------------------------------------------------ arithmetic
+
+ADD = _binary(
+    "add", "({0} + {1} * {alpha})", meta.promote,
+    vjp=lambda ctx, g: (g, g * ctx.attrs["alpha"] if ctx.attrs["alpha"] != 1 else g),
+    save_inputs=(), attrs={"alpha": 1},
+    ref=lambda a, b, alpha=1: np.add(a, np.multiply(b, alpha)))
+
+SUB = _binary(
+    "sub", "({0} - {1} * {alpha})", meta.no_bool(meta.promote),
+    vjp=lambda ctx, g: (g, -g if ctx.attrs["alpha"] == 1 else g * -ctx.attrs["alpha"]),
+    save_inputs=(), attrs={"alpha": 1},
+    grad_name=lambda ins, attrs: "RsubBackward1" if _scalar_first(ins) else "SubBackward0",
+    ref=lambda a, b, alpha=1: np.subtract(a, np.multiply(b, alpha)))
+
+
+def _mul_vjp(ctx, g):
+    x, y = ctx.inputs
+    return (g * y if ctx.needs_input_grad[0] else None,
+            g * x if ctx.needs_input_grad[1] else None)
+
+
+MUL = _binary("mul", "({0} * {1})", meta.promote, vjp=_mul_vjp, ref=np.multiply)
+
+
+def _div_vjp(ctx, g):
+    x, y = ctx.inputs
+    gx = g / y
+    gy = -gx * x / y if ctx.needs_input_grad[1] else None
+    return gx, gy
+
+
+DIV = _binary("div", "({0} / {1})", meta.promote_to_float, vjp=_div_vjp, lo=0.5, hi=2.0,
+              ref=np.true_divide)
+
+
+def _pow_vjp(ctx, g):
+    x, y = ctx.inputs
+    out = ctx.output
+    gx = g * y * x ** (y - 1) if ctx.needs_input_grad[0] else None
+    log_x = x.log() if hasattr(x, "log") else math.log(x)  # `2 ** t`: the base is a scalar
+    gy = g * out * log_x if ctx.needs_input_grad[1] else None
+    return gx, gy
+
+
+def _pow_name(ins, attrs):
+    if _scalar_first(ins):
+        return "PowBackward2"
+    return "PowBackward1" if hasattr(ins[1], "_dtype") else "PowBackward0"
+
+
+POW = _binary("pow", "pow({0}, {1})", meta.promote, vjp=_pow_vjp, lo=0.5, hi=2.0,
+              grad_name=_pow_name, ref=np.power)
+POW.save_output = True
+
+# ----------------------------------------------------------------------------------- unary math
+
+NEG = _unary("neg", "(-{0})", meta.no_bool(meta.keep_first), vjp=lambda ctx, g: (-g,),
+             ref=np.negative)
+RECIPROCAL = _unary("reciprocal", "(1.0 / {0})", vjp=lambda ctx, g: (-g * ctx.output * ctx.output,),
+                    save_output=True, lo=0.5, hi=2.0, ref=lambda x: 1.0 / x)
+EXP = _unary("exp", "exp({0})", vjp=lambda ctx, g: (g * ctx.output,), save_output=True,
+             ref=np.exp)
+LOG = _unary("log", "log({0})", vjp=lambda ctx, g: (g / ctx.inputs[0],), save_inputs=(0,),
+             lo=0.5, hi=3.0, ref=np.log)
+SQRT = _unary("sqrt", "sqrt({0})", vjp=lambda ctx, g: (g / (ctx.output * 2),), save_output=True,
+              lo=0.5, hi=3.0, ref=np.sqrt)
+TANH = _unary("tanh", "tanh({0})", vjp=lambda ctx, g: (g * (1 - ctx.output * ctx.output),),
+              save_output=True, ref=np.tanh)
+SIGMOID = _unary("sigmoid", "(1.0 / (1.0 + exp(-{0})))",
+                 vjp=lambda ctx, g: (g * ctx.output * (1 - ctx.output),), save_output=True,
+                 ref=lambda x: 1.0 / (1.0 + np.exp(-x)))
+SIN = _unary("sin", "sin({0})", vjp=lambda ctx, g: (g * ctx.inputs[0].cos(),), save_inputs=(0,),
+             ref=np.sin)
+COS = _unary("cos", "cos({0})", vjp=lambda ctx, g: (-g * ctx.inputs[0].sin(),), save_inputs=(0,),
+             ref=np.cos)
+SIGN = _unary("sign", "sign({0})", dtype_rule=meta.keep_first, vjp=lambda ctx, g: (g * 0,),
+              ref=np.sign)
+ABS = _unary("abs", "abs({0})", dtype_rule=meta.keep_first,
+             vjp=lambda ctx, g: (g * ctx.inputs[0].sign(),), save_inputs=(0,), ref=np.abs)
+RELU = _unary("relu", "max({0}, 0)", dtype_rule=meta.keep_first,
+              vjp=lambda ctx, g: (g * (ctx.output > 0),), save_output=True,
+              ref=lambda x: np.where(x > 0, x, 0.0))
+
+# Samples for abs/relu/sign keep away from the kink at 0, where no gradient is defined.
+for _op in (ABS, RELU, SIGN):
+    _op.samples = (lambda rng: [
+        Sample((rng.choice([-1.0, 1.0], size=(3, 4)) * rng.uniform(0.1, 2.0, size=(3, 4)),)),
+        Sample((np.array(-0.7),), note="0-dim"),
+        Sample((rng.choice([-1.0, 1.0], size=(2, 3)) * rng.uniform(0.1, 2.0, size=(2, 3)),))])
+
+# ---------------------------------------------------------------------------------- comparisons
+
+for _name, _tmpl, _ref in (("eq", "({0} == {1})", np.equal), ("ne", "({0} != {1})", np.not_equal),
+                           ("lt", "({0} < {1})", np.less), ("le", "({0} <= {1})", np.less_equal),
+                           ("gt", "({0} > {1})", np.greater),
+                           ("ge", "({0} >= {1})", np.greater_equal)):
+    _binary(_name, _tmpl, meta.compare, vjp=None, ref=_ref)

@@ -1,0 +1,101 @@
+"""Reductions (`sum`, `mean` over all dims, one dim or several, with `keepdim` and `dtype=`) and
+`matmul` with NumPy's 1-D, 2-D and batched-broadcast semantics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import meta
+from ..registry import OPAQUE, REDUCTION, OpDef, Sample, register
+
+
+def _grad_to_input_shape(ctx, g):
+    """Broadcast a reduction's output gradient back over the reduced dims."""
+    shape = ctx.shapes[0]
+    dims = meta.reduce_dims(ctx.op_name, ctx.attrs["dim"], len(shape))
+    if not ctx.attrs["keepdim"]:
+        g = g.reshape(tuple(1 if i in dims else d for i, d in enumerate(shape)))
+    return g.expand(*shape), math.prod(shape[d] for d in dims)
+
+
+def _sum_vjp(ctx, g):
+    return (_grad_to_input_shape(ctx, g)[0],)
+
+
+def _mean_vjp(ctx, g):
+    grad, count = _grad_to_input_shape(ctx, g)
+    return (grad / count,)
+
+
+def _reduction_samples(rng):
+    x = rng.uniform(-2.0, 2.0, size=(3, 4, 2))
+    return [Sample((x,), {}), Sample((x,), {"dim": 1}), Sample((x,), {"dim": -1, "keepdim": True}),
+            Sample((x,), {"dim": (0, 2)}), Sample((np.array(1.5),), {})]
+
+
+def _numbered(base):
+    """`SumBackward0` for a full reduction, `SumBackward1` with `dim=`, as PyTorch names them."""
+    return lambda ins, attrs: f"{base}Backward{0 if attrs.get('dim') is None else 1}"
+
+
+def _np_axis(dim):
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+SUM = register(OpDef(
+    name="sum", inputs=("input",), attrs={"dim": None, "keepdim": False, "dtype": None},
+    kind=REDUCTION, dtype_rule=meta.reduction_dtype("sum", needs_float=False),
+    shape_rule=meta.reduction_shape("sum"), vjp=_sum_vjp, grad_name=_numbered("Sum"),
+    samples=_reduction_samples,
+    ref=lambda x, dim=None, keepdim=False, dtype=None: np.sum(x, axis=_np_axis(dim),
+                                                              keepdims=keepdim)))
+
+MEAN = register(OpDef(
+    name="mean", inputs=("input",), attrs={"dim": None, "keepdim": False, "dtype": None},
+    kind=REDUCTION, dtype_rule=meta.reduction_dtype("mean", needs_float=True),
+    shape_rule=meta.reduction_shape("mean"), vjp=_mean_vjp, grad_name=_numbered("Mean"),
+    samples=_reduction_samples,
+    ref=lambda x, dim=None, keepdim=False, dtype=None: np.mean(x, axis=_np_axis(dim),
+                                                               keepdims=keepdim)))
+
+
+def _matmul_vjp(ctx, g):
+    a, b = ctx.inputs
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b, g * a
+    if a.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
+        ga = (g.unsqueeze(-2) @ b.mT).squeeze(-2)
+        gb = a.unsqueeze(-1) * g.unsqueeze(-2)
+    elif b.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
+        ga = g.unsqueeze(-1) * b
+        gb = (a.mT @ g.unsqueeze(-1)).squeeze(-1)
+    else:  # batch dims that were broadcast are summed back by the runtime
+        ga = g @ b.mT if ctx.needs_input_grad[0] else None
+        gb = a.mT @ g if ctx.needs_input_grad[1] else None
+    return ga, gb
+
+
+def _matmul_name(ins, attrs):
+    na, nb = ins[0].ndim, ins[1].ndim
+    if na == 1 and nb == 1:
+        return "DotBackward0"
+    if na == 2 and nb == 2:
+        return "MmBackward0"
+    if na == 2 and nb == 1:
+        return "MvBackward0"
+    return "BmmBackward0" if na == nb == 3 else "MatmulBackward0"
+
+
+MATMUL = register(OpDef(
+    name="matmul", inputs=("input", "other"), kind=OPAQUE, dtype_rule=meta.same_dtype("matmul"),
+    shape_rule=meta.matmul_shape, vjp=_matmul_vjp, save_inputs=(0, 1), grad_name=_matmul_name,
+    samples=lambda rng: [
+        Sample((rng.normal(size=(3, 4)), rng.normal(size=(4, 5))), note="mm"),
+        Sample((rng.normal(size=4), rng.normal(size=4)), note="dot"),
+        Sample((rng.normal(size=(3, 4)), rng.normal(size=4)), note="mv"),
+        Sample((rng.normal(size=4), rng.normal(size=(2, 4, 3))), note="vector @ batch"),
+        Sample((rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5))), note="batch @ matrix"),
+        Sample((rng.normal(size=(2, 1, 3, 4)), rng.normal(size=(3, 4, 2))), note="broadcast")],
+    ref=np.matmul))

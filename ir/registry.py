@@ -1,0 +1,143 @@
+"""The op registry: every op is declared once, here, and every interpreter reads the same record.
+
+An `OpDef` holds what an op *is* — its inputs and attributes, how its output type follows from its
+input types (`dtype_rule`, `shape_rule`), its flags, a scalar template for fusion, its VJP rule
+(written with dualgraph ops, so it serves eager autograd and graph autodiff alike), and sample
+inputs with a NumPy reference for the conformance tests. Kernels live with the backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .types import Device, DType, TensorType
+
+ELEMENTWISE = "elementwise"
+REDUCTION = "reduction"
+VIEW = "view"
+OPAQUE = "opaque"
+
+
+class OpError(RuntimeError):
+    """A call that an op's meta function rejects (wrong shapes, dtypes or devices).
+
+    Subclasses RuntimeError, the kind PyTorch raises for the same mistakes.
+    """
+
+
+@dataclass
+class Sample:
+    """One sample call of an op: inputs (NumPy arrays or Python scalars) and attributes."""
+
+    inputs: tuple
+    attrs: dict = field(default_factory=dict)
+    grad: bool = True  # include in the gradient check (False for points where it is not smooth)
+    note: str = ""
+
+
+@dataclass(eq=False)
+class OpDef:
+    """One op, declared once. See the module docstring; fields are read by every interpreter."""
+
+    name: str
+    inputs: tuple  # input names, for messages and the text IR
+    dtype_rule: Callable  # (operand types, attrs) -> (result dtype, compute dtype)
+    shape_rule: Callable  # (input types, attrs) -> output shape
+    attrs: dict = field(default_factory=dict)  # attribute name -> default value
+    kind: str = OPAQUE
+    version: int = 1
+    inplace_variant: bool = False  # a `name_` in-place form exists (written back by the runtime)
+    random: bool = False
+    moves_device: bool = False  # the output lives on attrs["device"], not on the inputs' device
+    template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
+    vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
+    save_inputs: tuple = ()  # indices of inputs the VJP reads
+    save_output: bool = False  # whether the VJP reads the output
+    grad_name: Any = None  # node name as PyTorch prints it, or fn(inputs, attrs) -> name
+    samples: Callable | None = None  # (rng) -> list[Sample]
+    ref: Callable | None = None  # NumPy reference: (*inputs, **attrs) -> array
+    doc: str = ""
+    eager: Any = None  # filled by the eager runtime: the precomputed per-op entries
+    eager_inplace: Any = None
+
+    def __post_init__(self) -> None:
+        if self.grad_name is None:
+            self.grad_name = "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    def node_name(self, inputs: Sequence, attrs: dict) -> str:
+        g = self.grad_name
+        return g if isinstance(g, str) else g(inputs, attrs)
+
+    def full_attrs(self, attrs: dict) -> dict:
+        """Attributes with defaults filled in, in declaration order; unknown names are refused."""
+        for k in attrs:
+            if k not in self.attrs:
+                raise TypeError(f"{self.name}(): unexpected attribute {k!r}; "
+                                f"expected one of {list(self.attrs) or 'none'}")
+        return {k: attrs.get(k, v) for k, v in self.attrs.items()}
+
+    def meta(self, operands: Sequence, attrs: dict) -> TensorType:
+        """Output type from input types (TensorTypes or Python scalars) without computing."""
+        attrs = self.full_attrs(attrs)
+        check_devices(self.name, operands)
+        dtype, _ = self.dtype_rule(operands, attrs)
+        shape = self.shape_rule(operands, attrs)
+        device = next((x.device for x in operands if isinstance(x, TensorType)), None)
+        if device is None or self.moves_device:
+            device = attrs.get("device") or Device("cpu")
+        return TensorType(dtype, shape, device)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def check_devices(op_name: str, operands: Sequence) -> Device | None:
+    """Raise naming the op and both devices when tensor operands live on different devices."""
+    first = None
+    for x in operands:
+        if isinstance(x, TensorType):
+            if first is None:
+                first = x.device
+            elif x.device is not first:
+                raise OpError(
+                    f"{op_name}(): Expected all tensors to be on the same device, but found at "
+                    f"least two devices, {first} and {x.device}!")
+    return first
+
+
+_REGISTRY: dict[str, OpDef] = {}
+_LISTENERS: list[Callable[[OpDef], None]] = []
+
+
+def register(op: OpDef) -> OpDef:
+    """Add an op; interpreters that asked to hear of new ops (the eager runtime) are told."""
+    if op.name in _REGISTRY:
+        raise ValueError(f"op {op.name!r} is registered twice")
+    _REGISTRY[op.name] = op
+    for fn in _LISTENERS:
+        fn(op)
+    return op
+
+
+def on_register(fn: Callable[[OpDef], None]) -> None:
+    """Call `fn` for every op registered so far and every op registered later."""
+    _LISTENERS.append(fn)
+    for op in list(_REGISTRY.values()):
+        fn(op)
+
+
+def get(name: str) -> OpDef:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}") from None
+
+
+def all_ops() -> list[OpDef]:
+    return list(_REGISTRY.values())
+
