@@ -16,7 +16,7 @@ from .autograd import graph
 from .autograd.grad_mode import state as grad_state
 from .backends import backend_for
 from .ir.registry import VIEW, OpDef, OpError, on_register
-from .ir.types import BOOL, FLOAT, INT, ALL_DTYPES, Device, DType, TensorType
+from .ir.types import ALL_DTYPES, BOOL, CPU, FLOAT, INT, Device, DType, TensorType
 from .tensor import Tensor, ViewInfo, _wrap
 
 _SCALAR_CATEGORY = {bool: BOOL, int: INT, float: FLOAT}
@@ -57,72 +57,111 @@ def _fast_dtype_table(op: OpDef) -> dict:
 
 def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Exception:
     """A kernel failed: let the meta function say why, in terms of the op and its arguments."""
-    if isinstance(exc, (RuntimeError, OpError)):
-        return exc
     try:
         op.meta([TensorType(x._dtype, x._data.shape, x._device) if isinstance(x, Tensor) else x
                  for x in inputs], attrs)
     except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
         return meta_exc
+    if isinstance(exc, RuntimeError):  # the kernel's own explanation (e.g. view vs. strides)
+        return exc
     return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
+
+
+def _fast_results(op: OpDef) -> dict:
+    """{dtype: result dtype} for the calls the fast path takes: all tensors of one dtype, scalars
+    of no higher category, no attributes, and no cast needed before the kernel."""
+    return {d: rc[0] for d, rc in _fast_dtype_table(op).items() if rc[1] is d}
 
 
 def make_entries(op: OpDef) -> tuple[Callable, Callable]:
     """Build the eager `run(inputs, attrs)` and `run_inplace(inputs, attrs)` of one op."""
-    fast = _fast_dtype_table(op)
+    fast = _fast_results(op)
     kernels: dict[Device, tuple] = {}
     is_view = op.kind == VIEW
     moves = op.moves_device
+    n_inputs = len(op.inputs)
 
     def kernel_for(device: Device) -> tuple:
         entry = kernels.get(device)
         if entry is None:
             b = backend_for(device)
-            entry = kernels[device] = (b.kernel(op.name), b.array_type, b.xp)
+            entry = kernels[device] = (b.kernel(op.name), b.array_type, b.xp,
+                                       b.plain.get(op.name) or b.kernel(op.name))
         return entry
+
+    cpu_kernel, cpu_array, cpu_xp, cpu_plain = kernel_for(CPU)
 
     def compute(inputs: Sequence, attrs: dict) -> tuple:
         """Run the kernel: returns (array, result dtype, device, requires_grad)."""
-        device = dtype = None
-        homogeneous = True
+        # Fast path: one tensor, or two of one dtype and device, or a tensor and a Python scalar
+        # of no higher category; no attributes. Everything else takes the general path.
+        if not attrs and not moves:
+            x = inputs[0]
+            if n_inputs == 1:
+                if isinstance(x, Tensor):
+                    result = fast.get(x._dtype)
+                    if result is not None:
+                        return _finish(x._device, result, (x._data,), x._requires_grad, inputs)
+            elif n_inputs == 2 and isinstance(x, Tensor):
+                y = inputs[1]
+                if isinstance(y, Tensor):
+                    if y._dtype is x._dtype and y._device is x._device:
+                        result = fast.get(x._dtype)
+                        if result is not None:
+                            return _finish(x._device, result, (x._data, y._data),
+                                           x._requires_grad or y._requires_grad, inputs)
+                elif y.__class__ in _SCALAR_CATEGORY and \
+                        _SCALAR_CATEGORY[y.__class__] <= x._dtype.category:
+                    result = fast.get(x._dtype)
+                    if result is not None:
+                        return _finish(x._device, result, (x._data, y), x._requires_grad,
+                                       inputs)
+        return general(inputs, attrs)
+
+    def _finish(device: Device, result: DType, raws: tuple, requires: bool,
+                inputs: Sequence) -> tuple:
+        if device is CPU:
+            kernel, array_type, xp = cpu_plain, cpu_array, cpu_xp
+        else:
+            _, array_type, xp, kernel = kernel_for(device)
+        try:
+            out = kernel(*raws)
+        except Exception as exc:
+            raise _explain(op, inputs, {}, exc) from None
+        if out.__class__ is not array_type:
+            out = xp.asarray(out)
+        if out.dtype is not result.np and out.dtype != result.np:
+            out = out.astype(result.np)
+        return out, result, device, requires
+
+    def general(inputs: Sequence, attrs: dict) -> tuple:
+        device = None
         requires = False
-        scalar_cat = -1
         raws = []
         for x in inputs:
             if isinstance(x, Tensor):
                 if device is None:
-                    device, dtype = x._device, x._dtype
-                else:
-                    if x._device is not device:
-                        raise OpError(f"{op.name}(): Expected all tensors to be on the same "
-                                      f"device, but found at least two devices, {device} and "
-                                      f"{x._device}!")
-                    if x._dtype is not dtype:
-                        homogeneous = False
+                    device = x._device
+                elif x._device is not device:
+                    raise OpError(f"{op.name}(): Expected all tensors to be on the same "
+                                  f"device, but found at least two devices, {device} and "
+                                  f"{x._device}!")
                 if x._requires_grad:
                     requires = True
                 raws.append(x._data)
             else:
-                x = _scalar(x)
-                raws.append(x)
-                cat = _SCALAR_CATEGORY.get(x.__class__, FLOAT)
-                if cat > scalar_cat:
-                    scalar_cat = cat
+                raws.append(_scalar(x))
         if device is None:
             raise TypeError(f"{op.name}(): expected at least one Tensor argument")
-        rc = fast.get(dtype) if homogeneous and not attrs and scalar_cat <= dtype.category \
-            else None
-        if rc is None:
-            operands = [x if isinstance(x, Tensor) else r for x, r in zip(inputs, raws)]
-            rc = op.dtype_rule(operands, op.full_attrs(attrs))
-        result, comp = rc
+        operands = [x if isinstance(x, Tensor) else r for x, r in zip(inputs, raws)]
+        result, comp = op.dtype_rule(operands, op.full_attrs(attrs))
         cnp = comp.np
         for i, r in enumerate(raws):
             if isinstance(inputs[i], Tensor) and r.dtype is not cnp and r.dtype != cnp:
                 raws[i] = r.astype(cnp)
-        kernel, array_type, xp = kernel_for(device)
+        kernel, array_type, xp, plain = kernel_for(device)
         try:
-            out = kernel(*raws, **attrs) if attrs else kernel(*raws)
+            out = kernel(*raws, **attrs) if attrs else plain(*raws)
         except Exception as exc:
             raise _explain(op, inputs, attrs, exc) from None
         if out.__class__ is not array_type:

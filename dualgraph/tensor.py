@@ -136,8 +136,8 @@ class Tensor(TensorOps):
                     "var_no_grad = var.detach().")
             return self
         if requires_grad and not self._dtype.is_floating_point:
-            raise RuntimeError("only Tensors of floating point dtype can require gradients "
-                               f"(got {self._dtype})")
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               f"gradients (got {self._dtype})")
         self._requires_grad = bool(requires_grad)
         return self
 

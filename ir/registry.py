@@ -64,6 +64,7 @@ class OpDef:
     def __post_init__(self) -> None:
         if self.grad_name is None:
             self.grad_name = "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
+        self.default_attrs = dict(self.attrs)  # shared, read-only: never mutate
 
     @property
     def differentiable(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..dispatch import bind
 from ..ir.registry import OpDef
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, VersionCounter, _wrap
 from .grad_mode import state as grad_state
 from .vjp import Ctx, fit_grads
 
@@ -83,20 +83,19 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
-class SavedTensor:
-    """A tensor saved for backward with its version at save time."""
+def save_tensor(t: Tensor) -> tuple:
+    """A tensor saved for backward, as (tensor, its version at save time)."""
+    v = t._version
+    if v is None:
+        v = t._version = VersionCounter()
+    return (t, v.value)
 
-    __slots__ = ("tensor", "version")
 
-    def __init__(self, t: Tensor) -> None:
-        self.tensor = t
-        self.version = t._version_counter().value
-
-    def unpack(self, node: Node) -> Tensor:
-        t = self.tensor
-        if t._version.value != self.version:
-            raise _modified_error(t, node, self.version)
-        return t
+def unpack_saved(saved: tuple, node: "Node") -> Tensor:
+    t, version = saved
+    if t._version.value != version:
+        raise _modified_error(t, node, version)
+    return t
 
 
 class SavedOutput:
@@ -132,8 +131,7 @@ def _modified_error(t: Tensor, node: Node, saved_version: int) -> RuntimeError:
 class OpNode(Node):
     """The backward of one op call; subclassed per PyTorch name (`MulBackward0`)."""
 
-    __slots__ = ("_op", "_attrs", "_saved", "_out", "_shapes", "_dtypes", "_devices", "_needs",
-                 "_released")
+    __slots__ = ("_op", "_attrs", "_saved", "_out", "_in_meta", "_released")
 
     def apply(self, grads: list) -> Sequence:
         ctx = self._ctx()
@@ -151,11 +149,14 @@ class OpNode(Node):
                 "values of the graph are freed when you call .backward() or autograd.grad(). "
                 "Specify retain_graph=True if you need to backward through the graph a second time "
                 "or if you need to access saved tensors after calling backward.")
-        saved = self._saved
-        inputs = tuple(s.unpack(self) if isinstance(s, SavedTensor) else s for s in saved)
+        inputs = tuple(unpack_saved(s, self) if s.__class__ is tuple else s for s in self._saved)
         output = self._out.unpack(self) if self._out is not None else None
-        return Ctx(op, inputs, output, self._attrs, self._shapes, self._dtypes, self._devices,
-                   self._needs)
+        meta = self._in_meta
+        return Ctx(op, inputs, output, self._attrs,
+                   tuple(m[0] if m is not None else None for m in meta),
+                   tuple(m[1] if m is not None else None for m in meta),
+                   tuple(m[2] if m is not None else None for m in meta),
+                   tuple(e is not NO_EDGE for e in self._next))
 
     def release(self) -> None:
         if self._op.save_inputs or self._op.save_output:
@@ -229,10 +230,9 @@ def gradient_edge(t: Tensor) -> tuple:
 
 
 def _input_meta(inputs: Sequence) -> tuple:
-    """(shapes, dtypes, devices) of the inputs, None for Python scalars."""
-    return (tuple(x._data.shape if isinstance(x, Tensor) else None for x in inputs),
-            tuple(x._dtype if isinstance(x, Tensor) else None for x in inputs),
-            tuple(x._device if isinstance(x, Tensor) else None for x in inputs))
+    """(shape, dtype, device) of each tensor input, None for Python scalars."""
+    return tuple((x._data.shape, x._dtype, x._device) if isinstance(x, Tensor) else None
+                 for x in inputs)
 
 
 def _make_node(op: OpDef, name: str, attrs: dict, edges: list, saved: tuple,
@@ -245,8 +245,7 @@ def _make_node(op: OpDef, name: str, attrs: dict, edges: list, saved: tuple,
     node._pre_hooks = node._post_hooks = None
     node._saved = saved
     node._out = None
-    node._shapes, node._dtypes, node._devices = input_meta
-    node._needs = tuple(e is not NO_EDGE for e in edges)
+    node._in_meta = input_meta
     node._released = False
     return node
 
@@ -260,20 +259,41 @@ def _save(op: OpDef, inputs: Sequence, first: Any = None) -> tuple:
         elif i == 0 and first is not None:
             out.append(first)
         else:
-            out.append(SavedTensor(x) if isinstance(x, Tensor) else x)
+            out.append(save_tensor(x) if isinstance(x, Tensor) else x)
     return tuple(out)
 
 
 def record(op: OpDef, inputs: Sequence, attrs: dict, out: Tensor) -> None:
-    """Attach the backward node of `out = op(*inputs)` (called by the eager runtime)."""
+    """Attach the backward node of `out = op(*inputs)` (called by the eager runtime on the hot
+    path of training, hence one loop over the inputs and no helper calls)."""
     if op.vjp is None or not out._dtype.is_floating_point:
         return
-    edges = [gradient_edge(x) if isinstance(x, Tensor) and x._requires_grad else NO_EDGE
-             for x in inputs]
-    node = _make_node(op, op.node_name(inputs, attrs), attrs, edges, _save(op, inputs),
-                      _input_meta(inputs))
-    if op.save_output:
-        node._out = SavedOutput(out)
+    name = op.grad_name if op.grad_name.__class__ is str else op.node_name(inputs, attrs)
+    node = object.__new__(_NODE_CLASSES.get(name) or node_class(name))
+    keep = op.save_inputs
+    edges, saved, meta = [], [], []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            if x._requires_grad:
+                fn = x.grad_fn if x._view is not None else x._grad_fn
+                edges.append((fn, x._output_nr) if fn is not None else (grad_accumulator(x), 0))
+            else:
+                edges.append(NO_EDGE)
+            saved.append(save_tensor(x) if i in keep else None)
+            meta.append((x._data.shape, x._dtype, x._device))
+        else:
+            edges.append(NO_EDGE)
+            saved.append(x)
+            meta.append(None)
+    node._op = op
+    node._attrs = op.full_attrs(attrs) if attrs else op.default_attrs
+    node._next = tuple(edges)
+    node._seq = next(_seq)
+    node._pre_hooks = node._post_hooks = None
+    node._saved = tuple(saved)
+    node._out = SavedOutput(out) if op.save_output else None
+    node._in_meta = tuple(meta)
+    node._released = False
     out._grad_fn = node
     out._requires_grad = True
     if out._view is not None:
@@ -309,7 +329,7 @@ def snapshot_for_inplace(op: OpDef, t: Tensor) -> tuple:
         old_t._grad_fn, old_t._output_nr = edge[0] if edge is not NO_EDGE and not isinstance(
             edge[0], AccumulateGrad) else None, edge[1]
         old_t._requires_grad = old_t._grad_fn is not None
-        old = SavedTensor(old_t)
+        old = save_tensor(old_t)
     return edge, old
 
 
@@ -378,7 +398,7 @@ def refresh_view_grad_fn(t: Tensor) -> None:
     edge = gradient_edge(base)
     for op, attrs, shape in view.chain:
         node = _make_node(op, op.node_name((), attrs), attrs, [edge], (None,),
-                          ((shape,), (base._dtype,), (base._device,)))
+                          ((shape, base._dtype, base._device),))
         edge = (node, 0)
     t._grad_fn, t._output_nr, t._requires_grad = edge[0], 0, True
     view.fn_version = counter.value

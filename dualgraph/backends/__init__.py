@@ -14,10 +14,12 @@ from ..ir.types import Device
 class Backend:
     """An array library (`xp`), its array type and its kernels, for one device type."""
 
-    def __init__(self, name: str, xp: Any, kernels: dict, array_type: type) -> None:
+    def __init__(self, name: str, xp: Any, kernels: dict, array_type: type,
+                 plain: dict | None = None) -> None:
         self.name = name
         self.xp = xp
         self.kernels = kernels
+        self.plain = plain or {}  # faster kernels for calls without attributes
         self.array_type = array_type
 
     def kernel(self, op_name: str):

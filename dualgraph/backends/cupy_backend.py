@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import Backend
-from .kernels import build
+from .kernels import build, plain_kernels
 
 
 def import_cupy() -> Any:
@@ -41,7 +41,7 @@ def make_backend() -> Backend:
         return out
 
     kernels["view"] = lambda x, shape: view(x, _resolve(x.size, shape))
-    return Backend("cuda", cupy, kernels, cupy.ndarray)
+    return Backend("cuda", cupy, kernels, cupy.ndarray, plain_kernels(cupy))
 
 
 def _resolve(total: int, shape: tuple) -> tuple:

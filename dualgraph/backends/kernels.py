@@ -19,6 +19,12 @@ def _full_index(index: tuple) -> tuple:
     return index if any(i is Ellipsis for i in index) else index + (Ellipsis,)
 
 
+def plain_kernels(xp: Any) -> dict[str, Callable]:
+    """Kernels for calls without attributes, where a library function serves directly (no Python
+    wrapper: the eager fast path saves a call)."""
+    return {"add": xp.add, "sub": xp.subtract, "sum": xp.ndarray.sum, "mean": xp.ndarray.mean}
+
+
 def build(xp: Any) -> dict[str, Callable]:
     """The kernel table for one array library."""
 
@@ -69,10 +75,10 @@ def build(xp: Any) -> dict[str, Callable]:
         return xp.array(xp.broadcast_to(xp.asarray(src, dtype=dst.dtype), dst.shape), copy=True)
 
     def reduce_sum(x, dim=None, keepdim=False, dtype=None):
-        return xp.sum(x, axis=_axis(dim), keepdims=keepdim)
+        return x.sum(axis=_axis(dim), keepdims=keepdim)
 
     def reduce_mean(x, dim=None, keepdim=False, dtype=None):
-        return xp.mean(x, axis=_axis(dim), keepdims=keepdim)
+        return x.mean(axis=_axis(dim), keepdims=keepdim)
 
     return {
         "add": add, "sub": sub, "mul": xp.multiply, "div": xp.true_divide, "pow": xp.power,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import Backend
-from .kernels import build
+from .kernels import build, plain_kernels
 
 
 def make_backend() -> Backend:
-    return Backend("cpu", np, build(np), np.ndarray)
+    return Backend("cpu", np, build(np), np.ndarray, plain_kernels(np))
