@@ -26,16 +26,16 @@ def _outputs(func: Callable, inputs: Sequence) -> tuple:
 
 def _numerical(func: Callable, inputs: Sequence, x: Tensor, eps: float) -> list:
     """d(outputs)/d(x) by central differences, as one (numel_out, numel_x) array per output."""
-    flat = x._data.reshape(-1)  # a view: writes reach x
+    data = x._data  # perturbed element by element in place (C order, as Jacobian columns are)
     columns = []
     with no_grad():
-        for k in range(flat.size):
-            orig = flat[k].item()
-            flat[k] = orig + eps
+        for k in np.ndindex(data.shape):
+            orig = data[k].item()
+            data[k] = orig + eps
             plus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
-            flat[k] = orig - eps
+            data[k] = orig - eps
             minus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
-            flat[k] = orig
+            data[k] = orig
             columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return [np.stack([c[j] for c in columns], axis=1) if columns else np.zeros((0, 0))
             for j in range(len(columns[0]) if columns else 0)]

@@ -99,8 +99,10 @@ def _pow_vjp(ctx, g):
     x, y = ctx.inputs
     out = ctx.output
     gx = g * y * x ** (y - 1) if ctx.needs_input_grad[0] else None
-    log_x = x.log() if hasattr(x, "log") else math.log(x)  # `2 ** t`: the base is a scalar
-    gy = g * out * log_x if ctx.needs_input_grad[1] else None
+    gy = None
+    if ctx.needs_input_grad[1]:
+        log_x = x.log() if hasattr(x, "log") else math.log(x)  # `2 ** t`: the base is a scalar
+        gy = g * out * log_x
     return gx, gy
 
 

@@ -15,7 +15,7 @@ def _grad_to_input_shape(ctx, g):
     """Broadcast a reduction's output gradient back over the reduced dims."""
     shape = ctx.shapes[0]
     dims = meta.reduce_dims(ctx.op_name, ctx.attrs["dim"], len(shape))
-    if not ctx.attrs["keepdim"]:
+    if not ctx.attrs["keepdim"] and len(dims) < len(shape):  # a 0-d grad expands as it is
         g = g.reshape(tuple(1 if i in dims else d for i, d in enumerate(shape)))
     return g.expand(*shape), math.prod(shape[d] for d in dims)
 

@@ -148,7 +148,8 @@ CLONE = register(OpDef(
 
 COPY = register(OpDef(
     name="copy", inputs=("self", "src"), dtype_rule=meta.keep_first,
-    shape_rule=lambda ops, attrs: meta.expand_shape((ops[1],), {"size": tuple(ops[0].shape)}),
+    shape_rule=lambda ops, attrs: (meta.expand_shape((ops[1],), {"size": tuple(ops[0].shape)})
+                                   if meta.is_tensor(ops[1]) else tuple(ops[0].shape)),
     vjp=lambda ctx, g: (None, g), grad_name="CopyBackwards",
     samples=lambda rng: [Sample((_u(rng, 3, 4), _u(rng, 4))), Sample((_u(rng, 2, 2), 1.5))],
     ref=lambda dst, src: np.broadcast_to(np.asarray(src, dtype=dst.dtype), dst.shape)))
