@@ -59,7 +59,8 @@ class _Formatter:
         if finite.size == 0:
             return
         absolute = np.abs(finite)
-        lo, hi = absolute.min(), absolute.max()
+        # Python floats: a ratio that overflows (1e300 / 1e-300) is inf, not a NumPy warning.
+        lo, hi = float(absolute.min()), float(absolute.max())
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
         p = OPTIONS.precision
         self.sci_mode = (hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4) \
@@ -94,6 +95,8 @@ def _summarized(values: np.ndarray) -> np.ndarray:
     e = OPTIONS.edgeitems
     if values.ndim == 0:
         return values
+    if e == 0:
+        return values[:0]  # a summary with no edge items prints only `...`: nothing to measure
     if values.shape[0] > 2 * e:
         values = np.concatenate([values[:e], values[-e:]])
     if values.ndim == 1:
@@ -105,7 +108,9 @@ def _vector(values: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -
     element_length = fmt.max_width + 2
     per_line = max(1, math.floor((OPTIONS.linewidth - indent) / element_length))
     e = OPTIONS.edgeitems
-    if summarize and values.shape[0] > 2 * e:
+    if summarize and e == 0:
+        data = ["..."]  # not " ...": with no items before it, there is no separating space
+    elif summarize and values.shape[0] > 2 * e:
         data = ([fmt.format(v) for v in values[:e].tolist()] + [" ..."]
                 + [fmt.format(v) for v in values[-e:].tolist()])
     else:
@@ -159,6 +164,10 @@ def tensor_repr(t: Any) -> str:
             suffixes.append(f"dtype={t._dtype}")
         body = "[]"
     else:
+        if OPTIONS.edgeitems == 0:
+            # A summary without edge items shows no element, so the shape is stated; PyTorch
+            # states it whenever edgeitems is 0, even for tensors printed in full.
+            suffixes.append(f"size={tuple(values.shape)}")
         if t._dtype not in (get_default_dtype(), int64, bool_):
             suffixes.append(f"dtype={t._dtype}")
         summarize = values.size > OPTIONS.threshold

@@ -56,7 +56,7 @@ def initial_seed() -> int:
 # ------------------------------------------------------------------------------------ helpers
 
 def _device(device: Any) -> Device:
-    return CPU if device is None else Device(device)
+    return CPU if device is None else Device(device).placement()
 
 
 def _shape(size: tuple) -> tuple:
@@ -327,7 +327,7 @@ def parse_to_args(self: Tensor, args: tuple, kwargs: dict) -> tuple:
             copy = a
         else:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-    return (None if device is None else Device(device)), dtype, copy
+    return (None if device is None else Device(device).placement()), dtype, copy
 
 
 _LEGACY_NAMES = {"HalfTensor": "float16", "FloatTensor": "float32", "DoubleTensor": "float64",

@@ -80,6 +80,7 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
     is_view = op.kind == VIEW
     moves = op.moves_device
     n_inputs = len(op.inputs)
+    attrs_free = getattr(op.dtype_rule, "ignores_attrs", False)
 
     def kernel_for(device: Device) -> tuple:
         entry = kernels.get(device)
@@ -95,13 +96,14 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         """Run the kernel: returns (array, result dtype, device, requires_grad)."""
         # Fast path: one tensor, or two of one dtype and device, or a tensor and a Python scalar
         # of no higher category; no attributes. Everything else takes the general path.
-        if not attrs and not moves:
+        if (not attrs or attrs_free) and not moves and inputs:
             x = inputs[0]
             if n_inputs == 1:
                 if isinstance(x, Tensor):
                     result = fast.get(x._dtype)
                     if result is not None:
-                        return _finish(x._device, result, (x._data,), x._requires_grad, inputs)
+                        return _finish(x._device, result, (x._data,), x._requires_grad, inputs,
+                                       attrs)
             elif n_inputs == 2 and isinstance(x, Tensor):
                 y = inputs[1]
                 if isinstance(y, Tensor):
@@ -109,25 +111,29 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
                         result = fast.get(x._dtype)
                         if result is not None:
                             return _finish(x._device, result, (x._data, y._data),
-                                           x._requires_grad or y._requires_grad, inputs)
+                                           x._requires_grad or y._requires_grad, inputs, attrs)
                 elif y.__class__ in _SCALAR_CATEGORY and \
                         _SCALAR_CATEGORY[y.__class__] <= x._dtype.category:
                     result = fast.get(x._dtype)
                     if result is not None:
                         return _finish(x._device, result, (x._data, y), x._requires_grad,
-                                       inputs)
+                                       inputs, attrs)
         return general(inputs, attrs)
 
     def _finish(device: Device, result: DType, raws: tuple, requires: bool,
-                inputs: Sequence) -> tuple:
+                inputs: Sequence, attrs: dict) -> tuple:
         if device is CPU:
             kernel, array_type, xp = cpu_plain, cpu_array, cpu_xp
+            if attrs:
+                kernel = cpu_kernel
         else:
-            _, array_type, xp, kernel = kernel_for(device)
+            full, array_type, xp, kernel = kernel_for(device)
+            if attrs:
+                kernel = full
         try:
-            out = kernel(*raws)
+            out = kernel(*raws, **attrs) if attrs else kernel(*raws)
         except Exception as exc:
-            raise _explain(op, inputs, {}, exc) from None
+            raise _explain(op, inputs, attrs, exc) from None
         if out.__class__ is not array_type:
             out = xp.asarray(out)
         if out.dtype is not result.np and out.dtype != result.np:
@@ -152,7 +158,9 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             else:
                 raws.append(_scalar(x))
         if device is None:
-            raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+            if op.inputs:
+                raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+            device = Device(attrs.get("device") or "cpu")  # a source op such as `constant`
         operands = [x if isinstance(x, Tensor) else r for x, r in zip(inputs, raws)]
         result, comp = op.dtype_rule(operands, op.full_attrs(attrs))
         cnp = comp.np
@@ -170,7 +178,7 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         if out.dtype is not rnp and out.dtype != rnp:
             out = out.astype(rnp)
         if moves:
-            device = Device(attrs["device"])
+            device = Device(attrs["device"]).placement()
         return out, result, device, requires
 
     def run(inputs: Sequence, attrs: dict) -> Tensor:
@@ -178,7 +186,9 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         t = _wrap(out, result, device)
         if is_view:
             src = inputs[0]
-            if out.base is not None and kernel_for(device)[2].may_share_memory(out, src._data):
+            base_array = out.base  # a view's base is the input array, or the input's own base
+            if base_array is not None and (base_array is src._data
+                                           or base_array is src._data.base):
                 view = src._view
                 base, chain = (src, ()) if view is None else (view.base, view.chain)
                 t._view = ViewInfo(base, chain + ((op, attrs, src._data.shape),),
@@ -197,6 +207,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
                             f"{type(self).__name__}")
         recording = grad_state.enabled and any(
             isinstance(x, Tensor) and x._requires_grad for x in inputs)
+        if not recording and not attrs and ufunc_inplace(inputs):
+            return self
         if recording:
             graph.check_inplace_allowed(self, op)
         out, result, device, _ = compute(inputs, attrs)
@@ -221,6 +233,35 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         if recording:
             graph.record_inplace(op, inputs, attrs, self, old)
         return self
+
+    cpu_ufunc = cpu_plain if isinstance(cpu_plain, np.ufunc) else None
+
+    def ufunc_inplace(inputs: Sequence) -> bool:
+        """`x.add_(y)` without autograd on the CPU: let the ufunc write into x (`out=`), when no
+        cast is needed. Returns False to take the checked general path instead."""
+        self = inputs[0]
+        if cpu_ufunc is None or self._device is not CPU:
+            return False
+        other = inputs[1] if len(inputs) == 2 else None
+        if other is None:
+            raws = (self._data,)
+        elif isinstance(other, Tensor):
+            if other._dtype is not self._dtype or other._device is not CPU:
+                return False
+            raws = (self._data, other._data)
+        elif other.__class__ in _SCALAR_CATEGORY and \
+                _SCALAR_CATEGORY[other.__class__] <= self._dtype.category:
+            raws = (self._data, other)
+        else:
+            return False
+        if fast.get(self._dtype) is not self._dtype or not self._data.flags.writeable:
+            return False
+        try:
+            cpu_ufunc(*raws, out=self._data)
+        except ValueError:
+            return False  # not broadcastable into self: the general path explains
+        self._version_counter().value += 1
+        return True
 
     return run, run_inplace
 

@@ -54,6 +54,12 @@ def keep_first(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
     return d, d
 
 
+# Rules whose answer never depends on attributes: the eager fast path may use its precomputed
+# dtype table for calls with attributes (`view(2, 2)`) when the op's rule is one of these.
+for _rule in (promote, promote_to_float, compare, keep_first):
+    _rule.ignores_attrs = True
+
+
 def no_bool(rule):
     """Wrap a rule to refuse bool inputs, with PyTorch's message for `-bool_tensor` and friends."""
     def checked(operands, attrs):

@@ -184,8 +184,6 @@ class Device:
         if kind not in ("cpu", "cuda"):
             raise RuntimeError(
                 f"Expected one of cpu, cuda device type at start of device string: {spec}")
-        if kind == "cuda" and index is None:
-            index = 0  # dualgraph drives one GPU: plain 'cuda' means cuda:0
         if kind == "cpu":
             index = None
         key = (kind, index)
@@ -221,6 +219,11 @@ class Device:
 
     def __reduce__(self):
         return (Device, (str(self),))
+
+    def placement(self) -> "Device":
+        """Where a tensor asked to live here lands: plain `cuda` means the current GPU (cuda:0);
+        the device object itself keeps no index, as `torch.device('cuda')` does."""
+        return Device("cuda", 0) if self.type == "cuda" and self.index is None else self
 
 
 CPU = Device("cpu")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from ..tensor import Tensor
+from ..backends import backend_for
+from ..tensor import Tensor, _wrap
 from .grad_mode import state as grad_state
 from .graph import NO_EDGE, AccumulateGrad, Node, gradient_edge
 
@@ -23,7 +24,6 @@ def _as_tuple(x: Any) -> tuple:
 
 
 def _root_grads(outputs: tuple, grads: tuple, create_graph: bool) -> list:
-    from ..creation import ones_like
     if grads and len(grads) != len(outputs):
         raise RuntimeError(f"got {len(grads)} gradients for {len(outputs)} outputs")
     out = []
@@ -33,11 +33,12 @@ def _root_grads(outputs: tuple, grads: tuple, create_graph: bool) -> list:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
                                "a grad_fn")
         if g is None:
-            if t.numel() != 1:
+            if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(the output has shape {list(t.shape)}); pass gradient= with "
                                    "the output's shape")
-            g = ones_like(t)
+            g = _wrap(backend_for(t._device).xp.ones(t._data.shape, t._dtype.np), t._dtype,
+                      t._device)
         elif not isinstance(g, Tensor):
             raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__}")
         elif tuple(g.shape) != tuple(t.shape):
@@ -122,14 +123,17 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
     grad_state.enabled = create_graph
     try:
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = heapq.heappop(ready)[2]
             inputs = buffers.pop(node, None) or [None]
-            inputs = _run_pre_hooks(node, inputs)
-            for nr, g in enumerate(inputs):
-                for slot in targets.get((node, nr), ()):
-                    captured[slot] = g
-            skip = capture is not None and (node not in needed or isinstance(node, AccumulateGrad))
-            if skip or all(g is None for g in inputs):
+            if node._pre_hooks:
+                inputs = _run_pre_hooks(node, inputs)
+            skip = False
+            if capture is not None:
+                for nr, g in enumerate(inputs):
+                    for slot in targets.get((node, nr), ()):
+                        captured[slot] = g
+                skip = node not in needed or isinstance(node, AccumulateGrad)
+            if skip or not any(g is not None for g in inputs):
                 results = [None] * len(node._next)
             else:
                 results = list(node.apply(inputs))
@@ -145,8 +149,9 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
                     continue
                 if g is not None:
                     _add(buffers, child, nr, g)
-                deps[child] -= 1
-                if deps[child] == 0:
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
                     heapq.heappush(ready, (-child._seq, id(child), child))
     finally:
         grad_state.enabled = prev

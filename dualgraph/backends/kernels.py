@@ -40,7 +40,7 @@ def build(xp: Any) -> dict[str, Callable]:
 
     def view(x, shape):
         try:
-            return xp.reshape(x, shape, copy=False)
+            return x.reshape(shape, copy=False)
         except ValueError:
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
@@ -88,7 +88,7 @@ def build(xp: Any) -> dict[str, Callable]:
         "eq": xp.equal, "ne": xp.not_equal, "lt": xp.less, "le": xp.less_equal,
         "gt": xp.greater, "ge": xp.greater_equal,
         "sum": reduce_sum, "mean": reduce_mean, "matmul": xp.matmul,
-        "view": view, "reshape": lambda x, shape: xp.reshape(x, shape),
+        "view": view, "reshape": lambda x, shape: x.reshape(shape),
         "transpose": lambda x, dim0=0, dim1=1: xp.swapaxes(x, dim0, dim1),
         "permute": lambda x, dims: xp.transpose(x, dims),
         "expand": expand, "sum_to_size": sum_to_size,
@@ -98,6 +98,7 @@ def build(xp: Any) -> dict[str, Callable]:
         "clone": lambda x: x.copy(), "copy": copy,
         "to_dtype": lambda x, dtype: x.astype(dtype.np),
         "to_device": lambda x, device: _transfer(x, device),
+        "constant": lambda value: xp.array(value, copy=True),
     }
 
 
