@@ -276,10 +276,21 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Tensor) -> None:
         if isinstance(x, Tensor):
             if x._requires_grad:
                 fn = x.grad_fn if x._view is not None else x._grad_fn
-                edges.append((fn, x._output_nr) if fn is not None else (grad_accumulator(x), 0))
+                if fn is None:  # a leaf: its accumulator, cached weakly on the tensor
+                    ag = x._ag
+                    fn = ag.grad_acc() if ag is not None and ag.grad_acc is not None else None
+                    edges.append((fn or grad_accumulator(x), 0))
+                else:
+                    edges.append((fn, x._output_nr))
             else:
                 edges.append(NO_EDGE)
-            saved.append(save_tensor(x) if i in keep else None)
+            if i in keep:
+                v = x._version
+                if v is None:
+                    v = x._version = VersionCounter()
+                saved.append((x, v.value))
+            else:
+                saved.append(None)
             meta.append((x._data.shape, x._dtype, x._device))
         else:
             edges.append(NO_EDGE)
