@@ -11,6 +11,7 @@ from typing import Any
 
 from .dispatch import bind, bind_inplace
 from .ir import get
+from .size import SymDim
 
 ADD, SUB, MUL, DIV, POW = get("add"), get("sub"), get("mul"), get("div"), get("pow")
 NEG, RECIPROCAL, EXP, LOG, SQRT = (get("neg"), get("reciprocal"), get("exp"), get("log"),
@@ -34,7 +35,7 @@ def sizes(args: tuple) -> tuple:
     """`view(2, 3)` and `view((2, 3))` both mean the shape (2, 3), as in PyTorch."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    return tuple(int(a) for a in args)
+    return tuple(a if isinstance(a, SymDim) else int(a) for a in args)
 
 
 def _dims(dim: Any) -> Any:

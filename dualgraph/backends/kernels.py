@@ -71,6 +71,11 @@ def build(xp: Any) -> dict[str, Callable]:
         out[_full_index(index)] = g
         return out
 
+    def setitem(x, src, index):
+        out = x.copy()
+        out[_full_index(index)] = src
+        return out
+
     def copy(dst, src):
         return xp.array(xp.broadcast_to(xp.asarray(src, dtype=dst.dtype), dst.shape), copy=True)
 
@@ -95,7 +100,7 @@ def build(xp: Any) -> dict[str, Callable]:
         "unsqueeze": lambda x, dim=0: xp.expand_dims(x, dim), "squeeze": squeeze,
         "getitem": lambda x, index: x[_full_index(index)],
         "getitem_backward": getitem_backward,
-        "clone": lambda x: x.copy(), "copy": copy,
+        "clone": lambda x: x.copy(), "copy": copy, "setitem": setitem,
         "to_dtype": lambda x, dtype: x.astype(dtype.np),
         "to_device": lambda x, device: _transfer(x, device),
         "constant": lambda value: xp.array(value, copy=True),

@@ -1,5 +1,14 @@
-"""`dg.jit`: capture into static graphs (`trace`, `script`, `save`, `load`), as PyTorch keeps it.
+"""`dg.jit`: capture into static graphs, where PyTorch keeps it.
 
-The static-graph issue fills this package; until then it holds nothing, so that
-`import dualgraph.jit` and `dg.jit` already resolve where tutorials expect them.
+`trace` runs a function or module once under the tracing interpreter and returns a compiled
+`TracedFunction` (`.graph`, `.code`, `.save()`); `save` and `load` write and read `.dgm` files
+that run with dualgraph and NumPy alone.
 """
+
+from ..ir.errors import DualgraphError, VerificationError
+from .function import GraphFunction, GraphInputError, run_reference
+from .trace import TracedFunction, trace
+from .tracer import TraceError
+
+__all__ = ["trace", "TracedFunction", "GraphFunction", "TraceError", "GraphInputError",
+           "DualgraphError", "VerificationError", "run_reference"]

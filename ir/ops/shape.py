@@ -168,3 +168,22 @@ TO_DEVICE = register(OpDef(
     vjp=lambda ctx, g: (g.to(ctx.devices[0]),),
     samples=lambda rng: [Sample((_u(rng, 3, 4),), {"device": Device("cpu")})],
     ref=lambda x, device: x))
+
+
+def _setitem_ref(x, src, index):
+    out = np.array(x, copy=True)
+    out[index] = src
+    return out
+
+
+SETITEM = register(OpDef(
+    name="setitem", inputs=("self", "src"), attrs={"index": ()},
+    dtype_rule=meta.keep_first, shape_rule=meta.first_shape, grad_name="CopySlices",
+    vjp=lambda ctx, g: (ctx.bind("setitem", (g, 0.0), {"index": ctx.attrs["index"]}),
+                        g[ctx.attrs["index"]]),
+    samples=lambda rng: [Sample((_u(rng, 3, 4), _u(rng, 4)), {"index": (1,)}),
+                         Sample((_u(rng, 4, 5), _u(rng, 2, 1)),
+                                {"index": (slice(1, 3), slice(0, 5, 2))}),
+                         Sample((_u(rng, 3, 4), 2.5), {"index": (Ellipsis, 0)})],
+    ref=_setitem_ref,
+    doc="A copy of `self` with `self[index] = src`: how graphs express a write through a view."))

@@ -1,0 +1,186 @@
+"""Running a captured graph: `GraphFunction` (what `trace` returns and `load` gives back).
+
+Two ways to execute, which must agree (tests check it): generated code for speed — raw arrays
+through the kernels, no autograd — and `run_reference`, a node-by-node interpreter that calls every
+op through `dispatch.bind`, used when gradients are wanted so that eager autograd records them.
+
+A graph's inputs are the user's inputs followed by state: the parameters and buffers of the
+traced module, read afresh at every call (so `optimizer.step()` is seen) or, for a loaded file,
+the stored tensors. Outputs are the user's outputs followed by write-backs: the new values of
+inputs and buffers the function changed in place or reassigned.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..autograd.grad_mode import no_grad, state as grad_state
+from ..backends import backend_for
+from ..dispatch import bind
+from ..ir.errors import DualgraphError
+from ..ir.graph import Graph, Value
+from ..ir.text import format_type
+from ..ir.types import TensorType
+from ..tensor import Tensor, _wrap
+from .codegen import compile_graph
+
+
+class GraphInputError(DualgraphError, RuntimeError):
+    """A compiled graph was called with inputs that do not fit its input types."""
+
+
+def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
+    """Check each input against its type; return the sizes the symbolic dimensions take."""
+    if len(tensors) != len(graph.inputs):
+        n_user = graph.meta.get("user_inputs", len(graph.inputs))
+        raise GraphInputError(f"{name}() takes {n_user} tensor inputs "
+                              f"({', '.join(v.name for v in graph.inputs[:n_user])}), got "
+                              f"{len(tensors) - (len(graph.inputs) - n_user)}")
+    sizes: dict = {}
+    for v, t in zip(graph.inputs, tensors):
+        typ = v.type
+        if not isinstance(t, Tensor):
+            raise GraphInputError(f"{name}(): input '{v.name}' must be a Tensor of type "
+                                  f"{format_type(typ)}, got {type(t).__name__}")
+        shape = t._data.shape
+        ok = t._dtype is typ.dtype and len(shape) == len(typ.shape) and t._device is typ.device
+        earlier = dict(sizes)
+        for want, got in zip(typ.shape, shape):
+            if isinstance(want, str):
+                ok = ok and sizes.setdefault(want, got) == got
+            else:
+                ok = ok and want == got
+        if not ok:
+            got_type = format_type(TensorType(t._dtype, shape, t._device))
+            raise GraphInputError(f"{name}(): input '{v.name}' expected {format_type(typ)}, got "
+                                  f"{got_type}" + _symbol_note(typ, earlier))
+    return sizes
+
+
+def _symbol_note(typ: TensorType, sizes: dict) -> str:
+    bound = [f"{s}={sizes[s]}" for s in typ.shape if isinstance(s, str) and s in sizes]
+    return f" (already bound by earlier inputs: {', '.join(bound)})" if bound else ""
+
+
+def _resolve(v: Any, sizes: dict) -> Any:
+    if isinstance(v, str) and v in sizes:
+        return sizes[v]
+    if isinstance(v, tuple):
+        return tuple(_resolve(x, sizes) for x in v)
+    if isinstance(v, list):
+        return [_resolve(x, sizes) for x in v]
+    return v
+
+
+def run_reference(graph: Graph, tensors: Sequence[Tensor]) -> list:
+    """Execute node by node through `bind`: slow, but every op records autograd as in eager."""
+    sizes = bind_symbols(graph, tensors, graph.name)
+    env: dict = dict(zip(graph.inputs, tensors))
+    for node in graph.nodes:
+        args = [env[x] if isinstance(x, Value) else x for x in node.inputs]
+        attrs = {k: _resolve(v, sizes) for k, v in node.attrs.items()}
+        env[node.outputs[0]] = bind(node.op, args, attrs)
+    return [env[v] if isinstance(v, Value) else v for v in graph.outputs]
+
+
+class GraphFunction:
+    """A callable compiled from a graph: `.graph`, `.code`, `.save()`; outputs keep the shape of
+    the original function's return value (a tensor, or tuples, lists and dicts of them)."""
+
+    def __init__(self, graph: Graph, state: Sequence[Any] = (), out_tree: Any = None,
+                 name: str = "forward") -> None:
+        self.graph = graph
+        self.graph_before_passes = graph
+        self._state = list(state)  # callables returning the current state tensors, or tensors
+        self._out_tree = out_tree if out_tree is not None else graph.meta.get("out_tree")
+        self._name = name
+        self._compiled: dict = {}
+
+    # ------------------------------------------------------------------------------ compiled
+    def _compiled_for(self, device: Any) -> tuple:
+        entry = self._compiled.get(device)
+        if entry is None:
+            entry = self._compiled[device] = compile_graph(self.graph, backend_for(device),
+                                                           self._name)
+        return entry
+
+    @property
+    def code(self) -> str:
+        """The generated Python source (for the device of the graph's first input)."""
+        return self._compiled_for(self._device())[1]
+
+    def _device(self) -> Any:
+        from ..ir.types import CPU
+        return self.graph.inputs[0].type.device if self.graph.inputs else CPU
+
+    def _state_tensors(self) -> list:
+        return [s() if callable(s) else s for s in self._state]
+
+    # --------------------------------------------------------------------------------- call
+    def __call__(self, *args: Any) -> Any:
+        tensors = list(args) + self._state_tensors()
+        wants_grad = grad_state.enabled and any(
+            isinstance(t, Tensor) and t._requires_grad for t in tensors)
+        if wants_grad:
+            results = run_reference(self.graph, tensors)
+        else:
+            bind_symbols(self.graph, tensors, self._name)
+            fn = self._compiled_for(tensors[0]._device if tensors else self._device())[0]
+            arrays = fn(*(t._data for t in tensors))
+            results = [_wrap(a, v.type.dtype, v.type.device)
+                       for a, v in zip(arrays, self.graph.outputs)]
+        n_out = self.graph.meta.get("n_user_outputs", len(results))
+        self._write_back(tensors, results[n_out:])
+        return _unflatten(self._out_tree, results[:n_out])
+
+    forward = __call__
+
+    def _write_back(self, tensors: list, new_values: list) -> None:
+        """Apply the side effects the graph returned: in-place changes of inputs and buffers,
+        and buffers the function reassigned."""
+        for (kind, index, how), value in zip(self.graph.meta.get("mutations", ()), new_values):
+            if how == "assign" and kind == "state" and callable(getattr(self, "_assign", None)):
+                self._assign(index, value)
+                continue
+            with no_grad():
+                tensors[index if kind == "input" else
+                        self.graph.meta["user_inputs"] + index].copy_(value)
+
+    # ---------------------------------------------------------------------------- outputs
+    def save(self, path: str) -> None:
+        """Write a `.dgm` file that `dg.jit.load` runs without this function's source."""
+        from .io import save
+        save(self, path)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name}>\n{self.graph}"
+
+    def _repr_svg_(self) -> str:
+        return self.graph._repr_svg_()
+
+
+def flatten(obj: Any, leaves: list) -> Any:
+    """Record the structure of a return value and collect its tensor leaves."""
+    if isinstance(obj, (tuple, list)):
+        return [type(obj).__name__, [flatten(x, leaves) for x in obj]]
+    if isinstance(obj, dict):
+        return ["dict", [[k, flatten(v, leaves)] for k, v in obj.items()]]
+    leaves.append(obj)
+    return None
+
+
+def _unflatten(tree: Any, leaves: list) -> Any:
+    it = iter(leaves)
+
+    def build(node: Any) -> Any:
+        if node is None:
+            return next(it)
+        kind, items = node
+        if kind == "dict":
+            return {k: build(v) for k, v in items}
+        built = [build(x) for x in items]
+        return tuple(built) if kind == "tuple" else built
+
+    if tree is None:
+        return leaves[0] if len(leaves) == 1 else tuple(leaves)
+    return build(tree)

@@ -1,0 +1,247 @@
+"""`dg.jit.trace`: capture a function or module by running it once under the tracer.
+
+Python control flow is unrolled, as in any tracer; asking a traced tensor for a Python value
+raises `TraceError` at that line. A module's parameters and buffers become graph inputs read at
+every call — never constants — and changes to buffers (in place, or by reassigning the attribute:
+`self.acc = self.acc + x`, which PyTorch's tracer drops) become outputs written back after each
+call, as do in-place changes of the inputs. Tensors captured from an enclosing scope of a plain
+function become constants, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..dispatch import interpreting
+from ..ir.graph import Graph
+from ..ir.types import TensorType
+from ..ir.verify import verify
+from ..tensor import Tensor
+from .function import GraphFunction, flatten
+from .tracer import Tracer, TracerTensor, trace_error
+
+MAX_DEPTH = 4  # how deep attribute scanning looks for the state of a module-like object
+
+
+class TracedFunction(GraphFunction):
+    """What `dg.jit.trace` returns: the graph, its generated code, and the live state it reads."""
+
+    def __init__(self, graph: Graph, fn: Callable, owners: list, out_tree: Any) -> None:
+        super().__init__(graph, [_reader(owner, attr) for owner, attr, _ in owners], out_tree,
+                         name=graph.name)
+        self._fn = fn
+        self._owners = owners
+
+    def _assign(self, index: int, value: Tensor) -> None:
+        owner, attr, _ = self._owners[index]
+        setattr(owner, attr, value)
+
+    @property
+    def state_names(self) -> list:
+        return [q for _, _, q in self._owners]
+
+
+def _reader(owner: Any, attr: str) -> Callable:
+    return lambda: getattr(owner, attr)
+
+
+def _module_state(root: Any) -> list:
+    """(owner, attribute, qualified name) of every tensor attribute reachable from `root`,
+    parameters (requires_grad) first, then buffers, each in attribute order."""
+    if hasattr(root, "named_parameters") and hasattr(root, "named_buffers"):
+        names = [n for n, _ in root.named_parameters()] + [n for n, _ in root.named_buffers()]
+        out = []
+        for qual in names:
+            owner, _, attr = qual.rpartition(".")
+            target = root
+            for part in filter(None, owner.split(".")):
+                target = getattr(target, part)
+            out.append((target, attr, qual))
+        return out
+    found: list = []
+    _scan(root, "", found, set(), 0)
+    return sorted(found, key=lambda f: not getattr(f[0], f[1]).requires_grad)
+
+
+def _scan(obj: Any, prefix: str, found: list, seen: set, depth: int) -> None:
+    if id(obj) in seen or depth > MAX_DEPTH or not hasattr(obj, "__dict__"):
+        return
+    seen.add(id(obj))
+    for name, value in vars(obj).items():
+        if name.startswith("__"):
+            continue
+        if isinstance(value, Tensor):
+            found.append((obj, name, prefix + name))
+        elif _is_module_like(value):
+            _scan(value, prefix + name + ".", found, seen, depth + 1)
+
+
+def _is_module_like(obj: Any) -> bool:
+    return (hasattr(obj, "__dict__") and not inspect.isroutine(obj) and not inspect.isclass(obj)
+            and not inspect.ismodule(obj) and not isinstance(obj, Tensor))
+
+
+def _input_names(fn: Callable, n: int) -> list:
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        params = []
+    names = params[:n] if len(params) >= n and not any(
+        p.kind == p.VAR_POSITIONAL for p in inspect.signature(fn).parameters.values()) else []
+    return names or [f"input{i}" for i in range(n)]
+
+
+def _dynamic_shapes(inputs: list, names: list, dynamic_dims: Any) -> list:
+    """The symbolic shape of each input. `{0: "B"}` marks dim 0 of the first input and of every
+    other input with the same size there; a list (one dict per input) or a dict keyed by input
+    name marks inputs one by one."""
+    shapes = [list(t.shape) for t in inputs]
+    if not dynamic_dims:
+        return shapes
+    if isinstance(dynamic_dims, (list, tuple)):
+        per_input = list(dynamic_dims) + [None] * (len(inputs) - len(dynamic_dims))
+    elif all(isinstance(k, str) for k in dynamic_dims):
+        per_input = [dynamic_dims.get(n) for n in names]
+    else:
+        first = shapes[0]
+        per_input = [{d: s for d, s in dynamic_dims.items()
+                      if d < len(shape) and d < len(first) and shape[d] == first[d]}
+                     for shape in shapes]
+    for shape, marks in zip(shapes, per_input):
+        for d, sym in (marks or {}).items():
+            if not -len(shape) <= d < len(shape):
+                raise ValueError(f"dynamic_dims: dim {d} does not exist in an input of "
+                                 f"{len(shape)} dims")
+            shape[d] = sym
+    return shapes
+
+
+def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
+          dynamic_dims: Any = None, check_inputs: Sequence | None = None,
+          opt_level: int = 3) -> TracedFunction:
+    """Capture `fn_or_module` by running it once on `example_inputs` (a tensor or a tuple, as in
+    PyTorch; `trace(f, a, b)` also works). `dynamic_dims={0: "B"}` keeps the batch dimension
+    symbolic so one graph serves every batch size. `check_inputs` reruns eager and traced on more
+    inputs and raises TraceError if they disagree."""
+    inputs = _as_inputs(example_inputs, more_inputs)
+    module = None if inspect.isroutine(fn_or_module) else fn_or_module
+    if inspect.ismethod(fn_or_module):
+        module = fn_or_module.__self__
+    fn = getattr(module, "forward", module) if module is not None and not inspect.ismethod(
+        fn_or_module) else fn_or_module
+    names = _input_names(fn, len(inputs))
+    graph = Graph(name=getattr(fn, "__name__", "forward").replace("<lambda>", "lambda"))
+    tracer = Tracer(graph)
+    shapes = _dynamic_shapes(inputs, names, dynamic_dims)
+    input_tracers = [tracer.wrap(graph.add_input(TensorType(t._dtype, s, t._device), n))
+                     for t, s, n in zip(inputs, shapes, names)]
+    owners = _module_state(module) if module is not None else []
+    state_tracers = []
+    originals = [getattr(owner, attr) for owner, attr, _ in owners]
+    try:
+        for (owner, attr, qual), t in zip(owners, originals):
+            tracer_t = tracer.wrap(graph.add_input(TensorType(t._dtype, t.shape, t._device), qual))
+            state_tracers.append(tracer_t)
+            object.__setattr__(owner, attr, tracer_t) if _plain_setattr(owner) else \
+                setattr(owner, attr, tracer_t)
+        with no_grad(), interpreting(tracer):
+            result = fn(*input_tracers)
+            outputs, tree = _outputs(tracer, result)
+            mutations = _mutations(tracer, graph, input_tracers, state_tracers, owners)
+    finally:
+        for (owner, attr, _), t in zip(owners, originals):
+            setattr(owner, attr, t)
+    graph.outputs = outputs + [value for value, _ in mutations]
+    graph.meta.update(user_inputs=len(inputs), params=[q for _, _, q in owners],
+                      n_user_outputs=len(outputs), out_tree=tree,
+                      mutations=[list(m) for _, m in mutations])
+    verify(graph)
+    traced = TracedFunction(graph, fn, owners, tree)
+    if check_inputs:
+        _check(fn, traced, check_inputs)
+    return traced
+
+
+def _plain_setattr(owner: Any) -> bool:
+    return type(owner).__setattr__ is object.__setattr__
+
+
+def _as_inputs(example_inputs: Any, more: tuple) -> list:
+    if isinstance(example_inputs, Tensor):
+        inputs = [example_inputs, *more]
+    elif isinstance(example_inputs, (tuple, list)) and not more:
+        inputs = list(example_inputs)
+    elif example_inputs is None and not more:
+        inputs = []
+    else:
+        inputs = [example_inputs, *more]
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise trace_error(f"example input {i} is a {type(t).__name__}; trace takes tensors",
+                              "a Python value would be baked into the graph: close over it, or "
+                              "pass it as a tensor")
+    return inputs
+
+
+def _outputs(tracer: Tracer, result: Any) -> tuple:
+    leaves: list = []
+    tree = flatten(result, leaves)
+    values = []
+    for leaf in leaves:
+        if not isinstance(leaf, Tensor):
+            raise trace_error(f"the traced function returned a {type(leaf).__name__}; only "
+                              "tensors (in tuples, lists and dicts) can be graph outputs")
+        values.append(tracer.value_of(leaf))
+    return values, tree
+
+
+def _mutations(tracer: Tracer, graph: Graph, input_tracers: list, state_tracers: list,
+               owners: list) -> list:
+    """(new value, (kind, index, how)) for every input or state tensor the function changed."""
+    found = []
+    for i, t in enumerate(input_tracers):
+        if tracer.current(t) is not graph.inputs[i]:
+            found.append((tracer.current(t), ("input", i, "inplace")))
+    n = len(input_tracers)
+    for j, ((owner, attr, _), t) in enumerate(zip(owners, state_tracers)):
+        now = getattr(owner, attr)
+        if now is not t:
+            found.append((tracer.value_of(now), ("state", j, "assign")))
+        elif tracer.current(t) is not graph.inputs[n + j]:
+            found.append((tracer.current(t), ("state", j, "inplace")))
+    return found
+
+
+def _check(fn: Callable, traced: TracedFunction, check_inputs: Sequence) -> None:
+    """Compare eager and traced on each check input; state is restored between the two runs."""
+    for k, example in enumerate(check_inputs):
+        args = list(example) if isinstance(example, (tuple, list)) else [example]
+        saved = [(o, a, getattr(o, a), getattr(o, a)._data.copy()) for o, a, _ in traced._owners]
+        with no_grad():
+            expected = fn(*args)
+            _restore(saved)
+            got = traced(*args)
+        exp_leaves, got_leaves = [], []
+        flatten(expected, exp_leaves)
+        flatten(got, got_leaves)
+        for j, (e, g) in enumerate(zip(exp_leaves, got_leaves)):
+            same = (tuple(e.shape) == tuple(g.shape) and e.dtype is g.dtype
+                    and np.allclose(e._host(), g._host(), rtol=1e-5, atol=1e-6, equal_nan=True))
+            if not same:
+                raise trace_error(
+                    f"check input {k}: output {j} of the traced graph differs from the Python "
+                    f"function (shapes {list(g.shape)} vs {list(e.shape)}, dtypes {g.dtype} vs "
+                    f"{e.dtype}); the trace specialized on something the example inputs decided",
+                    "mark varying dimensions with dynamic_dims, or use @dg.script for "
+                    "data-dependent control flow")
+
+
+def _restore(saved: list) -> None:
+    for owner, attr, tensor, data in saved:
+        setattr(owner, attr, tensor)
+        tensor._data[...] = data

@@ -1,0 +1,288 @@
+"""The tracing interpreter: ops called while it is on the stack become graph nodes, not kernels.
+
+User code sees `TracerTensor`s — real `Tensor` subclasses whose value is a graph `Value` — so
+methods, operators and `dg.*` functions all reach `dispatch.bind` and land here. No kernel runs:
+output types come from each op's meta function. Anything that would need the data (`bool(t)`,
+`t.item()`, `if t > 0:`, printing) raises `TraceError` at the user's line, so a trace is never
+silently specialized to the example's values. In-place ops are rewritten to pure ops plus a
+rebinding of the tensor (and, for a view, a write-back into its base).
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..dispatch import Interpreter
+from ..ir.errors import DualgraphError
+from ..ir.graph import Graph, Value
+from ..ir.registry import VIEW, OpDef, get
+from ..ir.types import TensorType
+from ..size import Size, SymDim
+from ..tensor import Tensor
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_IR_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "ir")
+
+
+class TraceError(DualgraphError):
+    """Tracing met something a static graph cannot hold (a Python value taken from a tensor)."""
+
+
+def user_frame() -> tuple:
+    """(file, line, source text) of the innermost frame outside dualgraph: the user's line."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not (path.startswith(_PACKAGE_DIR) or path.startswith(_IR_DIR)):
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+            return frame.f_code.co_filename, frame.f_lineno, line
+        frame = frame.f_back
+    return "<unknown>", 0, ""
+
+
+def trace_error(what: str, hint: str = "") -> TraceError:
+    file, line, text = user_frame()
+    where = f"{file}:{line}: {text}\n" if line else ""
+    hint = hint or ("a traced graph cannot depend on tensor values in Python; keep such control "
+                    "flow in the graph with @dg.script, or compute it outside the traced function")
+    return TraceError(f"{where}{what}\nHint: {hint}")
+
+
+def _data_error(what: str) -> TraceError:
+    return trace_error(f"{what} needs the value of a traced tensor, which tracing does not "
+                       "compute")
+
+
+class TracerTensor(Tensor):
+    """A tensor inside a trace: its value is a graph Value of the tracer that made it."""
+
+    __slots__ = ("_value", "_tracer", "_tview", "_tstamp")
+
+    @property
+    def shape(self) -> Size:
+        return _Shape(SymDim(d) if isinstance(d, str) else d for d in self._value.type.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        shape = self.shape
+        if dim is None:
+            return shape
+        from ..ir.meta import normalize_dim
+        return shape[normalize_dim("size", dim, len(shape))]
+
+    def dim(self) -> int:
+        return len(self._value.type.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self._value.type.shape)
+
+    def numel(self) -> int:
+        total = 1
+        for d in self._value.type.shape:
+            if isinstance(d, str):
+                raise trace_error(f"numel() of a tensor with symbolic dimension {d}")
+            total *= d
+        return total
+
+    def __len__(self) -> int:
+        shape = self._value.type.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        if isinstance(shape[0], str):
+            raise trace_error(f"len() of a tensor whose first dimension is symbolic ({shape[0]})")
+        return shape[0]
+
+    def item(self) -> Any:
+        raise _data_error("item()")
+
+    def tolist(self) -> Any:
+        raise _data_error("tolist()")
+
+    def numpy(self, force: bool = False) -> Any:
+        raise _data_error("numpy()")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        raise _data_error("converting to a NumPy array")
+
+    def __bool__(self) -> bool:
+        raise _data_error("using a tensor as a Python bool (an `if`, `while`, `and`, `or`)")
+
+    def __float__(self) -> float:
+        raise _data_error("float()")
+
+    def __int__(self) -> int:
+        raise _data_error("int()")
+
+    def __index__(self) -> int:
+        raise _data_error("using a tensor as an index or int")
+
+    def __repr__(self, *, tensor_contents: Any = None) -> str:
+        return f"TracerTensor(%{self._value.name or '?'}: {self._value.type})"
+
+    def __format__(self, spec: str) -> str:
+        raise _data_error("formatting a tensor")
+
+    def contiguous(self) -> "TracerTensor":
+        return self  # graph values have no strides
+
+    def detach(self) -> "TracerTensor":
+        return self._tracer.wrap(self._tracer.current(self))
+
+    @property
+    def data(self) -> "TracerTensor":
+        return self.detach()
+
+    @property
+    def grad_fn(self) -> Any:
+        return None
+
+    def _host(self) -> Any:
+        raise _data_error("reading the values")
+
+
+class _Shape(Size):
+    def numel(self) -> int:
+        raise trace_error("numel() of a shape inside a trace")
+
+
+class ViewLink:
+    """A traced view's relation to its base: the ops that made it, to replay after the base
+    changes in place, and the single op that can write it back (getitem only)."""
+
+    __slots__ = ("base", "chain")
+
+    def __init__(self, base: TracerTensor, chain: tuple) -> None:
+        self.base, self.chain = base, chain
+
+
+class Tracer(Interpreter):
+    """Records every op into `graph`. Tensors from outside the trace become constants."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._constants: dict[int, Value] = {}
+        self._stamp = 0  # bumps on every in-place write, so stale views can be re-derived
+
+    # -------------------------------------------------------------------------- values
+    def wrap(self, value: Value, view: ViewLink | None = None) -> TracerTensor:
+        t = object.__new__(TracerTensor)
+        typ = value.type
+        t._data = None
+        t._dtype, t._device = typ.dtype, typ.device
+        t._requires_grad = False
+        t._grad_fn, t._output_nr, t._version, t._ag, t._view = None, 0, None, None, None
+        t._value, t._tracer, t._tview, t._tstamp = value, self, view, self._stamp
+        return t
+
+    def current(self, t: TracerTensor) -> Value:
+        """The tensor's value now: a view of a base written in place since is re-derived."""
+        link = t._tview
+        if link is not None and t._tstamp != self._stamp:
+            value = self.current(link.base)
+            for op, attrs in link.chain:
+                value = self._emit(op, [value], attrs)
+            t._value, t._tstamp = value, self._stamp
+        return t._value
+
+    def value_of(self, x: Any) -> Any:
+        if isinstance(x, TracerTensor):
+            if x._tracer is not self:
+                raise trace_error("a tensor from another (finished or outer) trace was used here",
+                                  "return it from the traced function instead of storing it")
+            return self.current(x)
+        if isinstance(x, Tensor):
+            return self.constant(x)
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, (bool, int, float)):
+            return x
+        raise trace_error(f"an argument of type {type(x).__name__} cannot be traced")
+
+    def constant(self, t: Tensor) -> Value:
+        """A tensor from outside the trace, captured by value (as PyTorch's tracer does)."""
+        known = self._constants.get(id(t))
+        if known is not None:
+            return known
+        array = np.array(t._host(), copy=True)
+        node = self.graph.add_node(get("constant"), [], {"value": array})
+        name = f"c{len(self.graph.tensors)}"
+        self.graph.tensors[name] = array
+        node.meta["tensor"] = name
+        self._constants[id(t)] = node.output
+        return node.output
+
+    def _emit(self, op: OpDef, inputs: list, attrs: dict) -> Value:
+        node = self.graph.add_node(op, inputs, attrs)
+        file, line, _ = user_frame()
+        node.meta["source"] = f"{file}:{line}"
+        return node.output
+
+    # ------------------------------------------------------------------------ interpret
+    def process(self, op: OpDef, inputs: Sequence, attrs: dict) -> TracerTensor:
+        if op.random:
+            raise trace_error(f"{op.name} draws random numbers; random ops in graphs arrive "
+                              "with the tensor API")
+        values = [self.value_of(x) for x in inputs]
+        out = self._emit(op, values, _plain_attrs(attrs))
+        link = None
+        if op.kind == VIEW and isinstance(inputs[0], TracerTensor):
+            src = inputs[0]
+            base, chain = (src, ()) if src._tview is None else (src._tview.base, src._tview.chain)
+            link = ViewLink(base, chain + ((op, _plain_attrs(attrs)),))
+        return self.wrap(out, link)
+
+    def process_inplace(self, op: OpDef, inputs: Sequence, attrs: dict) -> TracerTensor:
+        target = inputs[0]
+        if not isinstance(target, TracerTensor) or target._tracer is not self:
+            raise trace_error(f"{op.name}_() writes into a tensor from outside the trace",
+                              "pass the tensor in as an input, or write out of place")
+        from ..eager import can_cast
+        new = self._emit(op, [self.value_of(x) for x in inputs], _plain_attrs(attrs))
+        old_type = self.current(target).type
+        if new.type.shape != old_type.shape:
+            raise trace_error(f"{op.name}_(): output with shape {list(old_type.shape)} doesn't "
+                              f"match the broadcast shape {list(new.type.shape)}")
+        if new.type.dtype is not old_type.dtype:
+            if not can_cast(new.type.dtype, old_type.dtype):
+                raise trace_error(f"{op.name}_(): result type {new.type.dtype} can't be cast to "
+                                  f"the desired output type {old_type.dtype}")
+            new = self._emit(get("to_dtype"), [new], {"dtype": old_type.dtype})
+        link = target._tview
+        if link is not None:
+            self._write_back(target, link, new)
+        self._stamp += 1
+        target._value, target._tstamp = new, self._stamp
+        return target
+
+    def _write_back(self, view: TracerTensor, link: ViewLink, new: Value) -> None:
+        """Write a view's new value into its base: supported when the view is one basic index."""
+        if len(link.chain) != 1 or link.chain[0][0].name != "getitem":
+            ops = " -> ".join(op.name for op, _ in link.chain)
+            raise trace_error(f"an in-place write through a view made by {ops} cannot be traced",
+                              "index the base directly (base[i] = ...), or write out of place")
+        base = link.base
+        updated = self._emit(get("setitem"), [self.current(base), new], link.chain[0][1])
+        base._value = updated
+        base._tstamp = self._stamp + 1
+
+
+def _plain_attrs(attrs: dict) -> dict:
+    """Attributes with symbolic dims (SymDim) turned into their names, as graphs store them."""
+    if not attrs:
+        return attrs
+    return {k: _plain(v) for k, v in attrs.items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, SymDim):
+        return v.name
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v

@@ -1,0 +1,142 @@
+"""The static graph: typed SSA values, nodes in topological order, and graphs.
+
+A `Graph` has input `Value`s, an ordered list of `Node`s and output `Value`s. A node applies an
+`OpDef` to inputs that are Values or Python scalar literals, with attributes, and defines output
+Values whose types come from the op's meta function. Passes treat graphs as values: users are
+computed on demand (`uses()`), never stored. The text form (`text.py`) prints and parses back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from .registry import OpDef
+from .types import TensorType
+
+
+class Value:
+    """An SSA value: defined once (by a graph input or a node output), typed."""
+
+    __slots__ = ("type", "name", "node", "index")
+
+    def __init__(self, type: Any, name: str | None = None, node: "Node | None" = None,
+                 index: int = 0) -> None:
+        self.type = type
+        self.name = name
+        self.node = node  # the defining node, None for graph inputs
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"%{self.name}" if self.name is not None else f"<Value {self.type}>"
+
+
+class Node:
+    """One op application. `inputs` are Values or Python scalars; `attrs` are complete (defaults
+    filled in); `meta` holds free annotations such as the source location."""
+
+    __slots__ = ("op", "inputs", "attrs", "outputs", "meta")
+
+    def __init__(self, op: OpDef, inputs: Sequence, attrs: dict, output_types: Sequence) -> None:
+        self.op = op
+        self.inputs = list(inputs)
+        self.attrs = dict(attrs)
+        self.outputs = [Value(t, None, self, i) for i, t in enumerate(output_types)]
+        self.meta: dict = {}
+
+    @property
+    def output(self) -> Value:
+        return self.outputs[0]
+
+    def input_values(self) -> list:
+        return [x for x in self.inputs if isinstance(x, Value)]
+
+    def __repr__(self) -> str:
+        from .text import format_node
+        return format_node(self, {})
+
+
+class Graph:
+    """Inputs, nodes in execution order, outputs. `tensors` holds the data of large constants
+    (referenced by name from `constant` nodes); `meta` is free-form (e.g. parameter names)."""
+
+    def __init__(self, inputs: Sequence[Value] = (), nodes: Sequence[Node] = (),
+                 outputs: Sequence[Value] = (), name: str = "graph") -> None:
+        self.inputs = list(inputs)
+        self.nodes = list(nodes)
+        self.outputs = list(outputs)
+        self.name = name
+        self.tensors: dict[str, Any] = {}
+        self.meta: dict = {}
+
+    def add_input(self, type: Any, name: str) -> Value:
+        v = Value(type, name)
+        self.inputs.append(v)
+        return v
+
+    def add_node(self, op: OpDef, inputs: Sequence, attrs: dict | None = None) -> Node:
+        """Append `op(inputs)`; output types come from the op's meta function."""
+        attrs = op.full_attrs(attrs or {})
+        types = [x.type if isinstance(x, Value) else x for x in inputs]
+        node = Node(op, inputs, attrs, [op.meta(types, attrs)])
+        self.nodes.append(node)
+        return node
+
+    def uses(self) -> dict:
+        """{Value: [(node, input position)]}, computed afresh (graphs are edited by passes)."""
+        users: dict = {}
+        for node in self.nodes:
+            for i, x in enumerate(node.inputs):
+                if isinstance(x, Value):
+                    users.setdefault(x, []).append((node, i))
+        return users
+
+    def values(self) -> Iterator[Value]:
+        yield from self.inputs
+        for node in self.nodes:
+            yield from node.outputs
+
+    def op_counts(self) -> dict:
+        counts: dict = {}
+        for node in self.nodes:
+            counts[node.op.name] = counts.get(node.op.name, 0) + 1
+        return counts
+
+    def symbols(self) -> list:
+        """The symbolic dimension names of the inputs, in order of first appearance."""
+        seen: list = []
+        for v in self.inputs:
+            if isinstance(v.type, TensorType):
+                for d in v.type.shape:
+                    if isinstance(d, str) and d not in seen:
+                        seen.append(d)
+        return seen
+
+    def to_networkx(self) -> Any:
+        """A networkx DiGraph: one vertex per input, node and output, edges along values."""
+        import networkx as nx
+        g = nx.DiGraph()
+        where: dict = {}
+        for v in self.inputs:
+            g.add_node(f"input:{v.name}", kind="input", type=v.type)
+            where[v] = f"input:{v.name}"
+        for i, node in enumerate(self.nodes):
+            g.add_node(i, kind="op", op=node.op.name, attrs=node.attrs)
+            for x in node.input_values():
+                g.add_edge(where[x], i, type=x.type)
+            for v in node.outputs:
+                where[v] = i
+        for j, v in enumerate(self.outputs):
+            g.add_node(f"output:{j}", kind="output", type=v.type)
+            g.add_edge(where[v], f"output:{j}", type=v.type)
+        return g
+
+    def __str__(self) -> str:
+        from .text import print_graph
+        return print_graph(self)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_svg_(self) -> str:
+        from dualgraph.viz import to_dot
+        return to_dot(self)._repr_image_svg_xml()

@@ -1,0 +1,260 @@
+"""The text form of graphs: printed and parsed back, so tests and bug reports can state graphs.
+
+    graph(%x: f32[B, 784], %w: f32[784, 10], %b: f32[10]) {
+      %0 = matmul(%x, %w) : f32[B, 10]
+      %1 = add(%0, %b) : f32[B, 10]
+      %2 = sum(%1) {dim=1, keepdim=False, dtype=None} : f32[B]
+      return (%2)
+    }
+
+Types: a short dtype name, then dims in brackets (ints or symbols), `@cuda:0` for GPU values.
+Inputs that are Python scalars print as literals. Attributes print as Python literals, plus
+`slice(...)`, `...`, dtype names and `device('cuda:0')`; the parser evaluates them with a small
+whitelist over Python's `ast` — never `eval`. Small constants print their data inline; large ones
+refer by `@name` to `graph.tensors`. print(parse(print(g))) == print(g).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+import numpy as np
+
+from .graph import Graph, Node, Value
+from .registry import get
+from .types import ALL_DTYPES, Device, DType, TensorType
+
+SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
+         "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "bool"}
+_BY_SHORT = {v: d for d in ALL_DTYPES for k, v in SHORT.items() if k == d.name}
+_DTYPE_NAMES = {d.name: d for d in ALL_DTYPES}
+INLINE_LIMIT = 16  # constants with at most this many elements print their values
+
+
+class ParseError(ValueError):
+    """The text is not a graph; the message gives the line and what was expected."""
+
+
+# -------------------------------------------------------------------------------------- print
+
+def format_type(t: Any) -> str:
+    if isinstance(t, TensorType):
+        dims = ", ".join(str(d) for d in t.shape)
+        dev = "" if t.device.type == "cpu" else f"@{t.device}"
+        return f"{SHORT[t.dtype.name]}[{dims}]{dev}"
+    if isinstance(t, type):
+        return t.__name__
+    raise TypeError(f"cannot print type {t!r}")
+
+
+def format_attr(v: Any) -> str:
+    if isinstance(v, DType):
+        return v.name
+    if isinstance(v, Device):
+        return f"device('{v}')"
+    if v is Ellipsis:
+        return "..."
+    if isinstance(v, slice):
+        return f"slice({format_attr(v.start)}, {format_attr(v.stop)}, {format_attr(v.step)})"
+    if isinstance(v, tuple):
+        inner = ", ".join(format_attr(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if isinstance(v, list):
+        return "[" + ", ".join(format_attr(x) for x in v) + "]"
+    if isinstance(v, np.ndarray):
+        return repr(v.tolist())
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return repr(v)
+    raise TypeError(f"attribute value {v!r} has no text form")
+
+
+def _names(graph: Graph) -> dict:
+    names: dict = {}
+    for v in graph.inputs:
+        names[v] = v.name
+    k = 0
+    for node in graph.nodes:
+        for v in node.outputs:
+            names[v] = str(k)
+            k += 1
+    return names
+
+
+def _ref(x: Any, names: dict) -> str:
+    if isinstance(x, Value):
+        return "%" + names.get(x, x.name or "?")
+    return format_attr(x)
+
+
+def format_node(node: Node, names: dict) -> str:
+    outs = ", ".join("%" + names.get(v, v.name or "?") for v in node.outputs)
+    args = ", ".join(_ref(x, names) for x in node.inputs)
+    attrs = dict(node.attrs)
+    if node.op.name == "constant" and isinstance(attrs.get("value"), np.ndarray):
+        value = attrs["value"]
+        attrs["value"] = value if value.size <= INLINE_LIMIT else "@" + node.meta["tensor"]
+    text = f"{outs} = {node.op.name}({args})"
+    if attrs:
+        text += " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in attrs.items()) + "}"
+    return text + " : " + ", ".join(format_type(v.type) for v in node.outputs)
+
+
+def print_graph(graph: Graph) -> str:
+    names = _names(graph)
+    head = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.inputs)
+    lines = [f"graph({head}) {{"]
+    lines += ["  " + format_node(n, names) for n in graph.nodes]
+    lines.append("  return (" + ", ".join(_ref(v, names) for v in graph.outputs) + ")")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------- parse
+
+_TYPE = re.compile(r"^(\w+)\[([^\]]*)\](?:@(\S+))?$")
+
+
+def parse_type(text: str) -> Any:
+    text = text.strip()
+    if text in ("int", "float", "bool"):
+        return {"int": int, "float": float, "bool": bool}[text]
+    m = _TYPE.match(text)
+    if not m or m.group(1) not in _BY_SHORT:
+        raise ParseError(f"expected a type like f32[B, 3], got {text!r}")
+    dims = []
+    for d in (p.strip() for p in m.group(2).split(",") if p.strip()):
+        dims.append(int(d) if re.fullmatch(r"-?\d+", d) else d)
+    return TensorType(_BY_SHORT[m.group(1)], dims, Device(m.group(3) or "cpu"))
+
+
+def _split(text: str) -> list:
+    """Split on commas outside brackets and quotes."""
+    parts, depth, quote, cur = [], 0, None, []
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def _literal(node: ast.AST) -> Any:
+    """Evaluate an attribute expression from the whitelist: literals, tuples, lists, negation,
+    dtype names, slice(...), device(...)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e) for e in node.elts)
+    if isinstance(node, ast.List):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _literal(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Name) and node.id in _DTYPE_NAMES:
+        return _DTYPE_NAMES[node.id]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        args = [_literal(a) for a in node.args]
+        if node.func.id == "slice" and len(args) == 3:
+            return slice(*args)
+        if node.func.id == "device" and len(args) == 1:
+            return Device(args[0])
+    raise ParseError(f"unsupported attribute expression: {ast.unparse(node)}")
+
+
+def parse_value_literal(text: str) -> Any:
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ParseError(f"not a literal: {text!r}") from None
+    return _literal(tree.body)
+
+
+_NODE = re.compile(r"^(%[\w.]+(?:\s*,\s*%[\w.]+)*)\s*=\s*(\w+)\((.*?)\)\s*(\{.*\})?\s*:\s*(.+)$")
+
+
+def parse_graph(text: str, tensors: dict | None = None) -> Graph:
+    """Build a Graph from its text form; `tensors` supplies the data of `@name` constants."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("graph(") or not lines[0].endswith("{"):
+        raise ParseError("line 1: expected 'graph(%name: type, ...) {'")
+    graph = Graph()
+    env: dict = {}
+    header = lines[0][len("graph("):lines[0].rindex(")")]
+    for part in _split(header):
+        name, _, typ = part.partition(":")
+        name = name.strip().lstrip("%")
+        env[name] = graph.add_input(parse_type(typ), name)
+    for lineno, line in enumerate(lines[1:], start=2):
+        if line == "}":
+            return graph
+        if line.startswith("return"):
+            inner = line[len("return"):].strip()
+            if not (inner.startswith("(") and inner.endswith(")")):
+                raise ParseError(f"line {lineno}: expected 'return (%a, ...)'")
+            graph.outputs = [_operand(p, env, lineno) for p in _split(inner[1:-1])]
+            continue
+        graph.nodes.append(_parse_node(line, env, lineno, graph, tensors or {}))
+    raise ParseError("missing closing '}'")
+
+
+def _operand(text: str, env: dict, lineno: int) -> Any:
+    if text.startswith("%"):
+        name = text[1:]
+        if name not in env:
+            raise ParseError(f"line {lineno}: %{name} is not defined")
+        return env[name]
+    return parse_value_literal(text)
+
+
+def _parse_node(line: str, env: dict, lineno: int, graph: Graph, tensors: dict) -> Node:
+    m = _NODE.match(line)
+    if not m:
+        raise ParseError(f"line {lineno}: expected '%out = op(args) {{attrs}} : type', got "
+                         f"{line!r}")
+    outs, opname, args, attr_text, types = m.groups()
+    try:
+        op = get(opname)
+    except KeyError:
+        raise ParseError(f"line {lineno}: unknown op {opname!r}") from None
+    inputs = [_operand(a, env, lineno) for a in _split(args)]
+    attrs = {}
+    if attr_text:
+        for item in _split(attr_text[1:-1]):
+            key, _, value = item.partition("=")
+            attrs[key.strip()] = parse_value_literal(value)
+    out_types = [parse_type(t) for t in _split(types)]
+    node = Node(op, inputs, attrs, out_types)
+    if opname == "constant":
+        _attach_constant(node, out_types[0], tensors, lineno)
+    for name, v in zip((o.strip().lstrip("%") for o in outs.split(",")), node.outputs):
+        v.name = name
+        env[name] = v
+    return node
+
+
+def _attach_constant(node: Node, typ: TensorType, tensors: dict, lineno: int) -> None:
+    value = node.attrs.get("value")
+    if isinstance(value, str) and value.startswith("@"):
+        name = value[1:]
+        if name not in tensors:
+            raise ParseError(f"line {lineno}: constant @{name} has no data")
+        node.attrs["value"] = np.asarray(tensors[name])
+        node.meta["tensor"] = name
+    else:
+        node.attrs["value"] = np.asarray(value, dtype=typ.dtype.np).reshape(typ.shape)

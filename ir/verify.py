@@ -1,0 +1,53 @@
+"""The verifier: checks the rules every graph must keep, after every pass under test and on
+every file that is loaded.
+
+Rules: (1) SSA — every value is defined once, before it is used; (2) every node's op is known and
+its attributes are the op's; (3) every node's output types equal what the op's meta function
+computes from its input types; (4) the graph's outputs are defined values.
+"""
+
+from __future__ import annotations
+
+from .errors import VerificationError
+from .graph import Graph, Value
+from .text import format_node, print_graph, _names
+
+
+def verify(graph: Graph) -> Graph:
+    """Return the graph if it keeps every rule, else raise VerificationError naming the first
+    broken rule and the node that breaks it."""
+    names = _names(graph)
+    defined: set = set()
+
+    def fail(where: str, rule: str) -> None:
+        raise VerificationError(f"{where}: {rule}\nin\n{print_graph(graph)}")
+
+    for v in graph.inputs:
+        if v in defined:
+            fail(f"graph input %{v.name}", "defined twice")
+        defined.add(v)
+    for node in graph.nodes:
+        where = f"node `{format_node(node, names)}`"
+        for i, x in enumerate(node.inputs):
+            if isinstance(x, Value) and x not in defined:
+                fail(where, f"input {i} (%{names.get(x, x.name)}) is used before it is defined "
+                            "(SSA order)")
+        unknown = set(node.attrs) - set(node.op.attrs)
+        if unknown:
+            fail(where, f"attributes {sorted(unknown)} are not attributes of {node.op.name}")
+        types = [x.type if isinstance(x, Value) else x for x in node.inputs]
+        try:
+            expected = node.op.meta(types, node.attrs)
+        except Exception as exc:  # the meta function rejects the inputs: report its reason
+            fail(where, f"the op's meta function rejects its inputs: {exc}")
+        if len(node.outputs) != 1 or node.outputs[0].type != expected:
+            fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the op's "
+                        f"meta function, which gives {expected}")
+        for v in node.outputs:
+            if v in defined:
+                fail(where, "an output is defined twice")
+            defined.add(v)
+    for j, v in enumerate(graph.outputs):
+        if isinstance(v, Value) and v not in defined:
+            fail(f"graph output {j}", "is not defined by an input or a node")
+    return graph
