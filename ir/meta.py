@@ -182,26 +182,44 @@ def numel(shape: Sequence) -> Any:
     return math.prod(shape) if all(isinstance(d, int) for d in shape) else None
 
 
+def _factors(shape: Sequence) -> tuple:
+    """An element count as (integer part, sorted symbols): (B, 1, 28, 28) -> (784, ['B'])."""
+    coef, syms = 1, []
+    for d in shape:
+        if isinstance(d, str):
+            syms.append(d)
+        else:
+            coef *= d
+    return coef, sorted(syms)
+
+
 def infer_reshape(op_name: str, shape: Sequence, new_shape: Sequence) -> tuple:
-    """Fill in a single -1 and check the element count ("shape '[5, 3]' is invalid ...")."""
+    """Fill in a single -1 and check the element count ("shape '[5, 3]' is invalid ...").
+
+    Symbolic dimensions cancel: (B, 1, 28, 28) viewed as (B, -1) gives (B, 784)."""
     new_shape = tuple(new_shape)
     if sum(1 for d in new_shape if d == -1) > 1:
         raise RuntimeError(f"{op_name}(): only one dimension can be inferred")
     for d in new_shape:
         if isinstance(d, int) and d < -1:
             raise RuntimeError(f"{op_name}(): invalid shape dimension {d}")
-    total = numel(shape)
-    if total is None:  # symbolic input: trust the caller, the runtime checks
-        return new_shape
-    known = math.prod(d for d in new_shape if d != -1) if new_shape else 1
+    total, total_syms = _factors(shape)
+    known, known_syms = _factors([d for d in new_shape if d != -1])
+    rest = list(total_syms)
+    for sym in known_syms:
+        if sym not in rest:
+            raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' uses {sym}, which "
+                               f"the input of shape {fmt_shape(shape)} does not have")
+        rest.remove(sym)
+    invalid = RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input of "
+                           f"size {'*'.join([str(total)] + total_syms)}")
     if -1 in new_shape:
-        if known == 0 or total % known:
-            raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input "
-                               f"of size {total}")
-        return tuple(total // known if d == -1 else d for d in new_shape)
-    if known != total:
-        raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input of "
-                           f"size {total}")
+        if known == 0 or total % known or len(rest) > 1 or (rest and total // known != 1):
+            raise invalid
+        inferred = rest[0] if rest else total // known
+        return tuple(inferred if d == -1 else d for d in new_shape)
+    if known != total or rest:
+        raise invalid
     return new_shape
 
 

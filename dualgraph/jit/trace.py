@@ -11,6 +11,7 @@ function become constants, as in PyTorch.
 from __future__ import annotations
 
 import inspect
+import keyword
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -135,7 +136,8 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     fn = getattr(module, "forward", module) if module is not None and not inspect.ismethod(
         fn_or_module) else fn_or_module
     names = _input_names(fn, len(inputs))
-    graph = Graph(name=getattr(fn, "__name__", "forward").replace("<lambda>", "lambda"))
+    name = getattr(fn, "__name__", "forward")
+    graph = Graph(name=name if name.isidentifier() and not keyword.iskeyword(name) else "forward")
     tracer = Tracer(graph)
     shapes = _dynamic_shapes(inputs, names, dynamic_dims)
     input_tracers = [tracer.wrap(graph.add_input(TensorType(t._dtype, s, t._device), n))

@@ -1,0 +1,305 @@
+"""Pictures of static graphs: `to_dot` builds a Graphviz diagram, `render` writes SVG, PNG or PDF.
+
+    from dualgraph.ir.text import parse_graph
+    from dualgraph.viz import render, to_dot
+
+    g = parse_graph('''
+    graph(%x: f32[B, 784], %w: f32[784, 10], %b: f32[10]) {
+      %0 = matmul(%x, %w) : f32[B, 10]
+      %1 = add(%0, %b) : f32[B, 10]
+      %2 = relu(%1) : f32[B, 10]
+      return (%2)
+    }''')
+    g.meta["params"] = ["w", "b"]
+    print(to_dot(g).source)        # DOT text; needs only the `graphviz` Python package
+    render(g, "/tmp/graph.svg")    # needs the `dot` program too
+
+One rounded box per op, labelled with the op name and its non-default attributes (`sum` then
+`dim=1`); each edge carries its value's type (`f32[B, 10]`). User inputs are blue ovals,
+parameters and buffers amber cylinders, constants grey notes, outputs green double ovals. In a
+notebook a Graph shows this picture by itself (`Graph._repr_svg_`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dualgraph.ir.graph import Graph, Node, Value
+from dualgraph.ir.text import format_attr, format_node, format_type
+
+FORMATS = ("svg", "png", "pdf")
+MAX_ATTR_CHARS = 28  # longer attribute values are cut with an ellipsis
+MAX_TOOLTIP_CHARS = 400  # hover text in SVG: the node's text-IR line
+MAX_INLINE_ELEMENTS = 8  # constants up to this size show their values
+PNG_DPI = "144"
+
+FONT = "Helvetica,Arial,sans-serif"
+MONO = "Courier,monospace"
+INK = "#37474F"  # text and outlines
+EDGE_INK = "#78909C"  # edges and type labels
+
+# kind -> node attributes; one calm pastel per kind, the same outline weight everywhere
+STYLES: dict[str, dict[str, str]] = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#F5F7FA",
+           "color": "#607D8B"},
+    "input": {"shape": "ellipse", "style": "filled", "fillcolor": "#D6E9F8",
+              "color": "#4A7FB0"},
+    "param": {"shape": "cylinder", "style": "filled", "fillcolor": "#FBE9C8",
+              "color": "#B08529"},
+    "constant": {"shape": "note", "style": "filled", "fillcolor": "#ECEFF1",
+                 "color": "#90A4AE"},
+    "output": {"shape": "ellipse", "style": "filled", "peripheries": "2",
+               "fillcolor": "#D8EFD9", "color": "#4C8C50"},
+    "buffer": {"shape": "ellipse", "style": "filled,dashed", "peripheries": "2",
+               "fillcolor": "#FBE9C8", "color": "#B08529"},
+}
+
+_INSTALL_HINT = (
+    "the Graphviz `dot` program is needed to render pictures; install it with "
+    "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+    "`conda install -c conda-forge graphviz`, then make sure `dot` is on your PATH. "
+    "to_dot() still works without it: it builds the diagram whose `.source` is DOT text."
+)
+
+
+def _graphviz() -> Any:
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("dualgraph.viz needs the `graphviz` Python package: "
+                          "pip install graphviz") from None
+    return graphviz
+
+
+def _as_graph(obj: Any) -> Graph:
+    """The Graph itself, or the `.graph` of a compiled or traced function."""
+    if isinstance(obj, Graph):
+        return obj
+    inner = getattr(obj, "graph", None)
+    if isinstance(inner, Graph):
+        return inner
+    raise TypeError(f"to_dot(): expected a Graph or an object with a .graph Graph, "
+                    f"got {type(obj).__name__}")
+
+
+# ------------------------------------------------------------------------------------ labels
+
+def _shorten(text: str, limit: int = MAX_ATTR_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _format_number(x: Any) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.4g}"  # float32 data reads 1e-05, not 9.99999747378752e-06
+    if isinstance(x, list):
+        return "[" + ", ".join(_format_number(e) for e in x) + "]"
+    return repr(x)
+
+
+def _format_value(v: Any) -> str:
+    """An attribute value as the text IR prints it; floats to 4 digits, big arrays by shape."""
+    if isinstance(v, np.ndarray):
+        if v.size > MAX_INLINE_ELEMENTS:
+            return f"array{list(v.shape)}"
+        return _format_number(v.tolist())
+    if isinstance(v, float):
+        return _format_number(v)
+    try:
+        return format_attr(v)
+    except TypeError:
+        return repr(v)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    if type(value) is not type(default) or isinstance(value, np.ndarray):
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def node_attrs(node: Node) -> list[str]:
+    """`name=value` for every attribute that differs from the op's default, values shortened."""
+    defaults = node.op.attrs
+    shown = {k: v for k, v in node.attrs.items()
+             if k not in defaults or not _is_default(v, defaults[k])}
+    return [_shorten(f"{k}={_format_value(v)}") for k, v in shown.items()]
+
+
+def _literal_inputs(node: Node) -> list[str]:
+    """Python scalar operands (`mul(%x, 2.0)`), named after the op's input names."""
+    names = node.op.inputs
+    out = []
+    for i, x in enumerate(node.inputs):
+        if not isinstance(x, Value):
+            name = names[i] if i < len(names) else f"arg{i}"
+            out.append(_shorten(f"{name}={_format_value(x)}"))
+    return out
+
+
+def node_label(node: Node) -> str:
+    """The lines of an op box: the op name, then literal operands and non-default attributes;
+    a constant shows its value (or its shape, when large)."""
+    if node.op.name == "constant":
+        return "constant\n" + _shorten(_format_value(node.attrs.get("value")))
+    lines = [node.op.name] + _literal_inputs(node) + node_attrs(node)
+    return "\n".join(lines)
+
+
+def _label(text: str) -> Any:
+    """A DOT label that shows `text` literally (backslashes, `<...>`), lines centred."""
+    gv = _graphviz()
+    escaped = "\\n".join(line.replace("\\", "\\\\") for line in text.split("\n"))
+    return gv.nohtml(escaped)
+
+
+# ------------------------------------------------------------------------------------- graph
+
+def _new_digraph(graph: Graph) -> Any:
+    gv = _graphviz()
+    dot = gv.Digraph(name=graph.name)
+    dot.attr(rankdir="TB", nodesep="0.35", ranksep="0.45", bgcolor="white", pad="0.25",
+             fontname=FONT, fontsize="13", fontcolor=INK)
+    dot.attr("node", fontname=FONT, fontsize="12", fontcolor=INK, penwidth="1.2",
+             margin="0.16,0.06", height="0.36")
+    dot.attr("edge", fontname=MONO, fontsize="10", fontcolor=EDGE_INK, color=EDGE_INK,
+             arrowsize="0.7", penwidth="1.0")
+    if graph.name and graph.name != "graph":
+        dot.attr(label=_label(graph.name), labelloc="t")
+    return dot
+
+
+def _buffer_outputs(graph: Graph) -> dict[int, str]:
+    """Output index -> buffer name ('' when unknown) from `meta['buffer_updates']`."""
+    updates = graph.meta.get("buffer_updates") or ()
+    if isinstance(updates, dict):
+        return {int(k): str(v) for k, v in updates.items()}
+    return {int(i): "" for i in updates}
+
+
+def _add_inputs(dot: Any, graph: Graph, where: dict) -> None:
+    params = set(graph.meta.get("params") or ())
+    for i, v in enumerate(graph.inputs):
+        kind = "param" if v.name in params else "input"
+        hover = f"{'parameter' if kind == 'param' else 'input'} %{v.name}: {_type_text(v)}"
+        dot.node(f"in{i}", _label(v.name or f"input {i}"), tooltip=_label(hover),
+                 **STYLES[kind])
+        where[v] = f"in{i}"
+
+
+def _tooltip(node: Node, names: dict) -> Any:
+    """The node's full text-IR line, shown on hover in SVG (attributes are not shortened)."""
+    try:
+        text = format_node(node, names)
+    except (KeyError, TypeError):
+        text = node.op.name
+    return _label(_shorten(text, MAX_TOOLTIP_CHARS))
+
+
+def _print_names(graph: Graph) -> dict:
+    """Value -> name as the text form prints it: inputs by name, node outputs numbered."""
+    names = {v: v.name for v in graph.inputs}
+    outputs = (v for node in graph.nodes for v in node.outputs)
+    names.update((v, str(k)) for k, v in enumerate(outputs))
+    return names
+
+
+def _add_nodes(dot: Any, graph: Graph, where: dict) -> None:
+    names = _print_names(graph)
+    for i, node in enumerate(graph.nodes):
+        kind = "constant" if node.op.name == "constant" else "op"
+        dot.node(f"n{i}", _label(node_label(node)), tooltip=_tooltip(node, names),
+                 **STYLES[kind])
+        for v in node.outputs:
+            where[v] = f"n{i}"
+
+
+def _type_text(v: Value) -> str:
+    try:
+        return format_type(v.type)
+    except TypeError:
+        return str(v.type)
+
+
+def _edge_label(v: Value) -> Any:
+    text = _type_text(v)
+    if v.node is not None and len(v.node.outputs) > 1:
+        text = f"#{v.index} {text}"
+    return _label(" " + text)  # a leading space keeps the text off the edge line
+
+
+def _add_edges(dot: Any, graph: Graph, where: dict) -> None:
+    params = set(graph.meta.get("params") or ())
+    for i, node in enumerate(graph.nodes):
+        for x in node.input_values():
+            if x in where:
+                # data edges pull harder than parameter edges: the main path runs straight down
+                weight = "1" if x.node is None and x.name in params else "4"
+                dot.edge(where[x], f"n{i}", label=_edge_label(x), weight=weight)
+
+
+def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
+    buffers = _buffer_outputs(graph)
+    many = len(graph.outputs) > 1
+    with dot.subgraph(name="outputs") as sink:
+        sink.attr(rank="sink")
+        for j in range(len(graph.outputs)):
+            if j in buffers:
+                name = buffers[j]
+                kind, text = "buffer", f"buffer update\n{name}" if name else "buffer update"
+            else:
+                kind, text = "output", f"output {j}" if many else "output"
+            sink.node(f"out{j}", _label(text), **STYLES[kind])
+        for j in range(1, len(graph.outputs)):  # invisible links keep outputs in order
+            sink.edge(f"out{j - 1}", f"out{j}", style="invis")
+    for j, v in enumerate(graph.outputs):
+        if isinstance(v, Value) and v in where:
+            dot.edge(where[v], f"out{j}", label=_edge_label(v))
+
+
+def to_dot(obj: Any) -> Any:
+    """A `graphviz.Digraph` of a Graph (or of `obj.graph`); see the module docstring."""
+    graph = _as_graph(obj)
+    dot = _new_digraph(graph)
+    where: dict = {}
+    _add_inputs(dot, graph, where)
+    _add_nodes(dot, graph, where)
+    _add_edges(dot, graph, where)
+    _add_outputs(dot, graph, where)
+    return dot
+
+
+# ------------------------------------------------------------------------------------ render
+
+def _format_of(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        shown = repr(path.suffix) if path.suffix else "no extension"
+        raise ValueError(f"render(): cannot write {shown}; choose one of "
+                         + ", ".join("." + f for f in FORMATS))
+    return ext
+
+
+def render(obj: Any, path: str | Path) -> str:
+    """Write the picture of `obj` to `path` as SVG, PNG or PDF (by the extension) with `dot`;
+    returns the path written."""
+    path = Path(path)
+    fmt = _format_of(path)
+    if shutil.which("dot") is None:
+        raise RuntimeError(_INSTALL_HINT)
+    dot = to_dot(obj)
+    if fmt == "png":
+        dot.attr(dpi=PNG_DPI)
+    try:
+        data = dot.pipe(format=fmt)
+    except _graphviz().ExecutableNotFound as e:
+        raise RuntimeError(_INSTALL_HINT) from e
+    path.write_bytes(data)
+    return str(path)
