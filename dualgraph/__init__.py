@@ -26,6 +26,8 @@ from .ops import (abs, add, clone, cos, div, divide, eq, exp, flatten, ge, great
                   mul, multiply, ne, neg, negative, not_equal, numel, permute, pow, reciprocal,
                   relu, reshape, sigmoid, sign, sin, sqrt, squeeze, sub, subtract, sum, t, tanh,
                   transpose, true_divide, unsqueeze)
+from .errors import DualgraphError, ScriptError, SerializationError, TraceError
+from .saving import load
 from .size import Size
 from .tensor import Tensor
 

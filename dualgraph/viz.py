@@ -177,11 +177,15 @@ def _new_digraph(graph: Graph) -> Any:
 
 
 def _buffer_outputs(graph: Graph) -> dict[int, str]:
-    """Output index -> buffer name ('' when unknown) from `meta['buffer_updates']`."""
-    updates = graph.meta.get("buffer_updates") or ()
-    if isinstance(updates, dict):
-        return {int(k): str(v) for k, v in updates.items()}
-    return {int(i): "" for i in updates}
+    """Output index -> the input or buffer it writes back, from the trace's `meta['mutations']`
+    (one [kind, index, how] per output after the user's outputs)."""
+    first = graph.meta.get("n_user_outputs", len(graph.outputs))
+    n_user = graph.meta.get("user_inputs", 0)
+    out = {}
+    for j, (kind, index, _) in enumerate(graph.meta.get("mutations") or ()):
+        target = graph.inputs[index if kind == "input" else n_user + index]
+        out[first + j] = target.name or ""
+    return out
 
 
 def _add_inputs(dot: Any, graph: Graph, where: dict) -> None:

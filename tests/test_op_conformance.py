@@ -121,6 +121,18 @@ def test_graph_text_round_trips(op, sample):
     assert print_graph(again) == text
 
 
+@pytest.mark.parametrize("op,sample", CASES)
+def test_saved_and_loaded_matches_eager(op, sample, tmp_path):
+    inputs = _inputs(sample, dg.float32)
+    expected = bind(op, inputs, sample.attrs)
+    traced, tensors = _traced(op, sample, inputs)
+    traced.save(tmp_path / "f.dgm")
+    loaded = dg.jit.load(tmp_path / "f.dgm")
+    got = loaded(*tensors)
+    assert got.dtype is expected.dtype and tuple(got.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_every_op_is_covered():
     names = {c.values[0].name for c in CASES}
     assert names == {op.name for op in all_ops()}

@@ -106,7 +106,8 @@ def test_inputs_params_outputs_and_constants_look_different():
       return (%2, %3)
     }""")
     g.meta["params"] = ["w", "running"]
-    g.meta["buffer_updates"] = [1]
+    g.meta["n_user_outputs"] = 1
+    g.meta["mutations"] = [["input", 0, "inplace"]]
     source = to_dot(g).source
     styles = {
         "input": _style(_node_attrs(source, "in0")),

@@ -7,8 +7,10 @@ that run with dualgraph and NumPy alone.
 
 from ..ir.errors import DualgraphError, VerificationError
 from .function import GraphFunction, GraphInputError, run_reference
+from .io import LoadedFunction, load, save
 from .trace import TracedFunction, trace
 from .tracer import TraceError
 
-__all__ = ["trace", "TracedFunction", "GraphFunction", "TraceError", "GraphInputError",
-           "DualgraphError", "VerificationError", "run_reference"]
+__all__ = ["trace", "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
+           "TraceError", "GraphInputError", "DualgraphError", "VerificationError",
+           "run_reference"]

@@ -1,0 +1,77 @@
+"""`dg.jit.save` / `dg.jit.load` (and `dg.load`): compiled functions as `.dgm` files.
+
+A saved function is its graph plus the state it read (a module's parameters and buffers), stored
+as tensors. Loading rebuilds a `GraphFunction` from the file alone: no Python source of the model,
+no pickle, nothing executed from the file (see `dualgraph.serialize` and docs/FORMAT.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..serialize import SerializationError, read_dgm, write_dgm
+from ..tensor import Tensor, from_array
+from .function import GraphFunction
+
+GRAPH_KIND = "graph"
+
+
+class LoadedFunction(GraphFunction):
+    """A function read from a `.dgm` file; its state lives in the loaded tensors."""
+
+    def _assign(self, index: int, value: Tensor) -> None:
+        self._state[index] = value
+
+    @property
+    def state_names(self) -> list:
+        return list(self.graph.meta.get("params", ()))
+
+    def state_dict(self) -> dict:
+        return dict(zip(self.state_names, self._state))
+
+
+def _state_key(name: str) -> str:
+    return f"state.{name}"
+
+
+def save(fn: Any, path: str | os.PathLike) -> None:
+    """Write a compiled function (traced or loaded) to `path` as a `.dgm` file."""
+    if not isinstance(fn, GraphFunction):
+        raise TypeError(f"jit.save() expects a traced or loaded function, got "
+                        f"{type(fn).__name__}")
+    graph = fn.graph
+    names = list(graph.meta.get("params", ()))
+    tensors = {_state_key(n): np.array(t._host(), order="C")  # 0-d stays 0-d
+               for n, t in zip(names, fn._state_tensors())}
+    write_dgm(os.fspath(path), GRAPH_KIND, graph, tensors, {"name": fn._name})
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read a `.dgm` file written by `save`; returns a callable that behaves as the original."""
+    path = os.fspath(path)
+    return from_parts(path, *read_dgm(path))
+
+
+def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFunction:
+    """A LoadedFunction from a file's parsed parts (checks the state against the graph)."""
+    kind = manifest.get("kind")
+    if kind != GRAPH_KIND or graph is None:
+        raise SerializationError(f"{path}: holds a {kind!r}, not a compiled function; "
+                                 "dg.load reads every kind")
+    n_user = graph.meta.get("user_inputs", len(graph.inputs))
+    state = []
+    for name, value in zip(graph.meta.get("params", ()), graph.inputs[n_user:]):
+        key = _state_key(name)
+        if key not in tensors:
+            raise SerializationError(f"{path}: the state tensor {name!r} is missing")
+        array = tensors[key]
+        t = from_array(array)
+        if t.dtype is not value.type.dtype or tuple(array.shape) != tuple(value.type.shape):
+            raise SerializationError(
+                f"{path}: the state tensor {name!r} has dtype {t.dtype} and shape "
+                f"{list(array.shape)}, but the graph's input %{name} is {value.type}")
+        state.append(t if value.type.device.type == "cpu" else t.to(value.type.device))
+    return LoadedFunction(graph, state, name=manifest.get("metadata", {}).get("name", graph.name))
