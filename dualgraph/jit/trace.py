@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -163,10 +164,23 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
                       n_user_outputs=len(outputs), out_tree=tree,
                       mutations=[list(m) for _, m in mutations])
     verify(graph)
+    if os.environ.get("DUALGRAPH_CHECK"):
+        check_round_trip(graph)
     traced = TracedFunction(graph, fn, owners, tree)
     if check_inputs:
         _check(fn, traced, check_inputs)
     return traced
+
+
+def check_round_trip(graph: Graph) -> None:
+    """DUALGRAPH_CHECK=1: the text form must parse back to a graph that prints the same."""
+    from ..ir.text import parse_graph, print_graph
+    text = print_graph(graph)
+    again = parse_graph(text, graph.tensors)
+    verify(again)
+    if print_graph(again) != text:
+        raise AssertionError(f"text round trip changed the graph:\n{text}\n---\n"
+                             f"{print_graph(again)}")
 
 
 def _plain_setattr(owner: Any) -> bool:
