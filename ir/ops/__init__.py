@@ -1,3 +1,11 @@
-"""The op definitions, one module per family; importing this package registers them all."""
+"""The op definitions, one module per family; importing this package registers them all.
 
-from . import elementwise, reduction, shape, special  # noqa: F401  (registration side effects)
+Every module in this package is a family of op records (registered in name order), so a new
+family is one new file here plus its kernels in `dualgraph/backends/kernels/`.
+"""
+
+import importlib
+import pkgutil
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")

@@ -1,0 +1,30 @@
+"""Elementwise kernels: arithmetic, unary math, comparisons."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def kernels(xp: Any) -> dict[str, Callable]:
+    def add(a, b, alpha=1):
+        return xp.add(a, b) if alpha == 1 else xp.add(a, xp.multiply(b, alpha))
+
+    def sub(a, b, alpha=1):
+        return xp.subtract(a, b) if alpha == 1 else xp.subtract(a, xp.multiply(b, alpha))
+
+    def sigmoid(x):
+        # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows.
+        return xp.multiply(xp.add(xp.tanh(xp.multiply(x, 0.5)), 1.0), 0.5)
+
+    return {
+        "add": add, "sub": sub, "mul": xp.multiply, "div": xp.true_divide, "pow": xp.power,
+        "neg": xp.negative, "reciprocal": xp.reciprocal, "exp": xp.exp, "log": xp.log,
+        "sqrt": xp.sqrt, "tanh": xp.tanh, "sigmoid": sigmoid, "sin": xp.sin, "cos": xp.cos,
+        "sign": xp.sign, "abs": xp.abs, "relu": lambda x: xp.maximum(x, 0),
+        "eq": xp.equal, "ne": xp.not_equal, "lt": xp.less, "le": xp.less_equal,
+        "gt": xp.greater, "ge": xp.greater_equal,
+    }
+
+
+def plain(xp: Any) -> dict[str, Callable]:
+    return {"add": xp.add, "sub": xp.subtract}
