@@ -69,7 +69,10 @@ def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Except
 
 def _fast_results(op: OpDef) -> dict:
     """{dtype: result dtype} for the calls the fast path takes: all tensors of one dtype, scalars
-    of no higher category, no attributes, and no cast needed before the kernel."""
+    of no higher category, no attributes, and no cast needed before the kernel. Ops of several
+    outputs always take the general path."""
+    if op.num_outputs > 1:
+        return {}
     return {d: rc[0] for d, rc in _fast_dtype_table(op).items() if rc[1] is d}
 
 
@@ -80,6 +83,7 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
     is_view = op.kind == VIEW
     moves = op.moves_device
     n_inputs = len(op.inputs)
+    multi = op.num_outputs > 1
     attrs_free = getattr(op.dtype_rule, "ignores_attrs", False)
 
     def kernel_for(device: Device) -> tuple:
@@ -172,6 +176,9 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             out = kernel(*raws, **attrs) if attrs else plain(*raws)
         except Exception as exc:
             raise _explain(op, inputs, attrs, exc) from None
+        if multi:
+            out = tuple(xp.asarray(o, dtype=r.np) for o, r in zip(out, result))
+            return out, result, device, requires
         if out.__class__ is not array_type:
             out = xp.asarray(out)
         rnp = result.np
@@ -181,8 +188,13 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             device = Device(attrs["device"]).placement()
         return out, result, device, requires
 
-    def run(inputs: Sequence, attrs: dict) -> Tensor:
+    def run(inputs: Sequence, attrs: dict) -> Any:
         out, result, device, requires = compute(inputs, attrs)
+        if multi:
+            outs = tuple(_wrap(o, r, device) for o, r in zip(out, result))
+            if requires and grad_state.enabled:
+                graph.record(op, inputs, attrs, outs)
+            return outs
         t = _wrap(out, result, device)
         if is_view:
             src = inputs[0]

@@ -115,14 +115,13 @@ def _kind(x: Any) -> str:
 
 
 def _found(x: Any) -> str:
-    """'string "abc"', 'array [1, 2]', 'null': a parsed JSON value as messages show it."""
-    if x is None:
-        return "null"
-    try:
-        text = json.dumps(x)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(x)
-    return f"{_kind(x)} {text if len(text) <= 60 else text[:57] + '...'}"
+    """A parsed JSON value as messages show it: 'string "abc"', 'array of 3 items', 'null'."""
+    kind = _kind(x)
+    if isinstance(x, (list, dict)):
+        return f"{kind} {json.dumps(x)}" if not x else (
+            f"array of {len(x)} items" if isinstance(x, list) else f"object with keys {list(x)}")
+    text = json.dumps(x[:60] if isinstance(x, str) else x) if kind != "null" else ""
+    return f"{kind} {text}".strip()
 
 
 def _expect(src: str, where: str, x: Any, kind: str) -> Any:
@@ -469,6 +468,10 @@ def _add_array(src: str, where: str, arrays: dict, by_id: dict, name: str, value
     return name
 
 
+def _dtype_name(arr: np.ndarray) -> str:
+    return dtype_from_numpy(arr.dtype.newbyteorder("=")).name
+
+
 def _normalize_array(src: str, where: str, value: Any) -> np.ndarray:
     """`value` as an array of a dualgraph dtype in little-endian byte order."""
     arr = np.asarray(value)
@@ -628,9 +631,8 @@ def write_dgm(path: str | os.PathLike, kind: str, graph: Graph | None,
         "producer": _producer(),
         "kind": kind,
         "graph": graph_json,
-        "tensors": [{"name": name, "member": member, "dtype": dtype_from_numpy(
-            arr.dtype.newbyteorder("=")).name, "shape": list(arr.shape)}
-                    for member, name, arr in members],
+        "tensors": [{"name": name, "member": member, "dtype": _dtype_name(arr),
+                     "shape": list(arr.shape)} for member, name, arr in members],
         "metadata": _expect(src, "metadata", _json_data(src, "metadata", metadata or {}),
                             "object"),
     }

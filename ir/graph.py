@@ -77,7 +77,7 @@ class Graph:
         """Append `op(inputs)`; output types come from the op's meta function."""
         attrs = op.full_attrs(attrs or {})
         types = [x.type if isinstance(x, Value) else x for x in inputs]
-        node = Node(op, inputs, attrs, [op.meta(types, attrs)])
+        node = Node(op, inputs, attrs, op.meta_all(types, attrs))
         self.nodes.append(node)
         return node
 

@@ -105,6 +105,8 @@ def reduction_dtype(op_name: str, needs_float: bool):
 
 def cast_rule(operands, attrs):
     """`to_dtype`: the kernel does the cast, so inputs are not cast beforehand."""
+    if not isinstance(attrs["dtype"], DType):
+        raise OpError(f"to_dtype(): attribute dtype must be a dtype, got {attrs['dtype']!r}")
     return attrs["dtype"], operands[0].dtype
 
 

@@ -50,6 +50,7 @@ class OpDef:
     inplace_variant: bool = False  # a `name_` in-place form exists (written back by the runtime)
     random: bool = False
     moves_device: bool = False  # the output lives on attrs["device"], not on the inputs' device
+    num_outputs: int = 1  # >1: dtype_rule gives a tuple of dtypes, shape_rule a tuple of shapes
     template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads
@@ -82,8 +83,14 @@ class OpDef:
                                 f"expected one of {list(self.attrs) or 'none'}")
         return {k: attrs.get(k, v) for k, v in self.attrs.items()}
 
-    def meta(self, operands: Sequence, attrs: dict) -> TensorType:
-        """Output type from input types (TensorTypes or Python scalars) without computing."""
+    def meta(self, operands: Sequence, attrs: dict) -> Any:
+        """Output type from input types (TensorTypes or Python scalars) without computing: a
+        TensorType, or a tuple of them for an op of several outputs."""
+        types = self.meta_all(operands, attrs)
+        return types[0] if self.num_outputs == 1 else tuple(types)
+
+    def meta_all(self, operands: Sequence, attrs: dict) -> list:
+        """The types of all outputs, as a list (one element for most ops)."""
         attrs = self.full_attrs(attrs)
         check_devices(self.name, operands)
         dtype, _ = self.dtype_rule(operands, attrs)
@@ -91,7 +98,9 @@ class OpDef:
         device = next((x.device for x in operands if isinstance(x, TensorType)), None)
         if device is None or self.moves_device:
             device = attrs.get("device") or Device("cpu")
-        return TensorType(dtype, shape, device)
+        if self.num_outputs == 1:
+            return [TensorType(dtype, shape, device)]
+        return [TensorType(d, s, device) for d, s in zip(dtype, shape)]
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"

@@ -11,12 +11,13 @@ Types: a short dtype name, then dims in brackets (ints or symbols), `@cuda:0` fo
 Inputs that are Python scalars print as literals. Attributes print as Python literals, plus
 `slice(...)`, `...`, dtype names and `device('cuda:0')`; the parser evaluates them with a small
 whitelist over Python's `ast` — never `eval`. Small constants print their data inline; large ones
-refer by `@name` to `graph.tensors`. print(parse(print(g))) == print(g).
+refer by name (`value='@c0'`) to `graph.tensors`. print(parse(print(g))) == print(g).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 from typing import Any
 
@@ -64,7 +65,9 @@ def format_attr(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(format_attr(x) for x in v) + "]"
     if isinstance(v, np.ndarray):
-        return repr(v.tolist())
+        return format_attr(v.tolist())
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, (bool, int, float, str)) or v is None:
         return repr(v)
     raise TypeError(f"attribute value {v!r} has no text form")
@@ -93,8 +96,8 @@ def format_node(node: Node, names: dict) -> str:
     args = ", ".join(_ref(x, names) for x in node.inputs)
     attrs = dict(node.attrs)
     if node.op.name == "constant" and isinstance(attrs.get("value"), np.ndarray):
-        value = attrs["value"]
-        attrs["value"] = value if value.size <= INLINE_LIMIT else "@" + node.meta["tensor"]
+        value, name = attrs["value"], node.meta.get("tensor")
+        attrs["value"] = value if value.size <= INLINE_LIMIT or name is None else "@" + name
     text = f"{outs} = {node.op.name}({args})"
     if attrs:
         text += " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in attrs.items()) + "}"
@@ -168,6 +171,8 @@ def _literal(node: ast.AST) -> Any:
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Name) and node.id in _DTYPE_NAMES:
         return _DTYPE_NAMES[node.id]
+    if isinstance(node, ast.Name) and node.id in ("inf", "nan"):
+        return math.inf if node.id == "inf" else math.nan
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         args = [_literal(a) for a in node.args]
         if node.func.id == "slice" and len(args) == 3:
@@ -239,9 +244,15 @@ def _parse_node(line: str, env: dict, lineno: int, graph: Graph, tensors: dict) 
             key, _, value = item.partition("=")
             attrs[key.strip()] = parse_value_literal(value)
     out_types = [parse_type(t) for t in _split(types)]
+    try:
+        attrs = op.full_attrs(attrs)
+    except TypeError as exc:
+        raise ParseError(f"line {lineno}: {exc}") from None
     node = Node(op, inputs, attrs, out_types)
     if opname == "constant":
         _attach_constant(node, out_types[0], tensors, lineno)
+        if "tensor" in node.meta:
+            graph.tensors[node.meta["tensor"]] = node.attrs["value"]
     for name, v in zip((o.strip().lstrip("%") for o in outs.split(",")), node.outputs):
         v.name = name
         env[name] = v

@@ -256,7 +256,8 @@ class TensorType:
         return hash((self.dtype.name, self.shape, self.device))
 
     def __repr__(self) -> str:
-        return f"TensorType({self.dtype.name}, {list(self.shape)}, {self.device})"
+        dtype = getattr(self.dtype, "name", repr(self.dtype))  # never fail while reporting
+        return f"TensorType({dtype}, {list(self.shape)}, {self.device})"
 
 
 def type_of(x: Any) -> Any:

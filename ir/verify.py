@@ -37,10 +37,10 @@ def verify(graph: Graph) -> Graph:
             fail(where, f"attributes {sorted(unknown)} are not attributes of {node.op.name}")
         types = [x.type if isinstance(x, Value) else x for x in node.inputs]
         try:
-            expected = node.op.meta(types, node.attrs)
+            expected = node.op.meta_all(types, node.attrs)
         except Exception as exc:  # the meta function rejects the inputs: report its reason
             fail(where, f"the op's meta function rejects its inputs: {exc}")
-        if len(node.outputs) != 1 or node.outputs[0].type != expected:
+        if [o.type for o in node.outputs] != expected:
             fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the op's "
                         f"meta function, which gives {expected}")
         for v in node.outputs:

@@ -123,3 +123,30 @@ def test_large_constants_print_by_reference():
     assert print_graph(again) == text
     with pytest.raises(ParseError, match="constant @c0 has no data"):
         parse_graph(text)
+
+
+def test_unnamed_large_constants_print_inline_and_odd_literals_round_trip():
+    g = Graph()
+    x = g.add_input(TensorType(dg.float32, (20,)), "x")
+    c = g.add_node(get("constant"), [], {"value": np.arange(20, dtype=np.float32)})
+    y = g.add_node(get("add"), [x, c.output])
+    z = g.add_node(get("mul"), [y.output, float("inf")])
+    g.outputs = [z.output]
+    verify(g)
+    text = print_graph(g)
+    assert "mul(%1, inf)" in text
+    assert print_graph(parse_graph(text)) == text
+
+
+def test_parser_fills_default_attributes_and_graph_tensors():
+    g = parse_graph("graph(%x: f32[2, 3]) {\n  %0 = sum(%x) {dim=1} : f32[2]\n  return (%0)\n}")
+    assert g.nodes[0].attrs == {"dim": 1, "keepdim": False, "dtype": None}
+    traced = dg.jit.trace(lambda x: x + dg.tensor(np.arange(40.0, dtype=np.float32)), dg.ones(40))
+    again = parse_graph(print_graph(traced.graph), traced.graph.tensors)
+    assert set(again.tensors) == {"c0"}
+
+
+def test_verifier_reports_a_bad_cast_attribute():
+    text = "graph(%x: f32[2]) {\n  %0 = to_dtype(%x) {dtype=None} : f32[2]\n  return (%0)\n}"
+    with pytest.raises(VerificationError, match="attribute dtype must be a dtype"):
+        verify(parse_graph(text))

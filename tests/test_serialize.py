@@ -454,11 +454,11 @@ def test_rejects_a_member_that_is_not_npy(tmp_path):
 
 
 def test_rejects_npy_data_of_the_wrong_length(tmp_path):
-    path = _replace_tensor(tmp_path, "fc.weight", npy(np.zeros((3, 4)))[:-8] + b"")
-    rejects(path, "", SerializationError)
-    header = npy(np.zeros((3, 4)))[:128]
-    path = _replace_tensor(tmp_path, "fc.weight", header + b"\0" * 90 + b"\0" * 10)
-    rejects(path, "has 100 bytes of data, expected 96", CorruptFileError)
+    data = npy(np.zeros((3, 4)))  # a 128-byte header, then 96 bytes of data
+    rejects(_replace_tensor(tmp_path, "fc.weight", data[:-8]),
+            "has 88 bytes of data, expected 96", CorruptFileError)
+    rejects(_replace_tensor(tmp_path, "fc.weight", data + b"\0" * 4),
+            "has 100 bytes of data, expected 96", CorruptFileError)
 
 
 # ----------------------------------------------------------------------- graph rejections
@@ -604,3 +604,15 @@ def test_mutated_manifests_are_read_or_refused(tmp_path, valid_bytes, data):
             parent[path[-1]] = data.draw(_JSON)
     items = [("manifest.json", manifest_bytes(manifest)), *members.items()]
     _read_or_refuse(make_zip(tmp_path / "m.dgm", items))
+
+
+def test_the_example_in_the_format_doc_is_what_the_writer_produces():
+    doc = (Path(__file__).parent.parent / "docs" / "FORMAT.md").read_text()
+    section = doc.split("## The graph JSON")[1]
+    example = json.loads(section.split("```json")[1].split("```")[0])
+    text = section.split("This is the graph the text form prints as")[1].split("```")[1]
+    w = np.zeros((784, 10), np.float32)
+    g = parse_graph(text, {"W": w})
+    g.tensors["W"], g.meta = w, {"params": ["w"]}
+    assert graph_to_json(g) == example
+    assert print_graph(graph_from_json(example, {"graph/W": w})) == text.strip()

@@ -15,6 +15,7 @@ import itertools
 import weakref
 from typing import Any, Callable, Sequence
 
+from ..backends import backend_for
 from ..dispatch import bind
 from ..ir.registry import OpDef
 from ..tensor import Tensor, VersionCounter, _wrap
@@ -101,17 +102,19 @@ def unpack_saved(saved: tuple, node: "Node") -> Tensor:
 class SavedOutput:
     """A node's own output, kept without a reference cycle: re-made with `grad_fn=node`."""
 
-    __slots__ = ("data", "dtype", "device", "counter", "version")
+    __slots__ = ("data", "dtype", "device", "counter", "version", "nr")
 
-    def __init__(self, t: Tensor) -> None:
+    def __init__(self, t: Tensor, nr: int = 0) -> None:
         self.data, self.dtype, self.device = t._data, t._dtype, t._device
         self.counter = t._version_counter()
         self.version = self.counter.value
+        self.nr = nr
 
     def unpack(self, node: Node) -> Tensor:
         t = _wrap(self.data, self.dtype, self.device)
         t._version = self.counter
-        t._grad_fn, t._requires_grad = node, True
+        if self.dtype.is_floating_point:
+            t._grad_fn, t._output_nr, t._requires_grad = node, self.nr, True
         if self.counter.value != self.version:
             raise _modified_error(t, node, self.version)
         return t
@@ -131,14 +134,30 @@ def _modified_error(t: Tensor, node: Node, saved_version: int) -> RuntimeError:
 class OpNode(Node):
     """The backward of one op call; subclassed per PyTorch name (`MulBackward0`)."""
 
-    __slots__ = ("_op", "_attrs", "_saved", "_out", "_in_meta", "_released")
+    __slots__ = ("_op", "_attrs", "_saved", "_out", "_in_meta", "_released", "_out_meta")
 
     def apply(self, grads: list) -> Sequence:
-        ctx = self._ctx()
+        if self._out_meta is not None:
+            return self._apply_multi(grads)
         g = grads[0]
         if g is None:
             return [None] * len(self._next)
+        ctx = self._ctx()
         return fit_grads(self._op.vjp(ctx, g), ctx)
+
+    def _apply_multi(self, grads: list) -> Sequence:
+        """An op of several outputs: the rule gets one gradient per output, zeros where none
+        arrived (float outputs) and None for outputs that cannot have one (indices)."""
+        grads = list(grads) + [None] * (len(self._out_meta) - len(grads))
+        if all(g is None for g in grads):
+            return [None] * len(self._next)
+        full = []
+        for g, (shape, dtype, device) in zip(grads, self._out_meta):
+            if g is None and dtype.is_floating_point:
+                g = _wrap(backend_for(device).xp.zeros(shape, dtype.np), dtype, device)
+            full.append(g)
+        ctx = self._ctx()
+        return fit_grads(self._op.vjp(ctx, tuple(full)), ctx)
 
     def _ctx(self) -> Ctx:
         op = self._op
@@ -150,7 +169,9 @@ class OpNode(Node):
                 "Specify retain_graph=True if you need to backward through the graph a second time "
                 "or if you need to access saved tensors after calling backward.")
         inputs = tuple(unpack_saved(s, self) if s.__class__ is tuple else s for s in self._saved)
-        output = self._out.unpack(self) if self._out is not None else None
+        out = self._out
+        output = None if out is None else (out.unpack(self) if isinstance(out, SavedOutput)
+                                           else tuple(o.unpack(self) for o in out))
         meta = self._in_meta
         return Ctx(op, inputs, output, self._attrs,
                    tuple(m[0] if m is not None else None for m in meta),
@@ -247,6 +268,7 @@ def _make_node(op: OpDef, name: str, attrs: dict, edges: list, saved: tuple,
     node._out = None
     node._in_meta = input_meta
     node._released = False
+    node._out_meta = None
     return node
 
 
@@ -263,9 +285,13 @@ def _save(op: OpDef, inputs: Sequence, first: Any = None) -> tuple:
     return tuple(out)
 
 
-def record(op: OpDef, inputs: Sequence, attrs: dict, out: Tensor) -> None:
+def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
     """Attach the backward node of `out = op(*inputs)` (called by the eager runtime on the hot
-    path of training, hence one loop over the inputs and no helper calls)."""
+    path of training, hence one loop over the inputs and no helper calls). `out` is a tuple for
+    an op of several outputs."""
+    if out.__class__ is tuple:
+        _record_multi(op, inputs, attrs, out)
+        return
     if op.vjp is None or not out._dtype.is_floating_point:
         return
     name = op.grad_name if op.grad_name.__class__ is str else op.node_name(inputs, attrs)
@@ -305,10 +331,26 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Tensor) -> None:
     node._out = SavedOutput(out) if op.save_output else None
     node._in_meta = tuple(meta)
     node._released = False
+    node._out_meta = None
     out._grad_fn = node
     out._requires_grad = True
     if out._view is not None:
         out._view.fn_version = out._version.value
+
+
+def _record_multi(op: OpDef, inputs: Sequence, attrs: dict, outs: tuple) -> None:
+    if op.vjp is None or not any(o._dtype.is_floating_point for o in outs):
+        return
+    edges = [gradient_edge(x) if isinstance(x, Tensor) and x._requires_grad else NO_EDGE
+             for x in inputs]
+    node = _make_node(op, op.node_name(inputs, attrs), attrs, edges, _save(op, inputs),
+                      _input_meta(inputs))
+    node._out_meta = tuple((o._data.shape, o._dtype, o._device) for o in outs)
+    if op.save_output:
+        node._out = tuple(SavedOutput(o, i) for i, o in enumerate(outs))
+    for i, o in enumerate(outs):
+        if o._dtype.is_floating_point:
+            o._grad_fn, o._output_nr, o._requires_grad = node, i, True
 
 
 # ------------------------------------------------------------------------------ in-place ops
