@@ -25,6 +25,7 @@ VIEW, RESHAPE, TRANSPOSE, PERMUTE, EXPAND = (get("view"), get("reshape"), get("t
 SUM_TO_SIZE, UNSQUEEZE, SQUEEZE, GETITEM = (get("sum_to_size"), get("unsqueeze"), get("squeeze"),
                                             get("getitem"))
 CLONE, COPY, TO_DTYPE = get("clone"), get("copy"), get("to_dtype")
+MAX, MIN, GATHER, SCATTER_ADD = get("max"), get("min"), get("gather"), get("scatter_add")
 
 
 def _alpha(alpha: Any) -> dict:
@@ -148,6 +149,25 @@ class TensorOps:
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return bind(MEAN, (self,), _reduce_attrs(dim, keepdim, dtype))
+
+    def max(self, dim=None, keepdim=False):
+        """The largest element, or (values, indices) along `dim`."""
+        from . import return_types
+        if dim is None:
+            return bind(MAX, (bind(RESHAPE, (self,), {"shape": (-1,)}),), {"dim": 0})[0]
+        return return_types.max(*bind(MAX, (self,), {"dim": dim, "keepdim": keepdim}))
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest element, or (values, indices) along `dim`."""
+        from . import return_types
+        if dim is None:
+            return bind(MIN, (bind(RESHAPE, (self,), {"shape": (-1,)}),), {"dim": 0})[0]
+        return return_types.min(*bind(MIN, (self,), {"dim": dim, "keepdim": keepdim}))
+
+    def gather(self, dim, index): return bind(GATHER, (self, index), {"dim": dim})
+
+    def scatter_add(self, dim, index, src):
+        return bind(SCATTER_ADD, (self, index, src), {"dim": dim})
 
     def matmul(self, other): return bind(MATMUL, (self, other))
 

@@ -169,7 +169,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         result, comp = op.dtype_rule(operands, op.full_attrs(attrs))
         cnp = comp.np
         for i, r in enumerate(raws):
-            if isinstance(inputs[i], Tensor) and r.dtype is not cnp and r.dtype != cnp:
+            if isinstance(inputs[i], Tensor) and r.dtype is not cnp and r.dtype != cnp and \
+                    i not in op.index_inputs:
                 raws[i] = r.astype(cnp)
         kernel, array_type, xp, plain = kernel_for(device)
         try:

@@ -9,7 +9,7 @@ import pytest
 import dualgraph as dg
 from dualgraph.dispatch import bind
 
-from .test_op_conformance import CASES, _inputs
+from .test_op_conformance import CASES, _inputs, _outs
 
 pytestmark = pytest.mark.skipif(not dg.cuda.is_available(), reason="needs CuPy and a GPU")
 
@@ -23,19 +23,20 @@ def test_gpu_matches_cpu(op, sample):
     gpu_inputs = [x.cuda() if isinstance(x, dg.Tensor) else x for x in cpu_inputs]
     expected = bind(op, cpu_inputs, sample.attrs)
     got = bind(op, gpu_inputs, attrs)
-    assert got.device.type == "cuda" and got.dtype is expected.dtype
-    np.testing.assert_allclose(got.cpu().numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    for g, e in zip(_outs(got), _outs(expected), strict=True):
+        assert g.device.type == "cuda" and g.dtype is e.dtype
+        np.testing.assert_allclose(g.cpu().numpy(), e.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("op,sample", [c for c in CASES if c.values[0].differentiable
                                        and c.values[1].grad])
 def test_gpu_gradients_match_cpu(op, sample):
     cpu_inputs = _inputs(sample, dg.float64, requires_grad=True)
-    gpu_inputs = [x.detach().cuda().requires_grad_() if isinstance(x, dg.Tensor) else x
-                  for x in cpu_inputs]
+    gpu_inputs = [(x.detach().cuda().requires_grad_() if x.requires_grad else x.cuda())
+                  if isinstance(x, dg.Tensor) else x for x in cpu_inputs]
     attrs = {k: (dg.device("cuda") if k == "device" else v) for k, v in sample.attrs.items()}
     for inputs, a in ((cpu_inputs, sample.attrs), (gpu_inputs, attrs)):
-        bind(op, inputs, a).sum().backward()
+        _outs(bind(op, inputs, a))[0].sum().backward()
     for c, g in zip(cpu_inputs, gpu_inputs):
         if isinstance(c, dg.Tensor) and c.grad is not None:
             np.testing.assert_allclose(g.grad.cpu().numpy(), c.grad.numpy(), rtol=1e-10)

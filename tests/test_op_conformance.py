@@ -28,13 +28,26 @@ def _cases():
 CASES = list(_cases())
 
 
+def _outs(x):
+    """Every op's result as a list: one tensor, or the outputs of an op with several."""
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def _assert_same(got, expected, rtol, atol, what=""):
+    for g, e in zip(_outs(got), _outs(expected), strict=True):
+        assert g.dtype is e.dtype and tuple(g.shape) == tuple(e.shape), what
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=rtol, atol=atol, err_msg=what)
+
+
 def _inputs(sample, dtype, requires_grad=False):
-    """Tensors from the sample's arrays (in `dtype`), Python scalars as they are."""
+    """Tensors from the sample's arrays (float arrays in `dtype`; integer arrays, such as indices,
+    keep theirs), Python scalars as they are."""
     out = []
     for x in sample.inputs:
         if isinstance(x, np.ndarray):
-            t = dg.tensor(x.astype(dtype.np))
-            if requires_grad:
+            floating = x.dtype.kind == "f"
+            t = dg.tensor(x.astype(dtype.np) if floating else x)
+            if requires_grad and floating:
                 t.requires_grad_(True)
             out.append(t)
         else:
@@ -47,12 +60,15 @@ def _inputs(sample, dtype, requires_grad=False):
 def test_eager_matches_numpy_reference(op, sample, dtype):
     inputs = _inputs(sample, dtype)
     out = bind(op, inputs, sample.attrs)
-    raw = [x.astype(dtype.np) if isinstance(x, np.ndarray) else x for x in sample.inputs]
-    expected = np.asarray(op.ref(*raw, **sample.attrs))
-    assert tuple(out.shape) == expected.shape, f"{op.name}: shape {out.shape} vs {expected.shape}"
+    raw = [x.astype(dtype.np) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
+           for x in sample.inputs]
+    expected = op.ref(*raw, **sample.attrs)
     tol = 1e-12 if dtype is dg.float64 else 1e-5
-    np.testing.assert_allclose(out.numpy().astype(np.float64), expected.astype(np.float64),
-                               rtol=tol, atol=tol, err_msg=op.name)
+    for o, e in zip(_outs(out), _outs(expected), strict=True):
+        e = np.asarray(e)
+        assert tuple(o.shape) == e.shape, f"{op.name}: shape {o.shape} vs {e.shape}"
+        np.testing.assert_allclose(o.numpy().astype(np.float64), e.astype(np.float64),
+                                   rtol=tol, atol=tol, err_msg=op.name)
 
 
 @pytest.mark.parametrize("op,sample", CASES)
@@ -61,10 +77,10 @@ def test_meta_agrees_with_eager(op, sample):
     out = bind(op, inputs, sample.attrs)
     types = [TensorType(x.dtype, tuple(x.shape), x.device) if isinstance(x, dg.Tensor) else x
              for x in inputs]
-    meta = op.meta(types, sample.attrs)
-    assert meta.shape == tuple(out.shape), f"{op.name}: meta shape {meta.shape} vs {out.shape}"
-    assert meta.dtype is out.dtype, f"{op.name}: meta dtype {meta.dtype} vs {out.dtype}"
-    assert meta.device is out.device
+    for meta, o in zip(op.meta_all(types, sample.attrs), _outs(out), strict=True):
+        assert meta.shape == tuple(o.shape), f"{op.name}: meta shape {meta.shape} vs {o.shape}"
+        assert meta.dtype is o.dtype, f"{op.name}: meta dtype {meta.dtype} vs {o.dtype}"
+        assert meta.device is o.device
 
 
 @pytest.mark.parametrize("op,sample", [c for c in CASES if c.values[0].differentiable
@@ -78,7 +94,7 @@ def test_gradient_matches_finite_differences(op, sample):
                                        and c.values[1].grad])
 def test_grad_fn_is_named_like_pytorch(op, sample):
     inputs = _inputs(sample, dg.float64, requires_grad=True)
-    out = bind(op, inputs, sample.attrs)
+    out = _outs(bind(op, inputs, sample.attrs))[0]
     name = out.grad_fn.name()
     assert name.endswith(("Backward0", "Backward1", "Backward2", "Backwards", "CopySlices")), name
     assert type(out.grad_fn).__name__ == name
@@ -101,13 +117,11 @@ def test_trace_matches_eager(op, sample):
     inputs = _inputs(sample, dg.float32)
     expected = bind(op, inputs, sample.attrs)
     traced, tensors = _traced(op, sample, inputs)
-    got = traced(*tensors)
-    assert got.dtype is expected.dtype and tuple(got.shape) == tuple(expected.shape)
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    _assert_same(traced(*tensors), expected, 1e-6, 1e-7, op.name)
     ops = [n.op.name for n in traced.graph.nodes]
     assert ops.count(op.name) == 1 and set(ops) <= {op.name, "constant"}
-    reference = dg.jit.run_reference(traced.graph, tensors)[0]  # the node-by-node interpreter
-    np.testing.assert_allclose(reference.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    reference = dg.jit.run_reference(traced.graph, tensors)  # the node-by-node interpreter
+    _assert_same(reference, expected, 1e-6, 1e-7, op.name)
 
 
 @pytest.mark.parametrize("op,sample", CASES)
@@ -128,9 +142,7 @@ def test_saved_and_loaded_matches_eager(op, sample, tmp_path):
     traced, tensors = _traced(op, sample, inputs)
     traced.save(tmp_path / "f.dgm")
     loaded = dg.jit.load(tmp_path / "f.dgm")
-    got = loaded(*tensors)
-    assert got.dtype is expected.dtype and tuple(got.shape) == tuple(expected.shape)
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    _assert_same(loaded(*tensors), expected, 1e-6, 1e-7, op.name)
 
 
 def test_every_op_is_covered():

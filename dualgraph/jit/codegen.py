@@ -63,11 +63,11 @@ class _Emitter:
             return "..."
         return repr(v)
 
-    def operand(self, x: Any, compute: DType) -> str:
+    def operand(self, x: Any, compute: DType | None) -> str:
         if not isinstance(x, Value):
             return self.literal(x)
         ref = self.names[x]
-        if isinstance(x.type, TensorType) and x.type.dtype is not compute:
+        if compute is not None and isinstance(x.type, TensorType) and x.type.dtype is not compute:
             return f"{ref}.astype({self.literal(compute.np)})"
         return ref
 
@@ -87,7 +87,8 @@ def _call(em: _Emitter, node: Any) -> str:
         return em.literal(node.attrs["value"])
     types = [x.type if isinstance(x, Value) else x for x in node.inputs]
     _, compute = op.dtype_rule(types, node.attrs)
-    args = [em.operand(x, compute) for x in node.inputs]
+    args = [em.operand(x, None if i in op.index_inputs else compute)
+            for i, x in enumerate(node.inputs)]
     extra = {k: v for k, v in node.attrs.items() if not _same(v, op.attrs[k])}
     if extra:
         kernel = em.global_name(f"k_{op.name}_", em.backend.kernel(op.name))
@@ -97,8 +98,8 @@ def _call(em: _Emitter, node: Any) -> str:
                                 em.backend.plain.get(op.name) or em.backend.kernel(op.name))
     call = f"{kernel}({', '.join(args)})"
     out = node.outputs[0].type
-    if isinstance(out, TensorType) and not out.shape:  # NumPy returns scalars for 0-d results
-        call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"
+    if len(node.outputs) == 1 and isinstance(out, TensorType) and not out.shape:
+        call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"  # NumPy gives 0-d scalars
     return call
 
 
@@ -123,11 +124,21 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)
     for k, node in enumerate(graph.nodes):
-        out = node.outputs[0]
-        em.names[out] = f"v{k}"
         source = node.meta.get("source")
         comment = f"  # {source}" if source else ""
-        lines.append(f"    v{k} = {_call(em, node)}{comment}")
+        if len(node.outputs) == 1:
+            em.names[node.outputs[0]] = f"v{k}"
+            lines.append(f"    v{k} = {_call(em, node)}{comment}")
+        else:
+            targets = []
+            for i, out in enumerate(node.outputs):
+                em.names[out] = f"v{k}_{i}"
+                targets.append(f"v{k}_{i}")
+            lines.append(f"    {', '.join(targets)} = {_call(em, node)}{comment}")
+            for i, out in enumerate(node.outputs):
+                if isinstance(out.type, TensorType) and not out.type.shape:
+                    lines.append(f"    v{k}_{i} = _asarray(v{k}_{i}, "
+                                 f"dtype={em.literal(out.type.dtype.np)})")
         dead = [em.names[x] for x in dict.fromkeys(node.input_values())
                 if last.get(x) == k and x not in keep]
         if dead:

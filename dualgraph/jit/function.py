@@ -79,7 +79,9 @@ def run_reference(graph: Graph, tensors: Sequence[Tensor]) -> list:
     for node in graph.nodes:
         args = [env[x] if isinstance(x, Value) else x for x in node.inputs]
         attrs = {k: _resolve(v, sizes) for k, v in node.attrs.items()}
-        env[node.outputs[0]] = bind(node.op, args, attrs)
+        result = bind(node.op, args, attrs)
+        for v, r in zip(node.outputs, result if len(node.outputs) > 1 else (result,)):
+            env[v] = r
     return [env[v] if isinstance(v, Value) else v for v in graph.outputs]
 
 

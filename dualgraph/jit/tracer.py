@@ -217,10 +217,13 @@ class Tracer(Interpreter):
         return node.output
 
     def _emit(self, op: OpDef, inputs: list, attrs: dict) -> Value:
+        return self._emit_node(op, inputs, attrs).output
+
+    def _emit_node(self, op: OpDef, inputs: list, attrs: dict) -> Any:
         node = self.graph.add_node(op, inputs, attrs)
         file, line, _ = user_frame()
         node.meta["source"] = f"{file}:{line}"
-        return node.output
+        return node
 
     # ------------------------------------------------------------------------ interpret
     def process(self, op: OpDef, inputs: Sequence, attrs: dict) -> TracerTensor:
@@ -228,7 +231,10 @@ class Tracer(Interpreter):
             raise trace_error(f"{op.name} draws random numbers; random ops in graphs arrive "
                               "with the tensor API")
         values = [self.value_of(x) for x in inputs]
-        out = self._emit(op, values, _plain_attrs(attrs))
+        node = self._emit_node(op, values, _plain_attrs(attrs))
+        if op.num_outputs > 1:
+            return tuple(self.wrap(v) for v in node.outputs)
+        out = node.output
         link = None
         if op.kind == VIEW and isinstance(inputs[0], TracerTensor):
             src = inputs[0]

@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import OPAQUE, REDUCTION, OpDef, Sample, register
+from ..registry import OPAQUE, REDUCTION, OpDef, OpError, Sample, register
+from ..types import int64
 
 
 def _grad_to_input_shape(ctx, g):
@@ -99,3 +100,51 @@ MATMUL = register(OpDef(
         Sample((rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5))), note="batch @ matrix"),
         Sample((rng.normal(size=(2, 1, 3, 4)), rng.normal(size=(3, 4, 2))), note="broadcast")],
     ref=np.matmul))
+
+
+def _arg_reduction_dtype(operands, attrs):
+    d = operands[0].dtype
+    return (d, int64), d
+
+
+def _arg_reduction_shape(op_name: str):
+    def rule(operands, attrs):
+        shape = tuple(operands[0].shape)
+        dim = meta.normalize_dim(op_name, attrs["dim"], len(shape))
+        if shape and shape[dim] == 0:
+            raise OpError(f"{op_name}(): Expected reduction dim {dim} to have non-zero size.")
+        out = meta.reduction_shape(op_name)(operands, attrs)
+        return out, out
+    return rule
+
+
+def _select_vjp(ctx, grads):
+    """max/min along a dim: the gradient goes to the selected element of each slice."""
+    g = grads[0]
+    indices = ctx.output[1]
+    dim = ctx.attrs["dim"]
+    if not ctx.attrs["keepdim"]:
+        g, indices = g.unsqueeze(dim), indices.unsqueeze(dim)
+    return (ctx.bind("scatter_add", (g.new_zeros(ctx.shapes[0]), indices, g), {"dim": dim}),)
+
+
+def _select_samples(rng):
+    x = rng.permutation(24).reshape(2, 3, 4) / 7.0  # distinct values: no ties
+    return [Sample((x,), {"dim": 1}), Sample((x,), {"dim": -1, "keepdim": True}),
+            Sample((x[0, 0],), {"dim": 0})]
+
+
+def _select_ref(pick):
+    def ref(x, dim, keepdim=False):
+        idx = np.expand_dims(pick(x, axis=dim), dim)
+        values = np.take_along_axis(x, idx, axis=dim)
+        return (values, idx) if keepdim else (np.squeeze(values, dim), np.squeeze(idx, dim))
+    return ref
+
+
+for _name, _pick in (("max", np.argmax), ("min", np.argmin)):
+    register(OpDef(
+        name=_name, inputs=("input",), attrs={"dim": 0, "keepdim": False}, kind=REDUCTION,
+        num_outputs=2, dtype_rule=_arg_reduction_dtype, shape_rule=_arg_reduction_shape(_name),
+        vjp=_select_vjp, save_output=True, samples=_select_samples, ref=_select_ref(_pick),
+        doc=f"({_name} values, their indices) along `dim`, as torch.{_name}(x, dim) returns."))
