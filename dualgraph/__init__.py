@@ -13,7 +13,7 @@ defined once in `dualgraph.ir` and every call goes through `dualgraph.dispatch.b
 from __future__ import annotations
 
 from . import eager as _eager  # noqa: F401  (installs the eager entries of every op)
-from . import autograd, cuda, dispatch, ir, jit, linalg, nn, optim, passes, utils, viz
+from . import autograd, cuda, dispatch, ir, jit, linalg, methods, nn, optim, passes, utils, viz
 from ._tensor_str import set_printoptions
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (Generator, arange, as_tensor, empty, empty_like, from_numpy, full,
@@ -32,6 +32,8 @@ from .size import Size
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+globals().update(methods.public())  # each op family's functions (dualgraph/methods/)
 
 # PyTorch's dtype aliases; assigned last because they shadow Python builtins in this module.
 half, float, double = float16, float32, float64

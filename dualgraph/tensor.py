@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._tensor_ops import TensorOps
+from .methods import mixins
 from .backends import backend_for
 from .ir.types import CPU, Device, DType, dtype_from_numpy
 from .size import Size
@@ -54,7 +55,7 @@ class ViewInfo:
 _new = object.__new__
 
 
-class Tensor(TensorOps):
+class Tensor(TensorOps, *mixins()):
     """A multi-dimensional array that remembers how it was computed (when asked to)."""
 
     __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_grad_fn", "_output_nr",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from .registry import OpDef
-from .types import TensorType
+from .types import FRESH, TensorType
 
 
 class Value:
@@ -77,9 +77,21 @@ class Graph:
         """Append `op(inputs)`; output types come from the op's meta function."""
         attrs = op.full_attrs(attrs or {})
         types = [x.type if isinstance(x, Value) else x for x in inputs]
-        node = Node(op, inputs, attrs, op.meta_all(types, attrs))
+        node = Node(op, inputs, attrs, [self._name_fresh(t) for t in op.meta_all(types, attrs)])
         self.nodes.append(node)
         return node
+
+    def _name_fresh(self, t: Any) -> Any:
+        """Give each data-dependent size (FRESH) a new symbol of this graph: u0, u1, ..."""
+        if not isinstance(t, TensorType) or not any(d is FRESH for d in t.shape):
+            return t
+        shape = []
+        for d in t.shape:
+            if d is FRESH:
+                d = f"u{self.meta.get('fresh', 0)}"
+                self.meta["fresh"] = self.meta.get("fresh", 0) + 1
+            shape.append(d)
+        return TensorType(t.dtype, shape, t.device)
 
     def uses(self) -> dict:
         """{Value: [(node, input position)]}, computed afresh (graphs are edited by passes)."""

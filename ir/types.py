@@ -234,6 +234,17 @@ CPU = Device("cpu")
 Dim = Union[int, str]  # a size, or a symbol such as "B" bound when the graph runs
 
 
+class _Fresh:
+    """What a shape rule returns for a size known only when the op runs (`nonzero`'s count):
+    a graph replaces it with a new symbol, bound from the node's output when the node runs."""
+
+    def __repr__(self) -> str:
+        return "FRESH"
+
+
+FRESH = _Fresh()
+
+
 class TensorType:
     """The static type of a tensor value: dtype, shape (ints or symbols) and device."""
 

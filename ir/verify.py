@@ -8,9 +8,12 @@ computes from its input types; (4) the graph's outputs are defined values.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import VerificationError
 from .graph import Graph, Value
 from .text import format_node, print_graph, _names
+from .types import FRESH, TensorType
 
 
 def verify(graph: Graph) -> Graph:
@@ -40,7 +43,8 @@ def verify(graph: Graph) -> Graph:
             expected = node.op.meta_all(types, node.attrs)
         except Exception as exc:  # the meta function rejects the inputs: report its reason
             fail(where, f"the op's meta function rejects its inputs: {exc}")
-        if [o.type for o in node.outputs] != expected:
+        if not all(_matches(o.type, e) for o, e in zip(node.outputs, expected)) or \
+                len(node.outputs) != len(expected):
             fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the op's "
                         f"meta function, which gives {expected}")
         for v in node.outputs:
@@ -51,3 +55,13 @@ def verify(graph: Graph) -> Graph:
         if isinstance(v, Value) and v not in defined:
             fail(f"graph output {j}", "is not defined by an input or a node")
     return graph
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    """Types agree; a data-dependent size (FRESH) in the expectation matches any symbol."""
+    if not isinstance(expected, TensorType) or not any(d is FRESH for d in expected.shape):
+        return actual == expected
+    return (isinstance(actual, TensorType) and actual.dtype is expected.dtype
+            and actual.device is expected.device and len(actual.shape) == len(expected.shape)
+            and all(isinstance(a, str) if e is FRESH else a == e
+                    for a, e in zip(actual.shape, expected.shape)))

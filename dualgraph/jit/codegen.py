@@ -109,6 +109,17 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _bind_fresh(em: _Emitter, node: Any) -> list:
+    """Sizes known only now (`nonzero`'s count): bind their symbols from the outputs' shapes."""
+    lines = []
+    for out in node.outputs:
+        for d, sym in enumerate(getattr(out.type, "shape", ())):
+            if isinstance(sym, str) and sym not in em.symbols:
+                em.symbols[sym] = f"s_{len(em.symbols)}"
+                lines.append(f"    {em.symbols[sym]} = {em.names[out]}.shape[{d}]  # {sym}")
+    return lines
+
+
 def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str, dict]:
     """Python source for `graph` and the globals it runs with."""
     em = _Emitter(graph, backend)
@@ -129,12 +140,14 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
         if len(node.outputs) == 1:
             em.names[node.outputs[0]] = f"v{k}"
             lines.append(f"    v{k} = {_call(em, node)}{comment}")
+            lines += _bind_fresh(em, node)
         else:
             targets = []
             for i, out in enumerate(node.outputs):
                 em.names[out] = f"v{k}_{i}"
                 targets.append(f"v{k}_{i}")
             lines.append(f"    {', '.join(targets)} = {_call(em, node)}{comment}")
+            lines += _bind_fresh(em, node)
             for i, out in enumerate(node.outputs):
                 if isinstance(out.type, TensorType) and not out.type.shape:
                     lines.append(f"    v{k}_{i} = _asarray(v{k}_{i}, "

@@ -82,6 +82,9 @@ def run_reference(graph: Graph, tensors: Sequence[Tensor]) -> list:
         result = bind(node.op, args, attrs)
         for v, r in zip(node.outputs, result if len(node.outputs) > 1 else (result,)):
             env[v] = r
+            for sym, size in zip(v.type.shape, r._data.shape):  # data-dependent sizes
+                if isinstance(sym, str):
+                    sizes.setdefault(sym, size)
     return [env[v] if isinstance(v, Value) else v for v in graph.outputs]
 
 

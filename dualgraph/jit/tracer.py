@@ -227,9 +227,6 @@ class Tracer(Interpreter):
 
     # ------------------------------------------------------------------------ interpret
     def process(self, op: OpDef, inputs: Sequence, attrs: dict) -> TracerTensor:
-        if op.random:
-            raise trace_error(f"{op.name} draws random numbers; random ops in graphs arrive "
-                              "with the tensor API")
         values = [self.value_of(x) for x in inputs]
         node = self._emit_node(op, values, _plain_attrs(attrs))
         if op.num_outputs > 1:
