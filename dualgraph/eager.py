@@ -280,7 +280,17 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
 
 
 def _install(op: OpDef) -> None:
+    if op.control:
+        op.eager = op.eager_inplace = _graph_only(op)
+        return
     op.eager, op.eager_inplace = make_entries(op)
+
+
+def _graph_only(op: OpDef) -> Callable:
+    def refuse(inputs: Sequence, attrs: dict) -> Any:
+        raise TypeError(f"{op.name} is a control-flow op: it exists only inside graphs (write "
+                        "Python control flow in eager code)")
+    return refuse
 
 
 on_register(_install)

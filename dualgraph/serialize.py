@@ -39,7 +39,7 @@ from typing import Any, BinaryIO, Mapping, NoReturn
 import numpy as np
 
 from .ir.errors import DualgraphError, VerificationError
-from .ir.graph import Graph, Node, Value
+from .ir.graph import Block, Graph, Node, Value
 from .ir.registry import get as get_op
 from .ir.text import INLINE_LIMIT
 from .ir.types import ALL_DTYPES, Device, DType, TensorType, dtype_from_numpy
@@ -401,8 +401,9 @@ def _value_names(graph: Graph, src: str) -> dict:
         names[v] = v.name
         taken.add(v.name)
     counter = 0
-    for node in graph.nodes:
-        for v in node.outputs:
+    for node in graph.all_nodes():
+        block_inputs = [v for b in node.blocks for v in b.inputs]
+        for v in node.outputs + block_inputs:
             name = v.name if isinstance(v.name, str) and v.name else None
             while name is None or name in taken:
                 name, counter = str(counter), counter + 1
@@ -419,8 +420,9 @@ def _encode_operand(src: str, where: str, x: Any, names: dict) -> Any:
     return _encode_scalar(src, where, x)
 
 
-def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict) -> dict:
-    where = f"graph.nodes[{i}] ({node.op.name})"
+def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict,
+                 prefix: str = "graph.nodes") -> dict:
+    where = f"{prefix}[{i}] ({node.op.name})"
     attrs = {}
     for key, value in node.attrs.items():
         if node.op.name == "constant" and key == "value":
@@ -442,7 +444,24 @@ def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id:
     meta = _node_meta(node)
     if meta:
         obj["meta"] = meta
+    if node.blocks:
+        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id)
+                         for b, block in enumerate(node.blocks)]
     return obj
+
+
+def _encode_block(src: str, where: str, block: Any, names: dict, arrays: dict,
+                  by_id: dict) -> dict:
+    """A control-flow node's block: its inputs, nodes and yielded values."""
+    return {
+        "name": _name(src, f"{where}.name", block.name),
+        "inputs": [{"name": names[v], "type": _encode_type(src, f"{where}.inputs[{j}]", v.type)}
+                   for j, v in enumerate(block.inputs)],
+        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes")
+                  for k, n in enumerate(block.nodes)],
+        "outputs": [_encode_operand(src, f"{where}.outputs[{j}]", y, names)
+                    for j, y in enumerate(block.outputs)],
+    }
 
 
 def _node_meta(node: Node) -> dict:
@@ -520,11 +539,12 @@ def _tensor_ref(src: str, where: str, name: Any, tensors: Mapping) -> np.ndarray
     return tensors[name]
 
 
-def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping) -> Node:
-    where = f"graph.nodes[{i}]"
+def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping,
+                 prefix: str = "graph.nodes", depth: int = 0) -> Node:
+    where = f"{prefix}[{i}]"
     op_name = x.get("op") if isinstance(x, dict) else None
     label = f"{where} ({op_name})" if isinstance(op_name, str) else where
-    _fields(src, label, x, ("op", "version", "inputs", "attrs", "outputs"), ("meta",))
+    _fields(src, label, x, ("op", "version", "inputs", "attrs", "outputs"), ("meta", "blocks"))
     op = _decode_op(src, where, x["op"], x["version"])
     where = f"{where} ({op.name})"
     inputs = [_decode_operand(src, f"{where}.inputs[{k}]", e, env)
@@ -542,10 +562,34 @@ def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping) -> Node:
     node = Node(op, inputs, attrs, [t for _, t in outs])
     node.meta = _expect(src, f"{where}.meta", x.get("meta", {}), "object")
     _check_printable_constant(src, where, node)
+    for b, block in enumerate(_expect(src, f"{where}.blocks", x.get("blocks", []), "array")):
+        node.blocks.append(_decode_block(src, f"{where}.blocks[{b}]", block, env, tensors, depth))
     for (name, _), v in zip(outs, node.outputs):
         v.name = _define(src, f"{where}.outputs", name, env)
         env[v.name] = v
     return node
+
+
+def _decode_block(src: str, where: str, x: Any, env: dict, tensors: Mapping,
+                  depth: int) -> Block:
+    """A block sees the enclosing values; what it defines stays inside it."""
+    if depth >= MAX_DEPTH:
+        _fail(src, where, f"blocks are nested more than {MAX_DEPTH} deep", UnsafeFileError)
+    _fields(src, where, x, ("name", "inputs", "nodes", "outputs"))
+    block = Block(_name(src, f"{where}.name", x["name"]))
+    inner = dict(env)
+    for j, e in enumerate(_expect(src, f"{where}.inputs", x["inputs"], "array")):
+        _fields(src, f"{where}.inputs[{j}]", e, ("name", "type"))
+        v = Value(_decode_type(src, f"{where}.inputs[{j}].type", e["type"]),
+                  _define(src, f"{where}.inputs[{j}].name", e["name"], inner))
+        block.inputs.append(v)
+        inner[v.name] = v
+    for k, n in enumerate(_expect(src, f"{where}.nodes", x["nodes"], "array")):
+        block.nodes.append(_decode_node(src, k, n, inner, tensors, f"{where}.nodes", depth + 1))
+    block.outputs = [_decode_operand(src, f"{where}.outputs[{j}]", y, inner)
+                     for j, y in enumerate(_expect(src, f"{where}.outputs", x["outputs"],
+                                                   "array"))]
+    return block
 
 
 def _decode_op(src: str, where: str, name: Any, version: Any) -> Any:

@@ -30,17 +30,35 @@ class Value:
         return f"%{self.name}" if self.name is not None else f"<Value {self.type}>"
 
 
+class Block:
+    """A nested region of a control-flow node (`if`'s then/else, `loop`'s body): its own inputs
+    (a loop's iteration count and carried values), nodes in order, and the values it yields. Its
+    nodes may use any value defined before the node that owns the block, in enclosing scopes."""
+
+    __slots__ = ("name", "inputs", "nodes", "outputs")
+
+    def __init__(self, name: str, inputs: Sequence[Value] = (), nodes: Sequence["Node"] = (),
+                 outputs: Sequence = ()) -> None:
+        self.name = name
+        self.inputs = list(inputs)
+        self.nodes = list(nodes)
+        self.outputs = list(outputs)
+
+
 class Node:
     """One op application. `inputs` are Values or Python scalars; `attrs` are complete (defaults
-    filled in); `meta` holds free annotations such as the source location."""
+    filled in); `blocks` are the nested regions of control-flow ops; `meta` holds free
+    annotations such as the source location."""
 
-    __slots__ = ("op", "inputs", "attrs", "outputs", "meta")
+    __slots__ = ("op", "inputs", "attrs", "outputs", "blocks", "meta")
 
-    def __init__(self, op: OpDef, inputs: Sequence, attrs: dict, output_types: Sequence) -> None:
+    def __init__(self, op: OpDef, inputs: Sequence, attrs: dict, output_types: Sequence,
+                 blocks: Sequence[Block] = ()) -> None:
         self.op = op
         self.inputs = list(inputs)
         self.attrs = dict(attrs)
         self.outputs = [Value(t, None, self, i) for i, t in enumerate(output_types)]
+        self.blocks = list(blocks)
         self.meta: dict = {}
 
     @property
@@ -53,6 +71,24 @@ class Node:
     def __repr__(self) -> str:
         from .text import format_node
         return format_node(self, {})
+
+
+def walk(nodes: Sequence[Node]) -> Iterator[Node]:
+    for node in nodes:
+        yield node
+        for block in node.blocks:
+            yield from walk(block.nodes)
+
+
+_SCALAR_EXAMPLES = {int: 0, float: 0.0, bool: False}
+
+
+def operand_type(x: Any) -> Any:
+    """What a meta function is given for a node input: a Value's type (a scalar-typed Value as
+    an example value of its type, so promotion sees a weak scalar), or a literal as it is."""
+    if isinstance(x, Value):
+        return _SCALAR_EXAMPLES.get(x.type, x.type)
+    return x
 
 
 class Graph:
@@ -76,7 +112,7 @@ class Graph:
     def add_node(self, op: OpDef, inputs: Sequence, attrs: dict | None = None) -> Node:
         """Append `op(inputs)`; output types come from the op's meta function."""
         attrs = op.full_attrs(attrs or {})
-        types = [x.type if isinstance(x, Value) else x for x in inputs]
+        types = [operand_type(x) for x in inputs]
         node = Node(op, inputs, attrs, [self._name_fresh(t) for t in op.meta_all(types, attrs)])
         self.nodes.append(node)
         return node
@@ -93,10 +129,15 @@ class Graph:
             shape.append(d)
         return TensorType(t.dtype, shape, t.device)
 
+    def all_nodes(self) -> Iterator[Node]:
+        """Every node, nested blocks' nodes included (each after the node that owns it)."""
+        yield from walk(self.nodes)
+
     def uses(self) -> dict:
-        """{Value: [(node, input position)]}, computed afresh (graphs are edited by passes)."""
+        """{Value: [(node, input position)]}, computed afresh (graphs are edited by passes).
+        Uses inside blocks count; a block's yields are not node inputs and are not listed."""
         users: dict = {}
-        for node in self.nodes:
+        for node in self.all_nodes():
             for i, x in enumerate(node.inputs):
                 if isinstance(x, Value):
                     users.setdefault(x, []).append((node, i))
@@ -104,12 +145,14 @@ class Graph:
 
     def values(self) -> Iterator[Value]:
         yield from self.inputs
-        for node in self.nodes:
+        for node in self.all_nodes():
+            for block in node.blocks:
+                yield from block.inputs
             yield from node.outputs
 
     def op_counts(self) -> dict:
         counts: dict = {}
-        for node in self.nodes:
+        for node in self.all_nodes():
             counts[node.op.name] = counts.get(node.op.name, 0) + 1
         return counts
 

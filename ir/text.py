@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Graph, Node, Value
+from .graph import Block, Graph, Node, Value
 from .registry import get
 from .types import ALL_DTYPES, Device, DType, TensorType
 
@@ -74,14 +74,25 @@ def format_attr(v: Any) -> str:
 
 
 def _names(graph: Graph) -> dict:
+    """Inputs keep their names; every other value is numbered in printing order: a node's
+    outputs, then its blocks' inputs and nodes."""
     names: dict = {}
     for v in graph.inputs:
         names[v] = v.name
-    k = 0
-    for node in graph.nodes:
-        for v in node.outputs:
-            names[v] = str(k)
-            k += 1
+    counter = [0]
+
+    def number(nodes: list) -> None:
+        for node in nodes:
+            for v in node.outputs:
+                names[v] = str(counter[0])
+                counter[0] += 1
+            for block in node.blocks:
+                for v in block.inputs:
+                    names[v] = str(counter[0])
+                    counter[0] += 1
+                number(block.nodes)
+
+    number(graph.nodes)
     return names
 
 
@@ -108,10 +119,27 @@ def print_graph(graph: Graph) -> str:
     names = _names(graph)
     head = ", ".join(f"%{v.name}: {format_type(v.type)}" for v in graph.inputs)
     lines = [f"graph({head}) {{"]
-    lines += ["  " + format_node(n, names) for n in graph.nodes]
+    _print_nodes(graph.nodes, names, "  ", lines)
     lines.append("  return (" + ", ".join(_ref(v, names) for v in graph.outputs) + ")")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _print_nodes(nodes: list, names: dict, indent: str, lines: list) -> None:
+    for node in nodes:
+        text = indent + format_node(node, names)
+        if not node.blocks:
+            lines.append(text)
+            continue
+        lines.append(text + " {")
+        for block in node.blocks:
+            params = ", ".join(f"%{names[v]}: {format_type(v.type)}" for v in block.inputs)
+            lines.append(f"{indent}  {block.name}({params}) {{")
+            _print_nodes(block.nodes, names, indent + "    ", lines)
+            yields = ", ".join(_ref(v, names) for v in block.outputs)
+            lines.append(f"{indent}    yield ({yields})")
+            lines.append(f"{indent}  }}")
+        lines.append(indent + "}")
 
 
 # -------------------------------------------------------------------------------------- parse
@@ -205,17 +233,64 @@ def parse_graph(text: str, tensors: dict | None = None) -> Graph:
         name, _, typ = part.partition(":")
         name = name.strip().lstrip("%")
         env[name] = graph.add_input(parse_type(typ), name)
-    for lineno, line in enumerate(lines[1:], start=2):
-        if line == "}":
-            return graph
-        if line.startswith("return"):
-            inner = line[len("return"):].strip()
-            if not (inner.startswith("(") and inner.endswith(")")):
-                raise ParseError(f"line {lineno}: expected 'return (%a, ...)'")
-            graph.outputs = [_operand(p, env, lineno) for p in _split(inner[1:-1])]
-            continue
-        graph.nodes.append(_parse_node(line, env, lineno, graph, tensors or {}))
-    raise ParseError("missing closing '}'")
+    parser = _Parser(lines, graph, tensors or {})
+    end, graph.outputs = parser.body(1, env, graph.nodes, "return")
+    if end >= len(lines) or lines[end] != "}":
+        raise ParseError("missing closing '}'")
+    return graph
+
+
+class _Parser:
+    """Recursive descent over lines: a body is nodes up to `return` (a graph) or `yield` (a
+    block); a node line ending in '{' owns blocks, each `name(%params) { body }`."""
+
+    def __init__(self, lines: list, graph: Graph, tensors: dict) -> None:
+        self.lines, self.graph, self.tensors = lines, graph, tensors
+
+    def line(self, i: int) -> str:
+        if i >= len(self.lines):
+            raise ParseError("missing closing '}'")
+        return self.lines[i]
+
+    def body(self, i: int, env: dict, nodes: list, keyword: str) -> tuple:
+        while True:
+            line = self.line(i)
+            if line.startswith(keyword):
+                inner = line[len(keyword):].strip()
+                if not (inner.startswith("(") and inner.endswith(")")):
+                    raise ParseError(f"line {i + 1}: expected '{keyword} (%a, ...)'")
+                return i + 1, [_operand(p, env, i + 1) for p in _split(inner[1:-1])]
+            if line == "}":
+                raise ParseError(f"line {i + 1}: expected '{keyword} (...)' before '}}'")
+            opens = line.endswith("{")
+            node, names = _parse_node(line[:-1].rstrip() if opens else line, env, i + 1,
+                                      self.graph, self.tensors)
+            i += 1
+            if opens:
+                i = self.blocks(i, env, node)
+            for name, v in zip(names, node.outputs):  # defined after the node's own blocks
+                v.name = name
+                env[name] = v
+            nodes.append(node)
+
+    def blocks(self, i: int, env: dict, node: Node) -> int:
+        while self.line(i) != "}":
+            m = re.match(r"^(\w+)\((.*)\)\s*\{$", self.line(i))
+            if not m:
+                raise ParseError(f"line {i + 1}: expected a block 'name(%param: type, ...) {{'")
+            block = Block(m.group(1))
+            inner = dict(env)
+            for part in _split(m.group(2)):
+                name, _, typ = part.partition(":")
+                v = Value(parse_type(typ), name.strip().lstrip("%"))
+                block.inputs.append(v)
+                inner[v.name] = v
+            i, block.outputs = self.body(i + 1, inner, block.nodes, "yield")
+            if self.line(i) != "}":
+                raise ParseError(f"line {i + 1}: expected '}}' closing block {block.name}")
+            node.blocks.append(block)
+            i += 1
+        return i + 1
 
 
 def _operand(text: str, env: dict, lineno: int) -> Any:
@@ -227,7 +302,7 @@ def _operand(text: str, env: dict, lineno: int) -> Any:
     return parse_value_literal(text)
 
 
-def _parse_node(line: str, env: dict, lineno: int, graph: Graph, tensors: dict) -> Node:
+def _parse_node(line: str, env: dict, lineno: int, graph: Graph, tensors: dict) -> tuple:
     m = _NODE.match(line)
     if not m:
         raise ParseError(f"line {lineno}: expected '%out = op(args) {{attrs}} : type', got "
@@ -253,10 +328,7 @@ def _parse_node(line: str, env: dict, lineno: int, graph: Graph, tensors: dict) 
         _attach_constant(node, out_types[0], tensors, lineno)
         if "tensor" in node.meta:
             graph.tensors[node.meta["tensor"]] = node.attrs["value"]
-    for name, v in zip((o.strip().lstrip("%") for o in outs.split(",")), node.outputs):
-        v.name = name
-        env[name] = v
-    return node
+    return node, [o.strip().lstrip("%") for o in outs.split(",")]
 
 
 def _attach_constant(node: Node, typ: TensorType, tensors: dict, lineno: int) -> None:

@@ -1,9 +1,11 @@
 """The verifier: checks the rules every graph must keep, after every pass under test and on
 every file that is loaded.
 
-Rules: (1) SSA — every value is defined once, before it is used; (2) every node's op is known and
-its attributes are the op's; (3) every node's output types equal what the op's meta function
-computes from its input types; (4) the graph's outputs are defined values.
+Rules: (1) SSA — every value is defined once, before it is used, and is visible where it is used
+(a block sees what was defined before its node, in enclosing scopes; nothing leaks out of a block);
+(2) every node's op is known and its attributes are the op's; (3) every node's output types equal
+what the op's meta function computes from its input types — for `if` and `loop`, what their
+blocks yield, by the structural rules below; (4) the graph's outputs are defined values.
 """
 
 from __future__ import annotations
@@ -11,50 +13,131 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import VerificationError
-from .graph import Graph, Value
-from .text import format_node, print_graph, _names
+from .graph import Block, Graph, Node, Value, operand_type
+from .text import _names, format_node, format_type, print_graph
 from .types import FRESH, TensorType
 
 
-def verify(graph: Graph) -> Graph:
-    """Return the graph if it keeps every rule, else raise VerificationError naming the first
-    broken rule and the node that breaks it."""
-    names = _names(graph)
-    defined: set = set()
+class _Checker:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.names = _names(graph)
+        self.seen: set = set()  # every value defined anywhere: each may be defined once
 
-    def fail(where: str, rule: str) -> None:
-        raise VerificationError(f"{where}: {rule}\nin\n{print_graph(graph)}")
+    def fail(self, where: str, rule: str) -> None:
+        raise VerificationError(f"{where}: {rule}\nin\n{print_graph(self.graph)}")
 
-    for v in graph.inputs:
-        if v in defined:
-            fail(f"graph input %{v.name}", "defined twice")
-        defined.add(v)
-    for node in graph.nodes:
-        where = f"node `{format_node(node, names)}`"
-        for i, x in enumerate(node.inputs):
-            if isinstance(x, Value) and x not in defined:
-                fail(where, f"input {i} (%{names.get(x, x.name)}) is used before it is defined "
-                            "(SSA order)")
-        unknown = set(node.attrs) - set(node.op.attrs)
-        if unknown:
-            fail(where, f"attributes {sorted(unknown)} are not attributes of {node.op.name}")
-        types = [x.type if isinstance(x, Value) else x for x in node.inputs]
+    def define(self, v: Value, scope: set, where: str) -> None:
+        if v in self.seen:
+            self.fail(where, "a value is defined twice")
+        self.seen.add(v)
+        scope.add(v)
+
+    def nodes(self, nodes: list, scope: set) -> None:
+        for node in nodes:
+            where = f"node `{format_node(node, self.names)}`"
+            for i, x in enumerate(node.inputs):
+                if isinstance(x, Value) and x not in scope:
+                    self.fail(where, f"input {i} (%{self.names.get(x, x.name)}) is used before it "
+                                     "is defined, or outside its block (SSA order)")
+            unknown = set(node.attrs) - set(node.op.attrs)
+            if unknown:
+                self.fail(where, f"attributes {sorted(unknown)} are not attributes of "
+                                 f"{node.op.name}")
+            if node.op.control:
+                self.control(node, scope, where)
+            else:
+                self.typed(node, where)
+            for v in node.outputs:
+                self.define(v, scope, where)
+
+    def typed(self, node: Node, where: str) -> None:
+        if node.blocks:
+            self.fail(where, f"{node.op.name} is not a control-flow op but has blocks")
         try:
-            expected = node.op.meta_all(types, node.attrs)
+            expected = node.op.meta_all([operand_type(x) for x in node.inputs], node.attrs)
         except Exception as exc:  # the meta function rejects the inputs: report its reason
-            fail(where, f"the op's meta function rejects its inputs: {exc}")
-        if not all(_matches(o.type, e) for o, e in zip(node.outputs, expected)) or \
-                len(node.outputs) != len(expected):
-            fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the op's "
-                        f"meta function, which gives {expected}")
-        for v in node.outputs:
-            if v in defined:
-                fail(where, "an output is defined twice")
-            defined.add(v)
-    for j, v in enumerate(graph.outputs):
-        if isinstance(v, Value) and v not in defined:
-            fail(f"graph output {j}", "is not defined by an input or a node")
-    return graph
+            self.fail(where, f"the op's meta function rejects its inputs: {exc}")
+        if len(node.outputs) != len(expected) or not all(
+                _matches(o.type, e) for o, e in zip(node.outputs, expected)):
+            self.fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the "
+                             f"op's meta function, which gives {expected}")
+
+    def block(self, block: Block, scope: set, where: str) -> None:
+        """Check a block in a copy of the enclosing scope (nothing defined in it leaks out)."""
+        inner = set(scope)
+        for v in block.inputs:
+            self.define(v, inner, where)
+        self.nodes(block.nodes, inner)
+        for j, y in enumerate(block.outputs):
+            if isinstance(y, Value) and y not in inner:
+                self.fail(where, f"block {block.name} yields %{self.names.get(y, y.name)} "
+                                 f"(position {j}), which is not defined in it or around it")
+
+    def control(self, node: Node, scope: set, where: str) -> None:
+        out_types = [o.type for o in node.outputs]
+        if node.op.name == "if":
+            self._check_if(node, scope, where, out_types)
+        else:
+            self._check_loop(node, scope, where, out_types)
+
+    def _check_if(self, node: Node, scope: set, where: str, out_types: list) -> None:
+        if [b.name for b in node.blocks] != ["then", "else"] or len(node.inputs) != 1:
+            self.fail(where, "`if` takes one condition and two blocks named then and else")
+        _condition(self, node.inputs[0], where)
+        for block in node.blocks:
+            if block.inputs:
+                self.fail(where, f"block {block.name} of `if` takes no inputs")
+            self.block(block, scope, where)
+            if _yield_types(block) != out_types:
+                self.fail(where, f"block {block.name} yields {_fmt(_yield_types(block))} but the "
+                                 f"`if` produces {_fmt(out_types)}")
+
+    def _check_loop(self, node: Node, scope: set, where: str, out_types: list) -> None:
+        if [b.name for b in node.blocks] != ["body"] or len(node.inputs) < 2:
+            self.fail(where, "`loop` takes a trip count, a condition, carried values and one "
+                             "block named body")
+        trip, cond, *carried = node.inputs
+        if not (isinstance(trip, int) or _is_int_scalar(trip)):
+            self.fail(where, "the trip count must be an int or a 0-d integer tensor")
+        _condition(self, cond, where)
+        carried_types = [x.type if isinstance(x, Value) else type(x) for x in carried]
+        body = node.blocks[0]
+        want_inputs = [int] + carried_types
+        if [v.type for v in body.inputs] != want_inputs:
+            self.fail(where, f"the body takes {_fmt([v.type for v in body.inputs])}; it must take "
+                             f"the count and the carried values: {_fmt(want_inputs)}")
+        self.block(body, scope, where)
+        yields = _yield_types(body)
+        if len(yields) != len(carried) + 1 or yields[1:] != carried_types:
+            self.fail(where, f"the body yields {_fmt(yields)}; it must yield a condition and the "
+                             f"carried values {_fmt(carried_types)}")
+        if out_types != carried_types:
+            self.fail(where, f"the loop produces {_fmt(out_types)} but carries "
+                             f"{_fmt(carried_types)}")
+
+
+def _yield_types(block: Block) -> list:
+    return [y.type if isinstance(y, Value) else type(y) for y in block.outputs]
+
+
+def _fmt(types: list) -> str:
+    return "(" + ", ".join(format_type(t) for t in types) + ")"
+
+
+def _is_int_scalar(x: Any) -> bool:
+    if not isinstance(x, Value):
+        return False
+    t = x.type
+    return t is int or (isinstance(t, TensorType) and not t.shape
+                        and not t.dtype.is_floating_point and t.dtype.name != "bool")
+
+
+def _condition(checker: _Checker, cond: Any, where: str) -> None:
+    ok = isinstance(cond, bool) or (isinstance(cond, Value) and (
+        cond.type is bool or (isinstance(cond.type, TensorType) and not cond.type.shape)))
+    if not ok:
+        checker.fail(where, "the condition must be a bool or a 0-d tensor")
 
 
 def _matches(actual: Any, expected: Any) -> bool:
@@ -65,3 +148,17 @@ def _matches(actual: Any, expected: Any) -> bool:
             and actual.device is expected.device and len(actual.shape) == len(expected.shape)
             and all(isinstance(a, str) if e is FRESH else a == e
                     for a, e in zip(actual.shape, expected.shape)))
+
+
+def verify(graph: Graph) -> Graph:
+    """Return the graph if it keeps every rule, else raise VerificationError naming the first
+    broken rule and the node that breaks it."""
+    checker = _Checker(graph)
+    scope: set = set()
+    for v in graph.inputs:
+        checker.define(v, scope, f"graph input %{v.name}")
+    checker.nodes(graph.nodes, scope)
+    for j, v in enumerate(graph.outputs):
+        if isinstance(v, Value) and v not in scope:
+            checker.fail(f"graph output {j}", "is not defined by an input or a node")
+    return graph

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends import Backend
-from ..ir.graph import Graph, Value
+from ..ir.graph import Graph, Value, walk
 from ..ir.types import Device, DType, TensorType
 
 _counter = itertools.count()
@@ -28,9 +28,13 @@ class _Emitter:
     def __init__(self, graph: Graph, backend: Backend) -> None:
         self.graph = graph
         self.backend = backend
-        self.env: dict[str, Any] = {"_asarray": backend.xp.asarray}
+        self.env: dict[str, Any] = {"_asarray": backend.xp.asarray, "_truth": bool}
         self.symbols = {s: f"s_{i}" for i, s in enumerate(graph.symbols())}
         self.names: dict[Value, str] = {}
+        self._ids = itertools.count()
+
+    def next_id(self) -> int:
+        return next(self._ids)
 
     def global_name(self, prefix: str, obj: Any) -> str:
         for k, v in self.env.items():
@@ -73,11 +77,15 @@ class _Emitter:
 
 
 def _last_uses(graph: Graph) -> dict:
+    """Value -> index of the last top-level node that uses it; a use anywhere inside a node's
+    blocks (a loop body runs many times) counts as a use by that node."""
     last: dict = {}
     for k, node in enumerate(graph.nodes):
-        for x in node.inputs:
-            if isinstance(x, Value):
-                last[x] = k
+        for inner in walk([node]):
+            used = list(inner.inputs) + [y for b in inner.blocks for y in b.outputs]
+            for x in used:
+                if isinstance(x, Value):
+                    last[x] = k
     return last
 
 
@@ -109,14 +117,14 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _bind_fresh(em: _Emitter, node: Any) -> list:
+def _bind_fresh(em: _Emitter, node: Any, indent: str) -> list:
     """Sizes known only now (`nonzero`'s count): bind their symbols from the outputs' shapes."""
     lines = []
     for out in node.outputs:
         for d, sym in enumerate(getattr(out.type, "shape", ())):
             if isinstance(sym, str) and sym not in em.symbols:
                 em.symbols[sym] = f"s_{len(em.symbols)}"
-                lines.append(f"    {em.symbols[sym]} = {em.names[out]}.shape[{d}]  # {sym}")
+                lines.append(f"{indent}{em.symbols[sym]} = {em.names[out]}.shape[{d}]  # {sym}")
     return lines
 
 
@@ -134,26 +142,11 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
         lines.append(f"    {var} = a{i}.shape[{d}]  # {sym}")
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)
+    top = set(graph.nodes)  # only values of the function's own scope are deleted
     for k, node in enumerate(graph.nodes):
-        source = node.meta.get("source")
-        comment = f"  # {source}" if source else ""
-        if len(node.outputs) == 1:
-            em.names[node.outputs[0]] = f"v{k}"
-            lines.append(f"    v{k} = {_call(em, node)}{comment}")
-            lines += _bind_fresh(em, node)
-        else:
-            targets = []
-            for i, out in enumerate(node.outputs):
-                em.names[out] = f"v{k}_{i}"
-                targets.append(f"v{k}_{i}")
-            lines.append(f"    {', '.join(targets)} = {_call(em, node)}{comment}")
-            lines += _bind_fresh(em, node)
-            for i, out in enumerate(node.outputs):
-                if isinstance(out.type, TensorType) and not out.type.shape:
-                    lines.append(f"    v{k}_{i} = _asarray(v{k}_{i}, "
-                                 f"dtype={em.literal(out.type.dtype.np)})")
-        dead = [em.names[x] for x in dict.fromkeys(node.input_values())
-                if last.get(x) == k and x not in keep]
+        _emit_node(em, node, "    ", lines)
+        dead = [em.names[x] for x in dict.fromkeys(_used(node))
+                if last.get(x) == k and x not in keep and x.node in top]
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     results = []
@@ -164,6 +157,84 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
         results.append(ref)
     lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     return "\n".join(lines) + "\n", em.env
+
+
+def _used(node: Any) -> list:
+    """Values a top-level node reads, its blocks' reads of outer values included."""
+    found = []
+    for inner in walk([node]):
+        found += [x for x in inner.inputs if isinstance(x, Value)]
+        found += [y for b in inner.blocks for y in b.outputs if isinstance(y, Value)]
+    return found
+
+
+def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
+    if node.op.control:
+        (_emit_if if node.op.name == "if" else _emit_loop)(em, node, indent, lines)
+        return
+    source = node.meta.get("source")
+    comment = f"  # {source}" if source else ""
+    k = em.next_id()
+    if len(node.outputs) == 1:
+        em.names[node.outputs[0]] = f"v{k}"
+        lines.append(f"{indent}v{k} = {_call(em, node)}{comment}")
+        lines += _bind_fresh(em, node, indent)
+        return
+    targets = []
+    for i, out in enumerate(node.outputs):
+        em.names[out] = f"v{k}_{i}"
+        targets.append(f"v{k}_{i}")
+    lines.append(f"{indent}{', '.join(targets)} = {_call(em, node)}{comment}")
+    lines += _bind_fresh(em, node, indent)
+    for i, out in enumerate(node.outputs):
+        if isinstance(out.type, TensorType) and not out.type.shape:
+            lines.append(f"{indent}v{k}_{i} = _asarray(v{k}_{i}, "
+                         f"dtype={em.literal(out.type.dtype.np)})")
+
+
+def _emit_body(em: _Emitter, block: Any, indent: str, lines: list, targets: list) -> None:
+    """A block's nodes, then its yields assigned to `targets` (the owner's variables)."""
+    for node in block.nodes:
+        _emit_node(em, node, indent, lines)
+    if targets:
+        values = [em.operand(y, None) for y in block.outputs]
+        lines.append(f"{indent}{', '.join(targets)} = {', '.join(values)}")
+    elif not block.nodes:
+        lines.append(f"{indent}pass")
+
+
+def _emit_if(em: _Emitter, node: Any, indent: str, lines: list) -> None:
+    k = em.next_id()
+    outs = [f"v{k}_{i}" for i in range(len(node.outputs))]
+    for v, name in zip(node.outputs, outs):
+        em.names[v] = name
+    lines.append(f"{indent}if _truth({em.operand(node.inputs[0], None)}):")
+    _emit_body(em, node.blocks[0], indent + "    ", lines, outs)
+    lines.append(f"{indent}else:")
+    _emit_body(em, node.blocks[1], indent + "    ", lines, outs)
+
+
+def _emit_loop(em: _Emitter, node: Any, indent: str, lines: list) -> None:
+    """TorchScript's loop as a while: the carried values live in the loop's output variables."""
+    k = em.next_id()
+    trip, cond, *carried = node.inputs
+    outs = [f"v{k}_{i}" for i in range(len(node.outputs))]
+    count, go, limit = f"i{k}", f"go{k}", f"n{k}"
+    if outs:
+        values = [em.operand(x, None) for x in carried]
+        lines.append(f"{indent}{', '.join(outs)} = {', '.join(values)}")
+    lines.append(f"{indent}{count}, {limit} = 0, int({em.operand(trip, None)})")
+    lines.append(f"{indent}{go} = _truth({em.operand(cond, None)})")
+    lines.append(f"{indent}while {go} and {count} < {limit}:")
+    body = node.blocks[0]
+    em.names[body.inputs[0]] = count
+    for v, name in zip(body.inputs[1:], outs):
+        em.names[v] = name
+    _emit_body(em, body, indent + "    ", lines, [go] + outs)
+    lines.append(f"{indent}    {go} = _truth({go})")
+    lines.append(f"{indent}    {count} += 1")
+    for v, name in zip(node.outputs, outs):
+        em.names[v] = name
 
 
 def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tuple[Callable, str]:

@@ -76,7 +76,15 @@ def run_reference(graph: Graph, tensors: Sequence[Tensor]) -> list:
     """Execute node by node through `bind`: slow, but every op records autograd as in eager."""
     sizes = bind_symbols(graph, tensors, graph.name)
     env: dict = dict(zip(graph.inputs, tensors))
-    for node in graph.nodes:
+    _run_nodes(graph.nodes, env, sizes)
+    return [env[v] if isinstance(v, Value) else v for v in graph.outputs]
+
+
+def _run_nodes(nodes: list, env: dict, sizes: dict) -> None:
+    for node in nodes:
+        if node.op.control:
+            _run_control(node, env, sizes)
+            continue
         args = [env[x] if isinstance(x, Value) else x for x in node.inputs]
         attrs = {k: _resolve(v, sizes) for k, v in node.attrs.items()}
         result = bind(node.op, args, attrs)
@@ -85,7 +93,28 @@ def run_reference(graph: Graph, tensors: Sequence[Tensor]) -> list:
             for sym, size in zip(v.type.shape, r._data.shape):  # data-dependent sizes
                 if isinstance(sym, str):
                     sizes.setdefault(sym, size)
-    return [env[v] if isinstance(v, Value) else v for v in graph.outputs]
+
+
+def _run_block(block: Any, env: dict, sizes: dict, inputs: Sequence) -> list:
+    inner = dict(env)  # the block sees the enclosing scope; nothing it defines leaks out
+    inner.update(zip(block.inputs, inputs))
+    _run_nodes(block.nodes, inner, sizes)
+    return [inner[y] if isinstance(y, Value) else y for y in block.outputs]
+
+
+def _run_control(node: Any, env: dict, sizes: dict) -> None:
+    """`if` runs one block; `loop` runs its body while count < trip and the condition holds."""
+    value = lambda x: env[x] if isinstance(x, Value) else x  # noqa: E731
+    if node.op.name == "if":
+        block = node.blocks[0] if bool(value(node.inputs[0])) else node.blocks[1]
+        results = _run_block(block, env, sizes, ())
+    else:
+        trip, cond, *carried = (value(x) for x in node.inputs)
+        results, count, go = list(carried), 0, bool(cond)
+        while go and count < int(trip):
+            go, *results = _run_block(node.blocks[0], env, sizes, [count, *results])
+            go, count = bool(go), count + 1
+    env.update(zip(node.outputs, results))
 
 
 class GraphFunction:
