@@ -35,7 +35,7 @@ class AutogradMeta:
     def __init__(self) -> None:
         self.grad = None
         self.retains_grad = False
-        self.grad_acc = None  # weakref to the leaf's AccumulateGrad node
+        self.grad_acc = None  # the leaf's AccumulateGrad node (it refers back weakly)
         self.hooks = None  # leaf hooks: list of callables
         self.name = None
 

@@ -197,20 +197,28 @@ def node_class(name: str, base: type = OpNode) -> type:
 
 
 class AccumulateGrad(Node):
-    """Where a leaf's gradient lands: runs the leaf's hooks, then adds into `.grad`."""
+    """Where a leaf's gradient lands: runs the leaf's hooks, then adds into `.grad`.
 
-    __slots__ = ("variable",)
+    The leaf owns its accumulator (made once, not per op) and the accumulator refers back to the
+    leaf weakly, so neither keeps the other alive in a cycle; a leaf that is gone has no `.grad`
+    anyone could read."""
+
+    __slots__ = ("_variable",)
 
     def __init__(self, variable: Tensor) -> None:
-        self.variable = variable
+        self._variable = weakref.ref(variable)
         self._next, self._seq, self._pre_hooks, self._post_hooks = (), next(_seq), None, None
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self._variable()
 
     def apply(self, grads: list) -> Sequence:
         g = grads[0]
-        var = self.variable
-        ag = var._ag
-        if g is None:
+        var = self._variable()
+        if g is None or var is None:
             return ()
+        ag = var._ag
         if ag is not None and ag.hooks:
             for hook in list(ag.hooks):
                 new = hook(g)
@@ -233,11 +241,9 @@ def accumulate(var: Tensor, g: Tensor) -> None:
 
 def grad_accumulator(t: Tensor) -> AccumulateGrad:
     ag = t._meta()
-    acc = ag.grad_acc() if ag.grad_acc is not None else None
-    if acc is None:
-        acc = AccumulateGrad(t)
-        ag.grad_acc = weakref.ref(acc)
-    return acc
+    if ag.grad_acc is None:
+        ag.grad_acc = AccumulateGrad(t)
+    return ag.grad_acc
 
 
 def gradient_edge(t: Tensor) -> tuple:
@@ -302,9 +308,9 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
         if isinstance(x, Tensor):
             if x._requires_grad:
                 fn = x.grad_fn if x._view is not None else x._grad_fn
-                if fn is None:  # a leaf: its accumulator, cached weakly on the tensor
+                if fn is None:  # a leaf: its accumulator, made once and kept on the tensor
                     ag = x._ag
-                    fn = ag.grad_acc() if ag is not None and ag.grad_acc is not None else None
+                    fn = ag.grad_acc if ag is not None else None
                     edges.append((fn or grad_accumulator(x), 0))
                 else:
                     edges.append((fn, x._output_nr))
