@@ -39,3 +39,9 @@ globals().update(methods.public())  # each op family's functions (dualgraph/meth
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 bool = bool_
+
+
+def __getattr__(name: str):
+    """Names PyTorch has and dualgraph lacks fail with an error that says so."""
+    raise AttributeError(f"module 'dualgraph' has no attribute {name!r} (dualgraph does not "
+                         f"implement torch.{name})")

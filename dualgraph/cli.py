@@ -4,6 +4,7 @@
     dualgraph show model.dgm                         inputs, outputs, op counts, bytes, the IR
     dualgraph run model.dgm --input x.npy [...] --output out.npy
     dualgraph viz model.dgm -o model.svg             a picture (SVG, PNG or PDF)
+    dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
 
 The demo grows with each capability, printing each briefly.
 """
@@ -175,7 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("viz", help="draw a saved .dgm function")
     p.add_argument("model")
     p.add_argument("-o", "--output", required=True, help="picture file: .svg, .png or .pdf")
+    p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
+    p.add_argument("script")
+    p.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "as-torch":
+        from .as_torch import run as run_as_torch
+        return run_as_torch(args.script, args.args)
     from .ir.errors import DualgraphError
     try:
         if args.command == "demo":
