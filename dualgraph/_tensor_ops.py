@@ -26,6 +26,7 @@ SUM_TO_SIZE, UNSQUEEZE, SQUEEZE, GETITEM = (get("sum_to_size"), get("unsqueeze")
                                             get("getitem"))
 CLONE, COPY, TO_DTYPE = get("clone"), get("copy"), get("to_dtype")
 MAX, MIN, GATHER, SCATTER_ADD = get("max"), get("min"), get("gather"), get("scatter_add")
+INDEX, INDEX_PUT = get("index"), get("index_put")
 
 
 def _alpha(alpha: Any) -> dict:
@@ -43,29 +44,104 @@ def _dims(dim: Any) -> Any:
     return tuple(dim) if isinstance(dim, list) else dim
 
 
-def normalize_index(index: Any) -> tuple:
-    """Turn a Python index into a tuple of ints, slices, None and Ellipsis (basic indexing)."""
+def normalize_index(index: Any, ndim: int) -> tuple:
+    """Split a Python index into (basic, tensors, dims), as PyTorch splits it: the basic part
+    (ints, slices, None, ...) is applied first as a view; then each index tensor (integer or
+    bool; lists and arrays become tensors) indexes the view starting at dim `dims[i]`."""
+    if index.__class__ is int:
+        return (index,), (), ()
     if not isinstance(index, tuple):
-        index = (index,)
-    out = []
-    for i in index:
-        if i is None or i is Ellipsis or isinstance(i, slice) and not any(
-                hasattr(p, "_data") for p in (i.start, i.stop, i.step)):
-            out.append(i)
-        elif isinstance(i, slice):
-            out.append(slice(*(None if p is None else p.__index__()
-                               for p in (i.start, i.stop, i.step))))
-        elif isinstance(i, bool):
-            raise IndexError("indexing with a Python bool is not supported; use a bool tensor "
-                             "mask with the tensor API")
-        elif hasattr(i, "__index__") and (not hasattr(i, "_data") or i.dim() == 0):
-            out.append(i.__index__())
+        index = _sequence_as_tuple(index) if isinstance(index, list) else (index,)
+    entries = [_index_entry(i) for i in index]
+    used = sum(_span(e) for e in entries)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if sum(1 for e in entries if e is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    basic, tensors, dims, at = [], [], [], 0  # `at`: the dim of the basic view reached
+    for e in entries:
+        if e is Ellipsis or e is None or isinstance(e, (int, slice)):
+            basic.append(e)
+            at += ndim - used if e is Ellipsis else 0 if isinstance(e, int) else 1
         else:
-            raise IndexError(
-                f"only integers, slices (`:`), ellipsis (`...`), None and 0-dim integer tensors "
-                f"are valid indices here, got {type(i).__name__}; advanced indexing with lists "
-                f"and tensors is part of the full tensor API")
-    return tuple(out)
+            k = _span(e)
+            basic.extend([slice(None)] * k)
+            tensors.append(e)
+            dims.append(at)
+            at += k
+    return tuple(basic), tuple(tensors), tuple(dims)
+
+
+def _sequence_as_tuple(index: list) -> Any:
+    """A list is one index tensor, unless it holds slices, None, ... or sequences (PyTorch's
+    deprecated reading as a tuple)."""
+    if any(i is None or i is Ellipsis or isinstance(i, (slice, list, tuple)) or
+           hasattr(i, "_data") for i in index):
+        import warnings
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated "
+                      "and will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq].",
+                      UserWarning, stacklevel=4)
+        return tuple(index)
+    return (index,)
+
+
+def _index_entry(i: Any) -> Any:
+    """One entry of an index: an int, slice, None or Ellipsis, or an index tensor."""
+    if i is None or i is Ellipsis:
+        return i
+    if isinstance(i, slice):
+        if any(hasattr(p, "_data") for p in (i.start, i.stop, i.step)):
+            return slice(*(None if p is None else p.__index__()
+                           for p in (i.start, i.stop, i.step)))
+        return i
+    if isinstance(i, bool):  # True adds a dim of 1, False an empty one: a 0-d mask
+        from .creation import tensor
+        return tensor(i)
+    if hasattr(i, "_data"):
+        if i.dim() == 0 and i._data is not None and not i._dtype.is_floating_point and \
+                i._dtype.name != "bool":
+            return i.__index__()  # a concrete 0-d integer tensor selects, like an int
+        if i._dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return i
+    if hasattr(i, "__index__"):
+        return i.__index__()
+    if isinstance(i, (list, tuple)) or hasattr(i, "__array__"):
+        from .creation import tensor
+        t = tensor(i)
+        if t._dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return t
+    raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                     f"Variables are valid indices (got {type(i).__name__})")
+
+
+def _span(e: Any) -> int:
+    """How many dims of the tensor an index entry consumes."""
+    if e is None or e is Ellipsis:
+        return 0
+    if isinstance(e, (int, slice)):
+        return 1
+    return e.dim() if e._dtype.name in ("bool", "uint8") else 1
+
+
+def _whole(basic: tuple) -> bool:
+    return all(b is Ellipsis or b == slice(None) for b in basic)
+
+
+def _value_tensor(self: Any, value: Any) -> Any:
+    """A value to write that is neither a tensor nor a Python number: NumPy scalars pass as
+    numbers; lists and arrays become tensors of the destination's dtype."""
+    import numpy as np
+    if isinstance(value, np.generic):
+        return value.item()
+    from .creation import tensor
+    return tensor(value, dtype=self._dtype, device=self._device)
+
+
+def _index_tensors(self: Any, tensors: tuple) -> tuple:
+    from .methods.indexing import _as_index
+    return tuple(_as_index(t, self._device) for t in tensors)
 
 
 class TensorOps:
@@ -103,12 +179,18 @@ class TensorOps:
     def add(self, other, *, alpha=1): return bind(ADD, (self, other), _alpha(alpha))
     def sub(self, other, *, alpha=1): return bind(SUB, (self, other), _alpha(alpha))
     def mul(self, other): return bind(MUL, (self, other))
-    def div(self, other): return bind(DIV, (self, other))
+    def div(self, other, *, rounding_mode=None):
+        return bind(DIV, (self, other), {} if rounding_mode is None else
+                    {"rounding_mode": rounding_mode})
+
     def pow(self, exponent): return bind(POW, (self, exponent))
     def add_(self, other, *, alpha=1): return bind_inplace(ADD, (self, other), _alpha(alpha))
     def sub_(self, other, *, alpha=1): return bind_inplace(SUB, (self, other), _alpha(alpha))
     def mul_(self, other): return bind_inplace(MUL, (self, other))
-    def div_(self, other): return bind_inplace(DIV, (self, other))
+    def div_(self, other, *, rounding_mode=None):
+        return bind_inplace(DIV, (self, other), {} if rounding_mode is None else
+                            {"rounding_mode": rounding_mode})
+
     def pow_(self, exponent): return bind_inplace(POW, (self, exponent))
     subtract, multiply, divide, true_divide = sub, mul, div, div
 
@@ -150,19 +232,16 @@ class TensorOps:
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         return bind(MEAN, (self,), _reduce_attrs(dim, keepdim, dtype))
 
-    def max(self, dim=None, keepdim=False):
-        """The largest element, or (values, indices) along `dim`."""
-        from . import return_types
-        if dim is None:
-            return bind(MAX, (bind(RESHAPE, (self,), {"shape": (-1,)}),), {"dim": 0})[0]
-        return return_types.max(*bind(MAX, (self,), {"dim": dim, "keepdim": keepdim}))
+    def max(self, dim=None, keepdim=False, *, other=None):
+        """The largest element; (values, indices) along `dim`; or the elementwise maximum with
+        a tensor `other` (`x.max(y)`), as PyTorch's three overloads."""
+        from .methods.statistics import _extreme
+        return _extreme("max", self, dim, keepdim, other)
 
-    def min(self, dim=None, keepdim=False):
-        """The smallest element, or (values, indices) along `dim`."""
-        from . import return_types
-        if dim is None:
-            return bind(MIN, (bind(RESHAPE, (self,), {"shape": (-1,)}),), {"dim": 0})[0]
-        return return_types.min(*bind(MIN, (self,), {"dim": dim, "keepdim": keepdim}))
+    def min(self, dim=None, keepdim=False, *, other=None):
+        """The smallest element; (values, indices) along `dim`; or the elementwise minimum."""
+        from .methods.statistics import _extreme
+        return _extreme("min", self, dim, keepdim, other)
 
     def gather(self, dim, index): return bind(GATHER, (self, index), {"dim": dim})
 
@@ -182,7 +261,20 @@ class TensorOps:
     def reshape(self, *shape): return bind(RESHAPE, (self,), {"shape": sizes(shape)})
     def view_as(self, other): return self.view(other.shape)
     def reshape_as(self, other): return self.reshape(other.shape)
-    def flatten(self): return bind(RESHAPE, (self,), {"shape": (-1,)})
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Dims start_dim..end_dim merged into one (a view when possible; self if none merge)."""
+        from .ir.meta import normalize_dim
+        n = self.dim()
+        if n == 0:
+            return bind(RESHAPE, (self,), {"shape": (1,)})
+        start = normalize_dim("flatten", start_dim, n)
+        end = normalize_dim("flatten", end_dim, n)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if start == end:
+            return self
+        shape = tuple(self.shape)
+        return bind(RESHAPE, (self,), {"shape": shape[:start] + (-1,) + shape[end + 1:]})
 
     def transpose(self, dim0, dim1):
         return bind(TRANSPOSE, (self,), {"dim0": dim0, "dim1": dim1})
@@ -215,11 +307,25 @@ class TensorOps:
         return bind(SQUEEZE, (self,), {} if dim is None else {"dim": _dims(dim)})
 
     def __getitem__(self, index):
-        return bind(GETITEM, (self,), {"index": normalize_index(index)})
+        basic, tensors, dims = normalize_index(index, self.dim())
+        if not tensors:
+            return bind(GETITEM, (self,), {"index": basic})
+        view = self if _whole(basic) else bind(GETITEM, (self,), {"index": basic})
+        return bind(INDEX, (view, *_index_tensors(self, tensors)), {"dims": dims})
 
     def __setitem__(self, index, value):
-        view = bind(GETITEM, (self,), {"index": normalize_index(index)})
-        bind_inplace(COPY, (view, value))
+        basic, tensors, dims = normalize_index(index, self.dim())
+        if not hasattr(value, "_data") and not isinstance(value, (bool, int, float)):
+            value = _value_tensor(self, value)
+        if not tensors:
+            bind_inplace(COPY, (bind(GETITEM, (self,), {"index": basic}), value))
+            return
+        tensors = _index_tensors(self, tensors)
+        view = self if _whole(basic) else bind(GETITEM, (self,), {"index": basic})
+        if hasattr(value, "_data") and value._dtype is not self._dtype and value.dim() == 0 \
+                and len(tensors) == 1 and tensors[0]._dtype.name == "bool":
+            value = value.to(self._dtype)  # x[mask] = 0-d tensor fills, as PyTorch
+        bind_inplace(INDEX_PUT, (view, value, *tensors), {"dims": dims, "accumulate": False})
 
     # copies -----------------------------------------------------------------------------------
     def clone(self): return bind(CLONE, (self,))

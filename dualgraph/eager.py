@@ -62,7 +62,7 @@ def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Except
                  for x in inputs], attrs)
     except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
         return meta_exc
-    if isinstance(exc, RuntimeError):  # the kernel's own explanation (e.g. view vs. strides)
+    if isinstance(exc, (RuntimeError, IndexError)):  # the kernel's own explanation
         return exc
     return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
 
@@ -82,7 +82,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
     kernels: dict[Device, tuple] = {}
     is_view = op.kind == VIEW
     moves = op.moves_device
-    n_inputs = len(op.inputs)
+    # variadic ops (`cat`) take any number of inputs: never the fixed-arity fast path
+    n_inputs = -1 if any(n.startswith("*") for n in op.inputs) else len(op.inputs)
     multi = op.num_outputs > 1
     attrs_free = getattr(op.dtype_rule, "ignores_attrs", False)
 
@@ -193,6 +194,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         out, result, device, requires = compute(inputs, attrs)
         if multi:
             outs = tuple(_wrap(o, r, device) for o, r in zip(out, result))
+            if is_view:
+                _link_multi_view(inputs[0], outs)
             if requires and grad_state.enabled:
                 graph.record(op, inputs, attrs, outs)
             return outs
@@ -271,12 +274,26 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             return False
         try:
             cpu_ufunc(*raws, out=self._data)
-        except ValueError:
-            return False  # not broadcastable into self: the general path explains
+        except (ValueError, TypeError, OverflowError):
+            return False  # not broadcastable, or a scalar out of range: the general path explains
         self._version_counter().value += 1
         return True
 
     return run, run_inplace
+
+
+def _link_multi_view(src: Tensor, outs: tuple) -> None:
+    """Outputs of `split`/`unbind` share the input's storage and version counter; like PyTorch,
+    they may not be written in place under grad (`chain=None` marks them)."""
+    view = src._view
+    base = src if view is None else view.base
+    counter = base._version_counter()
+    src._version = counter
+    for t in outs:
+        if t._data.base is not None:
+            t._view = ViewInfo(base, None, grad_state.enabled)
+            t._version = counter
+            t._view.fn_version = counter.value
 
 
 def _install(op: OpDef) -> None:

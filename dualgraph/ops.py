@@ -59,9 +59,12 @@ def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     return _binary("mul", MUL, input, other, {}, out)
 
 
-def div(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """True division: integer inputs give the default float dtype."""
-    return _binary("div", DIV, input, other, {}, out)
+def div(input: Any, other: Any, *, rounding_mode: str | None = None,
+        out: Tensor | None = None) -> Tensor:
+    """Division: true division (integers give the default float dtype), or with
+    `rounding_mode` 'trunc' / 'floor' the rounded quotient (integers stay integers)."""
+    attrs = {} if rounding_mode is None else {"rounding_mode": rounding_mode}
+    return _binary("div", DIV, input, other, attrs, out)
 
 
 def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:
@@ -152,10 +155,6 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     return input.squeeze(dim)
-
-
-def flatten(input: Tensor) -> Tensor:
-    return input.flatten()
 
 
 def clone(input: Tensor) -> Tensor:

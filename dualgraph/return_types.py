@@ -17,3 +17,12 @@ def _make(name: str, fields: tuple) -> type:
 
 max = _make("max", ("values", "indices"))
 min = _make("min", ("values", "indices"))
+median = _make("median", ("values", "indices"))
+mode = _make("mode", ("values", "indices"))
+sort = _make("sort", ("values", "indices"))
+topk = _make("topk", ("values", "indices"))
+kthvalue = _make("kthvalue", ("values", "indices"))
+svd = _make("svd", ("U", "S", "V"))
+linalg_svd = _make("linalg_svd", ("U", "S", "Vh"))
+slogdet = _make("slogdet", ("sign", "logabsdet"))
+linalg_slogdet = _make("linalg_slogdet", ("sign", "logabsdet"))

@@ -19,6 +19,22 @@ VIEW = "view"
 OPAQUE = "opaque"
 
 
+class _AllInputs:
+    """`save_inputs=ALL_INPUTS`: a variadic op's VJP reads every input, however many."""
+
+    def __contains__(self, index: object) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "ALL_INPUTS"
+
+
+ALL_INPUTS = _AllInputs()
+
+
 class OpError(RuntimeError):
     """A call that an op's meta function rejects (wrong shapes, dtypes or devices).
 

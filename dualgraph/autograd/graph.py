@@ -370,6 +370,11 @@ def check_inplace_allowed(t: Tensor, op: OpDef) -> None:
                                "an in-place operation.")
         return
     base = view.base
+    if view.chain is None and (base._requires_grad or t._requires_grad):
+        raise RuntimeError(
+            f"{op.name}_(): this view is an output of a function that returns multiple views "
+            "(split, unbind, chunk); such outputs may not be modified in place while autograd "
+            "records. Clone it first, or modify the base.")
     if base._grad_fn is None and base._requires_grad:
         raise RuntimeError(f"{op.name}_(): a view of a leaf Variable that requires grad is being "
                            "used in an in-place operation.")
@@ -449,7 +454,8 @@ def refresh_view_grad_fn(t: Tensor) -> None:
     """Re-derive a view's grad_fn from its base when the base's history changed in place."""
     view = t._view
     counter = t._version
-    if counter is None or view.fn_version == counter.value or not view.grad_ok:
+    if counter is None or view.fn_version == counter.value or not view.grad_ok or \
+            view.chain is None:
         return
     base = view.base
     if not base._requires_grad:

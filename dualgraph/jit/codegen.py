@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -65,6 +66,8 @@ class _Emitter:
             return f"slice({self.literal(v.start)}, {self.literal(v.stop)}, {self.literal(v.step)})"
         if v is Ellipsis:
             return "..."
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"float({str(v)!r})"  # inf, -inf and nan are not Python literals
         return repr(v)
 
     def operand(self, x: Any, compute: DType | None) -> str:
@@ -106,7 +109,7 @@ def _call(em: _Emitter, node: Any) -> str:
                                 em.backend.plain.get(op.name) or em.backend.kernel(op.name))
     call = f"{kernel}({', '.join(args)})"
     out = node.outputs[0].type
-    if len(node.outputs) == 1 and isinstance(out, TensorType) and not out.shape:
+    if node.op.num_outputs == 1 and isinstance(out, TensorType) and not out.shape:
         call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"  # NumPy gives 0-d scalars
     return call
 
@@ -175,7 +178,7 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     source = node.meta.get("source")
     comment = f"  # {source}" if source else ""
     k = em.next_id()
-    if len(node.outputs) == 1:
+    if node.op.num_outputs == 1:
         em.names[node.outputs[0]] = f"v{k}"
         lines.append(f"{indent}v{k} = {_call(em, node)}{comment}")
         lines += _bind_fresh(em, node, indent)
@@ -184,7 +187,8 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     for i, out in enumerate(node.outputs):
         em.names[out] = f"v{k}_{i}"
         targets.append(f"v{k}_{i}")
-    lines.append(f"{indent}{', '.join(targets)} = {_call(em, node)}{comment}")
+    trailing = "," if len(targets) == 1 else ""  # split into one piece: still a sequence
+    lines.append(f"{indent}{', '.join(targets)}{trailing} = {_call(em, node)}{comment}")
     lines += _bind_fresh(em, node, indent)
     for i, out in enumerate(node.outputs):
         if isinstance(out.type, TensorType) and not out.type.shape:

@@ -88,7 +88,7 @@ def _run_nodes(nodes: list, env: dict, sizes: dict) -> None:
         args = [env[x] if isinstance(x, Value) else x for x in node.inputs]
         attrs = {k: _resolve(v, sizes) for k, v in node.attrs.items()}
         result = bind(node.op, args, attrs)
-        for v, r in zip(node.outputs, result if len(node.outputs) > 1 else (result,)):
+        for v, r in zip(node.outputs, result if node.op.num_outputs > 1 else (result,)):
             env[v] = r
             for sym, size in zip(v.type.shape, r._data.shape):  # data-dependent sizes
                 if isinstance(sym, str):

@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import ELEMENTWISE, OpDef, Sample, register
+from ..registry import ELEMENTWISE, OpDef, OpError, Sample, register
+from ..types import bool_, result_type
 
 
 def _pair_samples(lo: float = -2.0, hi: float = 2.0):
@@ -85,14 +86,54 @@ MUL = _binary("mul", "({0} * {1})", meta.promote, vjp=_mul_vjp, ref=np.multiply)
 
 
 def _div_vjp(ctx, g):
+    if ctx.attrs["rounding_mode"] is not None:  # a rounded quotient is piecewise constant
+        return g * 0, g * 0 if ctx.needs_input_grad[1] else None
     x, y = ctx.inputs
     gx = g / y
     gy = -gx * x / y if ctx.needs_input_grad[1] else None
     return gx, gy
 
 
-DIV = _binary("div", "({0} / {1})", meta.promote_to_float, vjp=_div_vjp, lo=0.5, hi=2.0,
-              ref=np.true_divide)
+def _div_dtype(operands, attrs):
+    """True division gives a float; with a rounding mode integers stay integers (bool refused)."""
+    mode = attrs.get("rounding_mode")
+    if mode is None:
+        return meta.promote_to_float(operands, attrs)
+    if mode not in ("trunc", "floor"):
+        raise OpError(f"div(): div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                      f"but found {mode!r}")
+    d = result_type(operands)
+    if d is bool_:
+        raise NotImplementedError(f"div(): \"div_{mode}_cpu\" not implemented for 'Bool'")
+    return d, d
+
+
+def _div_ref(a, b, rounding_mode=None):
+    q = np.true_divide(a, b)
+    if rounding_mode is None:
+        return q
+    dtype = np.result_type(a, b)
+    rounded = np.floor(q) if rounding_mode == "floor" else np.fix(q)
+    return rounded.astype(dtype) if dtype.kind in "iu" else rounded
+
+
+def _div_samples(rng):
+    """True division, then rounded quotients kept away from integers (where they jump)."""
+    y = rng.choice([-1.0, 1.0], size=(3, 4)) * rng.uniform(0.5, 2.0, size=(3, 4))
+    k = rng.integers(-3, 4, size=(3, 4)) + rng.uniform(0.2, 0.8, size=(3, 4))
+    ints = (rng.integers(-9, 10, size=(6,)), np.array([3, -3, 2, -2, 4, -5]))
+    return _pair_samples(0.5, 2.0)(rng) + [
+        Sample((k * y, y), {"rounding_mode": "floor"}, note="floor"),
+        Sample((k * y, y), {"rounding_mode": "trunc"}, note="trunc"),
+        Sample((k[0] * 1.5, 1.5), {"rounding_mode": "floor"}, note="floor by scalar"),
+        Sample(ints, {"rounding_mode": "floor"}, grad=False, note="int floor"),
+        Sample(ints, {"rounding_mode": "trunc"}, grad=False, note="int trunc"),
+        Sample((ints[0], -2), {"rounding_mode": "floor"}, grad=False, note="int by scalar")]
+
+
+DIV = _binary("div", "({0} / {1})", _div_dtype, vjp=_div_vjp, attrs={"rounding_mode": None},
+              grad_name=lambda ins, attrs: "DivBackward2" if attrs.get("rounding_mode")
+              else "DivBackward0", samples=_div_samples, ref=_div_ref)
 
 
 def _pow_vjp(ctx, g):

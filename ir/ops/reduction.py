@@ -112,7 +112,7 @@ def _arg_reduction_shape(op_name: str):
         shape = tuple(operands[0].shape)
         dim = meta.normalize_dim(op_name, attrs["dim"], len(shape))
         if shape and shape[dim] == 0:
-            raise OpError(f"{op_name}(): Expected reduction dim {dim} to have non-zero size.")
+            raise IndexError(f"{op_name}(): Expected reduction dim {dim} to have non-zero size.")
         out = meta.reduction_shape(op_name)(operands, attrs)
         return out, out
     return rule

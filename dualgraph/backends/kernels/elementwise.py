@@ -12,12 +12,18 @@ def kernels(xp: Any) -> dict[str, Callable]:
     def sub(a, b, alpha=1):
         return xp.subtract(a, b) if alpha == 1 else xp.subtract(a, xp.multiply(b, alpha))
 
+    def div(a, b, rounding_mode=None):
+        if rounding_mode is None:
+            return xp.true_divide(a, b)
+        from .math import rounded_divide
+        return rounded_divide(xp, a, b, rounding_mode, "div")
+
     def sigmoid(x):
         # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows.
         return xp.multiply(xp.add(xp.tanh(xp.multiply(x, 0.5)), 1.0), 0.5)
 
     return {
-        "add": add, "sub": sub, "mul": xp.multiply, "div": xp.true_divide, "pow": xp.power,
+        "add": add, "sub": sub, "mul": xp.multiply, "div": div, "pow": xp.power,
         "neg": xp.negative, "reciprocal": xp.reciprocal, "exp": xp.exp, "log": xp.log,
         "sqrt": xp.sqrt, "tanh": xp.tanh, "sigmoid": sigmoid, "sin": xp.sin, "cos": xp.cos,
         "sign": xp.sign, "abs": xp.abs, "relu": lambda x: xp.maximum(x, 0),
@@ -27,4 +33,4 @@ def kernels(xp: Any) -> dict[str, Callable]:
 
 
 def plain(xp: Any) -> dict[str, Callable]:
-    return {"add": xp.add, "sub": xp.subtract}
+    return {"add": xp.add, "sub": xp.subtract, "div": xp.true_divide}
