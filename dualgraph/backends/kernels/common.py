@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 
 def axis(dim: Any) -> Any:
@@ -13,3 +16,21 @@ def axis(dim: Any) -> Any:
 def full_index(index: tuple) -> tuple:
     """`a[0, 1]` in NumPy yields a scalar copy; `a[0, 1, ...]` yields a 0-d view, as PyTorch."""
     return index if any(i is Ellipsis for i in index) else index + (Ellipsis,)
+
+
+def vector_norm(xp: Any, x: Any, ord: float, axes: Any, keepdim: bool) -> Any:
+    """The p-norm of `x` over `axes` (None: all): max/min of |x| for +-inf, the count of nonzeros
+    for 0, and (sum |x|^p)^(1/p) otherwise (warnings for 0 ** negative p are PyTorch's silence)."""
+    a = xp.abs(x)
+    if ord == math.inf:
+        return a.max(axis=axes, keepdims=keepdim)
+    if ord == -math.inf:
+        return a.min(axis=axes, keepdims=keepdim)
+    if ord == 0:
+        return (a != 0).sum(axis=axes, keepdims=keepdim).astype(x.dtype)
+    if ord == 1:
+        return a.sum(axis=axes, keepdims=keepdim)
+    if ord == 2:
+        return xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (a ** ord).sum(axis=axes, keepdims=keepdim) ** (1.0 / ord)

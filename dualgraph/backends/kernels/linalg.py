@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...ir.ops.linalg import solve_is_vector, split_equation
+from . import common
 from .common import axis
 
 
@@ -129,19 +130,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return kernel
 
     def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):
-        ax = None if dim == () else axis(dim)
-        a = xp.abs(x)
-        if ord == math.inf:
-            return a.max(axis=ax, keepdims=keepdim)
-        if ord == -math.inf:
-            return a.min(axis=ax, keepdims=keepdim)
-        if ord == 0:
-            return (x != 0).sum(axis=ax, keepdims=keepdim).astype(x.dtype)
-        if ord == 1:
-            return a.sum(axis=ax, keepdims=keepdim)
-        if ord == 2:
-            return xp.sqrt((a * a).sum(axis=ax, keepdims=keepdim))
-        return ((a ** ord).sum(axis=ax, keepdims=keepdim)) ** (1.0 / ord)
+        return common.vector_norm(xp, x, ord, None if dim == () else axis(dim), keepdim)
 
     def einsum(*operands, equation):
         ins, out = split_equation(equation)

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .common import vector_norm
+
 _QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
@@ -127,19 +129,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return xp.sqrt(v), mean
 
     def norm_over(x, ord, axes, keepdim):
-        a = xp.abs(x)
-        if ord == math.inf:
-            return a.max(axis=axes, keepdims=keepdim)
-        if ord == -math.inf:
-            return a.min(axis=axes, keepdims=keepdim)
-        if ord == 0:
-            return (a != 0).sum(axis=axes, keepdims=keepdim).astype(x.dtype)
-        if ord == 1:
-            return a.sum(axis=axes, keepdims=keepdim)
-        if ord == 2:
-            return xp.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
-        with np.errstate(**_QUIET):
-            return (a ** ord).sum(axis=axes, keepdims=keepdim) ** (1.0 / ord)
+        return vector_norm(xp, x, ord, axes, keepdim)
 
     def dist(a, b, p=2.0):
         d = a - b
