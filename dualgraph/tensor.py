@@ -287,7 +287,7 @@ class Tensor(TensorOps, *mixins()):
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __iter__(self) -> Iterator["Tensor"]:

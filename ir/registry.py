@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .types import Device, DType, TensorType
+from .types import Device, TensorType
 
 ELEMENTWISE = "elementwise"
 REDUCTION = "reduction"

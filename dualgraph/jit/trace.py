@@ -24,7 +24,7 @@ from ..ir.types import TensorType
 from ..ir.verify import verify
 from ..tensor import Tensor
 from .function import GraphFunction, flatten
-from .tracer import Tracer, TracerTensor, trace_error
+from .tracer import Tracer, trace_error
 
 MAX_DEPTH = 4  # how deep attribute scanning looks for the state of a module-like object
 

@@ -21,7 +21,6 @@ from ..dispatch import Interpreter
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value
 from ..ir.registry import VIEW, OpDef, get
-from ..ir.types import TensorType
 from ..size import Size, SymDim
 from ..tensor import Tensor
 

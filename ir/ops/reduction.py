@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import OPAQUE, REDUCTION, OpDef, OpError, Sample, register
+from ..registry import OPAQUE, REDUCTION, OpDef, Sample, register
 from ..types import int64
 
 
