@@ -73,8 +73,8 @@ def test_tutorial_storage_survives_reshape():
 
 
 def test_storage_warns_like_pytorch_and_untyped_storage_prints_bytes():
-    from dualgraph.methods import indexing
-    indexing._warned.clear()
+    from dualgraph.methods import storage
+    storage._warned.clear()
     with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
         t.ones(2).storage()
     u = t.tensor([1, 2], dtype=t.int8).untyped_storage()
