@@ -215,6 +215,20 @@ class TensorOps:
     def sigmoid_(self): return bind_inplace(SIGMOID, (self,))
     def relu_(self): return bind_inplace(RELU, (self,))
     def abs_(self): return bind_inplace(ABS, (self,))
+    def sin_(self): return bind_inplace(SIN, (self,))
+    def cos_(self): return bind_inplace(COS, (self,))
+    def reciprocal_(self): return bind_inplace(RECIPROCAL, (self,))
+    def sign_(self): return bind_inplace(SIGN, (self,))
+
+    def equal(self, other):
+        """True if both have the same shape and elements (a Python bool, as torch.equal)."""
+        return tuple(self.shape) == tuple(other.shape) and bool((self == other).all())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True if |self - other| <= atol + rtol * |other| everywhere (torch.allclose)."""
+        import numpy as np
+        return bool(np.allclose(self._host(), other._host() if hasattr(other, "_host")
+                                else other, rtol=rtol, atol=atol, equal_nan=equal_nan))
     negative = neg
 
     # comparisons ------------------------------------------------------------------------------

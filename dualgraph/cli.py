@@ -55,8 +55,8 @@ def demo() -> int:
     print("sigmoid by hand: autograd's gradient equals s * (1 - s):", close)
 
     _section("One funnel: every op, forward and backward, goes through dispatch.bind")
+    w = dg.ones(2, requires_grad=True)
     with dg.utils.op_log() as log:
-        w = dg.ones(2, requires_grad=True)
         (w * 3).sum().backward()
     print("ops seen by an interpreter pushed on the stack:", [c.op for c in log])
     print(f"\n{len(dg.ir.all_ops())} ops are registered, each defined once in dualgraph.ir.")

@@ -1,37 +1,74 @@
-"""Making tensors: `tensor`, `zeros`, `ones`, `empty`, `full`, `rand`, `randn`, `arange`, the
-`*_like` and `new_*` forms, `from_numpy`, and the argument parsing of `Tensor.to` / `Tensor.type`.
+"""Making tensors: `tensor`, `zeros`, `ones`, `empty`, `full`, `eye`, `arange`, `linspace`,
+`logspace`, the random draws (`rand`, `randn`, `randint`, `randperm`, `normal`, `bernoulli`,
+`multinomial`), the `*_like` forms, `from_numpy`, the random `Generator`, legacy type names
+(`'torch.FloatTensor'`) and the argument parsing of `Tensor.to` / `Tensor.type`. The legacy
+constructors (`dg.Tensor(2, 3)`, `dg.FloatTensor([1, 2])`) live in `methods/creation.py`.
 
-Dtype inference follows PyTorch: Python floats give the default dtype, Python ints int64, bools
-bool, while a NumPy array keeps its own dtype (`dg.tensor(float64 array)` stays float64).
+Everything made from sizes goes through `bind` (ops in `ir/ops/random.py`), so it works inside
+`dg.jit.trace`: a random draw stays a random node of the graph, and `dg.zeros(x.shape[0], 3)`
+keeps a dynamic batch size symbolic. `tensor()` copies data that exists now, so inside a trace
+its result is a constant, as in PyTorch.
+
+Dtype inference follows PyTorch: Python floats give the default dtype, ints int64, bools bool;
+NumPy arrays and scalars keep their own dtype; a list takes the promoted type of its elements.
+This module does not import `dualgraph.tensor` at import time (the Tensor class is built from
+the method families, which import this module).
 """
 
 from __future__ import annotations
 
+import operator
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .backends import backend_for
-from .ir.types import CPU, Device, DType, bool_, dtype_from_numpy, get_default_dtype, int64
-from .tensor import Tensor, _wrap
+from .dispatch import bind
+from .ir import get
+from .ir.types import (CPU, Device, DType, dtype_from_name, dtype_from_numpy,
+                       get_default_dtype, int64, promote_types, scalar_dtype)
+from .size import SymDim
+
+FULL, EYE, ARANGE, LINSPACE, LOGSPACE = (get("full"), get("eye"), get("arange"),
+                                          get("linspace"), get("logspace"))
+RAND, RANDN, RANDINT, RANDPERM = get("rand"), get("randn"), get("randint"), get("randperm")
+NORMAL, BERNOULLI, MULTINOMIAL = get("normal"), get("bernoulli"), get("multinomial")
 
 
 # ------------------------------------------------------------------------------------- random
 
 class Generator:
-    """dualgraph's random stream (PCG64). Its numbers differ from PyTorch's; seeding makes them
-    reproducible (`dg.manual_seed(0)`)."""
+    """dualgraph's random stream: NumPy's PCG64. Its numbers differ from PyTorch's; seeding makes
+    them reproducible (`dg.manual_seed(0)`), on the CPU and the GPU alike."""
 
-    def __init__(self, seed: int = 67280421310721) -> None:
+    def __init__(self, device: Any = "cpu", seed: int = 67280421310721) -> None:
+        self.device = Device(device)
         self.manual_seed(seed)
 
     def manual_seed(self, seed: int) -> "Generator":
-        self._seed = int(seed)
-        self.rng = np.random.default_rng(self._seed)
+        """Restart the stream from `seed`; returns the generator, as PyTorch does."""
+        self._seed = int(seed) % 2 ** 64
+        self.rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
+
+    def seed(self) -> int:
+        """Re-seed from the operating system's entropy; returns the new seed."""
+        s = int(np.random.SeedSequence().entropy % 2 ** 63)
+        self.manual_seed(s)
+        return s
 
     def initial_seed(self) -> int:
         return self._seed
+
+    def get_state(self) -> dict:
+        """An opaque snapshot of the stream, for `set_state`."""
+        return dict(self.rng.bit_generator.state, seed=self._seed)
+
+    def set_state(self, state: dict) -> "Generator":
+        state = dict(state)
+        self._seed = state.pop("seed", self._seed)
+        self.rng.bit_generator.state = state
+        return self
 
 
 default_generator = Generator()
@@ -44,13 +81,41 @@ def manual_seed(seed: int) -> Generator:
 
 def seed() -> int:
     """Re-seed the default generator from the operating system's entropy; returns the seed."""
-    s = int(np.random.SeedSequence().entropy % (2 ** 63))
-    default_generator.manual_seed(s)
-    return s
+    return default_generator.seed()
 
 
 def initial_seed() -> int:
     return default_generator.initial_seed()
+
+
+def get_rng_state() -> dict:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: dict) -> None:
+    default_generator.set_state(state)
+
+
+def _capturing() -> bool:
+    """Whether a tracer is on this thread's interpreter stack."""
+    from .jit.tracer import is_tracing
+    return is_tracing()
+
+
+def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
+    """Add a `generator=` argument to an op's attributes (the default one is left implicit, so
+    graphs draw from whatever the default generator is when they run)."""
+    if generator is None or generator is default_generator:
+        return attrs
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{name}(): argument 'generator' must be torch.Generator, not "
+                        f"{type(generator).__name__}")
+    if _capturing():
+        from .jit.tracer import trace_error
+        raise trace_error(f"{name}(generator=...) inside a trace: a graph draws from the "
+                          "default generator", "seed the default generator (dg.manual_seed) "
+                          "instead of passing a Generator")
+    return dict(attrs, generator=generator)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -59,72 +124,167 @@ def _device(device: Any) -> Device:
     return CPU if device is None else Device(device).placement()
 
 
-def _shape(size: tuple) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    for d in size:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-            raise TypeError(f"size must be a tuple of ints, but got an element of type "
-                            f"{type(d).__name__}")
-        if d < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: "
-                               f"{list(size)}")
-    return tuple(int(d) for d in size)
+def _placed(attrs: dict, device: Any) -> dict:
+    dev = _device(device)
+    if dev is not CPU:
+        attrs["device"] = dev
+    return attrs
 
 
-def _place(array: np.ndarray, dtype: DType, device: Device, requires_grad: bool) -> Tensor:
-    if device is not CPU:
-        array = backend_for(device).asarray(array)
-    t = _wrap(array, dtype, device)
+def sizes(name: str, args: tuple, size: Any = None) -> tuple:
+    """The size of `zeros(2, 3)`, `zeros((2, 3))`, `zeros([2, 3])` or `zeros(size=(2, 3))`:
+    ints (or anything with `__index__`) and, inside traces, symbolic dims."""
+    if size is not None:
+        if args:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        args = (size,)
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    if all(d.__class__ is int and d >= 0 for d in args):  # the common case, quickly
+        return tuple(args)
+    out = []
+    for i, d in enumerate(args):
+        if isinstance(d, SymDim):
+            out.append(d)
+            continue
+        if isinstance(d, (bool, float, tuple, list)) or not hasattr(d, "__index__"):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element "
+                            f"of type {type(d).__name__} at pos {i}")
+        out.append(operator.index(d))
+    for d in out:
+        if not isinstance(d, SymDim) and d < 0:
+            raise RuntimeError(f"{name}(): Trying to create tensor with negative dimension {d}: "
+                               f"{list(out)}")
+    return tuple(out)
+
+
+def as_number(x: Any) -> Any:
+    """A bound given as a 0-d tensor or NumPy scalar becomes a Python number."""
+    if hasattr(x, "_data") or isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _finish(name: str, t: Any, requires_grad: bool, out: Any) -> Any:
     if requires_grad:
         t.requires_grad_(True)
+    if out is not None:
+        from .ops import _out
+        return _out(name, t, out, ())
     return t
 
 
-def _infer_dtype(data: Any, array: np.ndarray) -> DType:
-    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
-        return dtype_from_numpy(array.dtype)
-    kind = array.dtype.kind
-    if kind == "b":
-        return bool_
-    if kind in "iu":
-        return int64
-    if kind == "f":
-        return get_default_dtype()
-    raise TypeError(f"tensor(): could not infer a dtype from data of type {type(data).__name__} "
-                    f"(NumPy made {array.dtype})")
+def _dtype(dtype: Any, out: Any, default: DType | None = None) -> DType:
+    """The dtype asked for, else the `out=` tensor's, else `default` (the default float)."""
+    if dtype is not None:
+        return dtype
+    if out is not None:
+        return out.dtype
+    return default or get_default_dtype()
 
 
-def _to_array(data: Any) -> np.ndarray:
+# ----------------------------------------------------------------------------- tensor(data)
+
+def _infer_dtype(data: Any) -> DType | None:
+    """PyTorch's dtype for `tensor(data)`: None for an empty sequence (the default dtype)."""
+    from .tensor import Tensor
+    if isinstance(data, Tensor):
+        return data._dtype
+    if isinstance(data, (np.ndarray, np.generic)):
+        return dtype_from_numpy(data.dtype)
+    if isinstance(data, (bool, int, float)):
+        return scalar_dtype(data)
+    if isinstance(data, (list, tuple, range)):
+        found = None
+        for x in data:
+            d = _infer_dtype(x)
+            if d is not None:
+                found = d if found is None else promote_types(found, d)
+        return found
+    if data is None:
+        raise RuntimeError("tensor(): Could not infer dtype of NoneType")
+    raise TypeError(f"tensor(): invalid data type '{type(data).__name__}'")
+
+
+def _plain(data: Any) -> Any:
+    """Nested data with tensors replaced by their values (one-element tensors inside lists)."""
+    from .tensor import Tensor
     if isinstance(data, Tensor):
         return data._host()
-    if isinstance(data, (list, tuple)):
-        data = [_to_array(x) if isinstance(x, (Tensor, list, tuple)) else x for x in data]
+    if isinstance(data, (list, tuple, range)):
+        out = []
+        for x in data:
+            if isinstance(x, Tensor):
+                if x.numel() != 1:
+                    raise ValueError("tensor(): only one element tensors can be converted to "
+                                     "Python scalars")
+                out.append(x._host().reshape(()))
+            else:
+                out.append(_plain(x) if isinstance(x, (list, tuple, range)) else x)
+        return out
+    return data
+
+
+def _ragged(data: Any, dim: int = 0) -> tuple:
+    """The shape of regular nested data; a ValueError at the first row of the wrong length."""
+    if not isinstance(data, (list, tuple)):
+        return np.shape(data)
+    if not data:
+        return (0,)
+    inner = [_ragged(x, dim + 1) for x in data]
+    for s in inner[1:]:
+        if s != inner[0]:
+            raise ValueError(f"tensor(): expected sequence of length "
+                             f"{inner[0][0] if inner[0] else 0} at dim {dim + 1} (got "
+                             f"{s[0] if s else 0})")
+    return (len(data),) + tuple(inner[0])
+
+
+def _array(data: Any, d: DType) -> np.ndarray:
+    data = _plain(data)
     try:
-        return np.array(data)
-    except ValueError as exc:
-        raise ValueError(f"tensor(): the data is not a regular nested sequence of numbers "
-                         f"({exc})") from None
+        return np.array(data, dtype=d.np)
+    except OverflowError:
+        if not d.is_floating_point:  # PyTorch wraps out-of-range ints (-1 as uint8 is 255)
+            try:
+                return np.array(data, dtype=np.int64).astype(d.np)
+            except OverflowError:
+                pass
+        raise ValueError("tensor(): Overflow when unpacking long long") from None
+    except ValueError:
+        _ragged(data)
+        raise
 
-
-# ----------------------------------------------------------------------------------- creation
 
 def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
-           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """A new tensor holding a copy of `data` (nested lists, a NumPy array, a scalar)."""
+           requires_grad: bool = False, pin_memory: bool = False) -> Any:
+    """A new tensor holding a copy of `data` (nested lists, a NumPy array, a scalar).
+
+        >>> dg.tensor([5.5, 3]).dtype, dg.tensor([1, 2]).dtype
+        (torch.float32, torch.int64)
+    """
+    from .tensor import Tensor, _wrap
     if isinstance(data, Tensor):
-        import warnings
         warnings.warn("To copy construct from a tensor, it is recommended to use "
-                      "sourceTensor.clone().detach() or sourceTensor.clone().detach()."
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
                       "requires_grad_(True), rather than torch.tensor(sourceTensor).",
                       UserWarning, stacklevel=2)
-    array = _to_array(data)
-    d = dtype or (data._dtype if isinstance(data, Tensor) else _infer_dtype(data, array))
-    return _place(np.array(array, dtype=d.np, copy=True), d, _device(device), requires_grad)
+        if device is None:
+            device = data._device
+    d = dtype or _infer_dtype(data) or get_default_dtype()
+    array = _array(data, d)
+    dev = _device(device)
+    if dev is not CPU:
+        from .backends import backend_for
+        array = backend_for(dev).asarray(array)
+    t = _wrap(array, d, dev)
+    return t.requires_grad_(True) if requires_grad else t
 
 
-def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:
-    """Like `tensor`, but shares memory with a CPU NumPy array of a matching dtype."""
+def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Any:
+    """Like `tensor`, but shares memory with a tensor or a CPU NumPy array when no conversion is
+    needed."""
+    from .tensor import Tensor
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype or device) else data
     if isinstance(data, np.ndarray) and dtype in (None, dtype_from_numpy(data.dtype)) and \
@@ -133,193 +293,327 @@ def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tens
     return tensor(data, dtype=dtype, device=device)
 
 
-def from_numpy(array: np.ndarray) -> Tensor:
+def from_numpy(array: np.ndarray) -> Any:
     """A tensor sharing memory with `array`: writes through either are seen by both."""
+    from .tensor import _wrap
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     return _wrap(array, dtype_from_numpy(array.dtype), CPU)
 
 
-def _filled(fill: Any, size: tuple, dtype: DType | None, device: Any, requires_grad: bool,
-            default: DType | None = None) -> Tensor:
-    d = dtype or default or get_default_dtype()
-    shape = _shape(size)
-    array = np.empty(shape, d.np) if fill is None else np.full(shape, fill, d.np)
-    return _place(array, d, _device(device), requires_grad)
+# ---------------------------------------------------------------------- deterministic sources
+
+def full(size: Any, fill_value: Any, *, out: Any = None, dtype: DType | None = None,
+         layout: Any = None, device: Any = None, requires_grad: bool = False,
+         pin_memory: bool = False) -> Any:
+    """A tensor filled with `fill_value`; without `dtype=` the dtype follows the value."""
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    fill_value = as_number(fill_value)
+    d = _dtype(dtype, out, scalar_dtype(fill_value))
+    return filled("full", sizes("full", (size,)), fill_value, d, device, requires_grad, out)
 
 
-def zeros(*size: Any, dtype: DType | None = None, device: Any = None,
-          requires_grad: bool = False, out: Tensor | None = None) -> Tensor:
-    """A tensor of zeros of the given size."""
-    return _filled(0, size, dtype, device, requires_grad)
+def filled(name: str, shape: tuple, value: Any, d: DType, device: Any, requires_grad: bool,
+          out: Any) -> Any:
+    attrs = _placed({"size": shape, "fill_value": value, "dtype": d}, device)
+    return _finish(name, bind(FULL, (), attrs), requires_grad, out)
 
 
-def ones(*size: Any, dtype: DType | None = None, device: Any = None,
-         requires_grad: bool = False, out: Tensor | None = None) -> Tensor:
+def zeros(*size: Any, out: Any = None, dtype: DType | None = None, layout: Any = None,
+          device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
+          **kw: Any) -> Any:
+    """A tensor of zeros: `zeros(2, 3)`, `zeros((2, 3))`, `zeros(x.shape[0], 3)` in a trace."""
+    return filled("zeros", sizes("zeros", size, kw.pop("size", None)), 0, _dtype(dtype, out),
+                 device, requires_grad, out)
+
+
+def ones(*size: Any, out: Any = None, dtype: DType | None = None, layout: Any = None,
+         device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
+         **kw: Any) -> Any:
     """A tensor of ones of the given size."""
-    return _filled(1, size, dtype, device, requires_grad)
+    return filled("ones", sizes("ones", size, kw.pop("size", None)), 1, _dtype(dtype, out),
+                 device, requires_grad, out)
 
 
-def empty(*size: Any, dtype: DType | None = None, device: Any = None,
-          requires_grad: bool = False, out: Tensor | None = None) -> Tensor:
+def empty(*size: Any, out: Any = None, dtype: DType | None = None, layout: Any = None,
+          device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
+          memory_format: Any = None, **kw: Any) -> Any:
     """An uninitialized tensor (its values are whatever the memory held)."""
-    return _filled(None, size, dtype, device, requires_grad)
+    return filled("empty", sizes("empty", size, kw.pop("size", None)), None, _dtype(dtype, out),
+                 device, requires_grad, out)
 
 
-def full(size: Any, fill_value: Any, *, dtype: DType | None = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """A tensor filled with `fill_value`; the dtype follows the value when none is given."""
-    default = dtype or (bool_ if isinstance(fill_value, bool) else int64
-                        if isinstance(fill_value, int) else get_default_dtype())
-    return _filled(fill_value, tuple(size) if isinstance(size, (tuple, list)) else (size,),
-                   dtype, device, requires_grad, default)
+def eye(n: Any, m: Any = None, *, out: Any = None, dtype: DType | None = None,
+        layout: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+    """An n x m matrix (m defaults to n) with ones on the diagonal."""
+    n = _int_arg("eye", "n", n)
+    m = None if m is None else _int_arg("eye", "m", m)
+    for v, what in ((n, "n"), (m, "m")):
+        if isinstance(v, int) and v < 0:
+            raise RuntimeError(f"eye(): {what} must be greater or equal to 0, got {v}")
+    attrs = _placed({"n": n, "m": m, "dtype": _dtype(dtype, out)}, device)
+    return _finish("eye", bind(EYE, (), attrs), requires_grad, out)
 
 
-def _random(draw: str, size: tuple, dtype: DType | None, device: Any, requires_grad: bool,
-            generator: Generator | None) -> Tensor:
-    d = dtype or get_default_dtype()
-    if not d.is_floating_point:
-        raise RuntimeError(f"{draw}(): expected a floating point dtype, got {d}")
-    rng = (generator or default_generator).rng
-    shape = _shape(size)
-    array = (rng.random(shape) if draw == "rand" else rng.standard_normal(shape)).astype(d.np)
-    return _place(array, d, _device(device), requires_grad)
-
-
-def rand(*size: Any, generator: Generator | None = None, dtype: DType | None = None,
-         device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples from [0, 1)."""
-    return _random("rand", size, dtype, device, requires_grad, generator)
-
-
-def randn(*size: Any, generator: Generator | None = None, dtype: DType | None = None,
-          device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
-    return _random("randn", size, dtype, device, requires_grad, generator)
-
-
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Values from `start` to `end` (exclusive) by `step`; int64 unless a bound is a float."""
+def arange(start: Any, end: Any = None, step: Any = 1, *, out: Any = None,
+           dtype: DType | None = None, layout: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Any:
+    """Values from `start` to `end` (exclusive) by `step`; int64 unless a bound is a float,
+    with as many values as PyTorch gives (ceil((end - start) / step))."""
     if end is None:
         start, end = 0, start
-    values = [float(v) if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if values[2] == 0:
-        raise RuntimeError("arange(): step must be nonzero")
-    is_float = any(isinstance(v, float) for v in values)
-    d = dtype or (get_default_dtype() if is_float else int64)
-    array = np.arange(*values, dtype=np.float64 if is_float else np.int64).astype(d.np)
-    return _place(array, d, _device(device), requires_grad)
+    start, end, step = as_number(start), as_number(end), as_number(step)
+    is_float = any(isinstance(v, float) for v in (start, end, step))
+    d = _dtype(dtype, out, get_default_dtype() if is_float else int64)
+    attrs = _placed({"start": start, "end": end, "step": step, "dtype": d}, device)
+    return _finish("arange", bind(ARANGE, (), attrs), requires_grad, out)
 
 
-def _like(t: Tensor, dtype: DType | None, device: Any) -> tuple:
-    return dtype or t._dtype, t._device if device is None else device
+def _steps(name: str, steps: Any) -> Any:
+    if isinstance(steps, SymDim):
+        return steps
+    if isinstance(steps, (bool, float)) or not hasattr(steps, "__index__"):
+        raise TypeError(f"{name}(): argument 'steps' must be int, not {type(steps).__name__}")
+    return operator.index(steps)
 
 
-def zeros_like(input: Tensor, *, dtype: DType | None = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return zeros(input._data.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def linspace(start: Any, end: Any, steps: int, *, out: Any = None, dtype: DType | None = None,
+             layout: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+    """`steps` evenly spaced values from start to end, both included."""
+    attrs = _placed({"start": as_number(start), "end": as_number(end),
+                     "steps": _steps("linspace", steps), "dtype": _dtype(dtype, out)}, device)
+    return _finish("linspace", bind(LINSPACE, (), attrs), requires_grad, out)
 
 
-def ones_like(input: Tensor, *, dtype: DType | None = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return ones(input._data.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Any = None,
+             dtype: DType | None = None, layout: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Any:
+    """`steps` values base ** e for e evenly spaced from start to end."""
+    attrs = _placed({"start": as_number(start), "end": as_number(end),
+                     "steps": _steps("logspace", steps), "base": float(base),
+                     "dtype": _dtype(dtype, out)}, device)
+    return _finish("logspace", bind(LOGSPACE, (), attrs), requires_grad, out)
 
 
-def empty_like(input: Tensor, *, dtype: DType | None = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return empty(input._data.shape, dtype=d, device=dev, requires_grad=requires_grad)
+# ----------------------------------------------------------------------------- random sources
+
+def _draw(name: str, op: Any, attrs: dict, dtype: Any, device: Any, generator: Any,
+          requires_grad: bool, out: Any, default: DType | None = None) -> Any:
+    attrs = _placed(dict(attrs, dtype=_dtype(dtype, out, default)), device)
+    result = bind(op, (), generator_attrs(name, attrs, generator))
+    return _finish(name, result, requires_grad, out)
 
 
-def full_like(input: Tensor, fill_value: Any, *, dtype: DType | None = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return full(input._data.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+def rand(*size: Any, generator: Generator | None = None, out: Any = None,
+         dtype: DType | None = None, layout: Any = None, device: Any = None,
+         requires_grad: bool = False, pin_memory: bool = False, **kw: Any) -> Any:
+    """Uniform samples from [0, 1), drawn from the generator when the op runs."""
+    return _draw("rand", RAND, {"size": sizes("rand", size, kw.pop("size", None))}, dtype,
+                 device, generator, requires_grad, out)
 
 
-def rand_like(input: Tensor, *, dtype: DType | None = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return rand(input._data.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def randn(*size: Any, generator: Generator | None = None, out: Any = None,
+          dtype: DType | None = None, layout: Any = None, device: Any = None,
+          requires_grad: bool = False, pin_memory: bool = False, **kw: Any) -> Any:
+    """Standard normal samples."""
+    return _draw("randn", RANDN, {"size": sizes("randn", size, kw.pop("size", None))}, dtype,
+                 device, generator, requires_grad, out)
 
 
-def randn_like(input: Tensor, *, dtype: DType | None = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    d, dev = _like(input, dtype, device)
-    return randn(input._data.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def _int_arg(name: str, what: str, v: Any) -> Any:
+    v = as_number(v)
+    if isinstance(v, SymDim) or (isinstance(v, int) and not isinstance(v, bool)):
+        return v
+    raise TypeError(f"{name}(): argument '{what}' must be int, not {type(v).__name__}")
 
 
-# ------------------------------------------------------------------- Tensor(...) and new_*
-
-def legacy_tensor_new(cls: type, args: tuple, kwargs: dict) -> Tensor:
-    """`Tensor(data)` copies data in the default dtype; `Tensor(2, 3)` makes an uninitialized one."""
-    device = kwargs.pop("device", None)
-    if kwargs:
-        raise TypeError(f"Tensor(): unexpected keyword arguments {sorted(kwargs)}")
-    if not args:
-        return empty(0, device=device)
-    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
-        return empty(*args, device=device)
-    if len(args) == 1:
-        return tensor(args[0], dtype=get_default_dtype(), device=device)
-    raise TypeError(f"Tensor(): expected data or sizes, got {args!r}")
-
-
-def _new(self: Tensor, dtype: DType | None, device: Any) -> tuple:
-    return dtype or self._dtype, self._device if device is None else device
-
-
-def new_ones(self: Tensor, *size: Any, dtype: DType | None = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
-    d, dev = _new(self, dtype, device)
-    return ones(*size, dtype=d, device=dev, requires_grad=requires_grad)
-
-
-def new_zeros(self: Tensor, *size: Any, dtype: DType | None = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    d, dev = _new(self, dtype, device)
-    return zeros(*size, dtype=d, device=dev, requires_grad=requires_grad)
+def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
+            generator: Generator | None = None, out: Any = None, dtype: DType | None = None,
+            layout: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+    """Integers drawn uniformly from [low, high): `randint(high, size)` or
+    `randint(low, high, size)`; int64 unless `dtype=` says otherwise."""
+    args = list(args)
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if size is None:
+        if len(args) >= 2:
+            raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
+                            f"{type(args[-1]).__name__}")
+        raise TypeError("randint(): missing required argument 'size'")
+    if len(args) == 2:
+        low, high = args
+    elif len(args) == 1:
+        low, high = (args[0], high) if high is not None else (low, args[0])
+    elif len(args) > 2:
+        raise TypeError(f"randint(): takes at most 3 positional arguments ({len(args) + 1} "
+                        "given)")
+    if high is None:
+        raise TypeError("randint(): missing required argument 'high'")
+    attrs = {"low": _int_arg("randint", "low", 0 if low is None else low),
+             "high": _int_arg("randint", "high", high), "size": sizes("randint", (size,))}
+    return _draw("randint", RANDINT, attrs, dtype, device, generator, requires_grad, out,
+                 int64)
 
 
-def new_empty(self: Tensor, *size: Any, dtype: DType | None = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    d, dev = _new(self, dtype, device)
-    return empty(*size, dtype=d, device=dev, requires_grad=requires_grad)
+def randperm(n: Any, *, generator: Generator | None = None, out: Any = None,
+             dtype: DType | None = None, layout: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Any:
+    """A random permutation of 0 .. n-1 (int64 unless `dtype=` says otherwise)."""
+    n = _int_arg("randperm", "n", n)
+    if isinstance(n, int) and n < 0:
+        raise RuntimeError(f"randperm(): Trying to create tensor with negative dimension {n}: "
+                           f"[{n}]")
+    return _draw("randperm", RANDPERM, {"n": n}, dtype, device, generator, requires_grad, out,
+                 int64)
 
 
-def new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: DType | None = None,
-             device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _new(self, dtype, device)
-    return full(size, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *,
+           generator: Generator | None = None, out: Any = None, dtype: DType | None = None,
+           layout: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+    """Samples of N(mean, std): tensors of means and/or stds (broadcast together), or two
+    numbers and a `size`."""
+    mean, std = (v.item() if isinstance(v, np.generic) else v for v in (mean, std))
+    shaped = [x for x in (mean, std) if hasattr(x, "_dtype")]
+    attrs = generator_attrs("normal", {}, generator)
+    if shaped:
+        result = bind(NORMAL, (shaped[0], mean, std), attrs)
+    else:
+        if size is None:
+            raise TypeError("normal(): with a float mean and a float std, the size is required: "
+                            "normal(mean, std, size)")
+        like = empty(sizes("normal", (size,)), dtype=_dtype(dtype, out), device=device)
+        result = bind(NORMAL, (like, float(mean), float(std)), attrs)
+    return _finish("normal", result, requires_grad, out)
 
 
-def new_tensor(self: Tensor, data: Any, *, dtype: DType | None = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    d, dev = _new(self, dtype, device)
-    return tensor(data, dtype=d, device=dev, requires_grad=requires_grad)
+def bernoulli(input: Any, p: Any = None, *, generator: Generator | None = None,
+              out: Any = None) -> Any:
+    """1 with probability `input` (or `p`, in input's shape), else 0; input's dtype."""
+    attrs = generator_attrs("bernoulli", {}, generator)
+    return _finish("bernoulli", bind(BERNOULLI, (input, input if p is None else as_number(p)),
+                                     attrs), False, out)
 
 
-for _fn in (new_ones, new_zeros, new_empty, new_full, new_tensor):
-    setattr(Tensor, _fn.__name__, _fn)
+def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None, out: Any = None) -> Any:
+    """`num_samples` indices drawn from each row of `input`, taken as (unnormalized) weights."""
+    attrs = {"num_samples": _int_arg("multinomial", "num_samples", num_samples),
+             "replacement": bool(replacement)}
+    attrs = generator_attrs("multinomial", attrs, generator)
+    return _finish("multinomial", bind(MULTINOMIAL, (input,), attrs), False, out)
+
+
+# ------------------------------------------------------------------------------- the *_like
+
+def _like(name: str, input: Any, dtype: Any, device: Any) -> tuple:
+    if not hasattr(input, "_dtype"):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return tuple(input.shape), dtype or input.dtype, input.device if device is None else device
+
+
+def zeros_like(input: Any, *, dtype: DType | None = None, layout: Any = None,
+               device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("zeros_like", input, dtype, device)
+    return filled("zeros_like", shape, 0, d, dev, requires_grad, None)
+
+
+def ones_like(input: Any, *, dtype: DType | None = None, layout: Any = None,
+              device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("ones_like", input, dtype, device)
+    return filled("ones_like", shape, 1, d, dev, requires_grad, None)
+
+
+def empty_like(input: Any, *, dtype: DType | None = None, layout: Any = None,
+               device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("empty_like", input, dtype, device)
+    return filled("empty_like", shape, None, d, dev, requires_grad, None)
+
+
+def full_like(input: Any, fill_value: Any, *, dtype: DType | None = None, layout: Any = None,
+              device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("full_like", input, dtype, device)
+    return filled("full_like", shape, as_number(fill_value), d, dev, requires_grad, None)
+
+
+def rand_like(input: Any, *, dtype: DType | None = None, layout: Any = None, device: Any = None,
+              requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("rand_like", input, dtype, device)
+    return rand(shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randn_like(input: Any, *, dtype: DType | None = None, layout: Any = None, device: Any = None,
+               requires_grad: bool = False, memory_format: Any = None) -> Any:
+    shape, d, dev = _like("randn_like", input, dtype, device)
+    return randn(shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randint_like(input: Any, low: Any, high: Any = None, *, dtype: DType | None = None,
+                 layout: Any = None, device: Any = None, requires_grad: bool = False,
+                 memory_format: Any = None) -> Any:
+    """Integers from [low, high) (or [0, low) given one bound) in input's shape and dtype."""
+    shape, d, dev = _like("randint_like", input, dtype, device)
+    low, high = (0, low) if high is None else (low, high)
+    return randint(low, high, shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+# -------------------------------------------------------- legacy constructors and type names
+
+LEGACY_NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                "ByteTensor": "uint8", "CharTensor": "int8", "ShortTensor": "int16",
+                "IntTensor": "int32", "LongTensor": "int64", "BoolTensor": "bool"}
+
+
+def legacy_tensor_new(cls: type, args: tuple, kwargs: dict) -> Any:
+    """`dg.Tensor(...)`: the legacy constructor in the default dtype."""
+    from .methods.creation import legacy_new
+    return legacy_new(None, False, args, kwargs)
+
+
+def legacy_name(dtype: DType, cuda: bool) -> str:
+    name = next(k for k, v in LEGACY_NAMES.items() if v == dtype.name)
+    return f"torch.{'cuda.' if cuda else ''}{name}"
+
+
+def legacy_type_name(t: Any) -> str:
+    """`x.type()`: 'torch.FloatTensor', 'torch.cuda.LongTensor', ..."""
+    return legacy_name(t._dtype, t._device.type == "cuda")
+
+
+def parse_legacy_type(spec: Any) -> tuple:
+    """`x.type(spec)`: a dtype -> (dtype, None); 'torch.cuda.FloatTensor' or the class
+    `dg.cuda.FloatTensor` -> (float32, cuda); a plain `torch.FloatTensor` -> (float32, cpu)."""
+    from .methods.creation import LegacyTensorType
+    if isinstance(spec, DType):
+        return spec, None
+    if isinstance(spec, LegacyTensorType):
+        return spec.dtype, Device("cuda") if spec.is_cuda else CPU
+    if isinstance(spec, str):
+        parts = spec.split(".")
+        if parts[-1] in LEGACY_NAMES and parts[:-1] in (["torch"], ["torch", "cuda"]):
+            return dtype_from_name(LEGACY_NAMES[parts[-1]]), \
+                Device("cuda") if len(parts) == 3 else CPU
+        raise ValueError(f"type(): invalid type: '{spec}'")
+    raise TypeError(f"type(): expected a dtype or a type name string, got {spec!r}")
 
 
 # ------------------------------------------------------------------------------ .to / .type
 
-def parse_to_args(self: Tensor, args: tuple, kwargs: dict) -> tuple:
+def parse_to_args(self: Any, args: tuple, kwargs: dict) -> tuple:
     """(device, dtype, copy) from the forms `Tensor.to` accepts."""
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
         if isinstance(a, DType):
             dtype = a
-        elif isinstance(a, Tensor):
+        elif hasattr(a, "_dtype"):
             device, dtype = a._device, a._dtype
         elif isinstance(a, (str, Device, int)) and not isinstance(a, bool):
             device = Device(a)
@@ -329,27 +623,4 @@ def parse_to_args(self: Tensor, args: tuple, kwargs: dict) -> tuple:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
     return (None if device is None else Device(device).placement()), dtype, copy
 
-
-_LEGACY_NAMES = {"HalfTensor": "float16", "FloatTensor": "float32", "DoubleTensor": "float64",
-                 "CharTensor": "int8", "ShortTensor": "int16", "IntTensor": "int32",
-                 "LongTensor": "int64", "ByteTensor": "uint8", "BoolTensor": "bool"}
-
-
-def legacy_type_name(t: Tensor) -> str:
-    name = next(k for k, v in _LEGACY_NAMES.items() if v == t._dtype.name)
-    return f"torch.{'cuda.' if t._device.type == 'cuda' else ''}{name}"
-
-
-def parse_legacy_type(spec: Any) -> tuple:
-    """`'torch.cuda.FloatTensor'` -> (float32, cuda); a DType -> (dtype, None)."""
-    if isinstance(spec, DType):
-        return spec, None
-    from .ir.types import dtype_from_name
-    if isinstance(spec, str):
-        parts = spec.split(".")
-        if parts[-1] in _LEGACY_NAMES:
-            device = Device("cuda") if "cuda" in parts else CPU
-            return dtype_from_name(_LEGACY_NAMES[parts[-1]]), device
-        return dtype_from_name(spec), None
-    raise TypeError(f"type(): expected a dtype or a type name string, got {spec!r}")
 

@@ -1,6 +1,11 @@
-"""`dg.cuda`: whether a GPU can be used (through CuPy), and how many."""
+"""`dg.cuda`: whether a GPU can be used (through CuPy), and how many; the legacy
+`dg.cuda.FloatTensor`-style constructors (refused without a GPU, as PyTorch refuses them)."""
 
 from __future__ import annotations
+
+from .methods.creation import CUDA_LEGACY_TYPES as _legacy
+
+globals().update(_legacy)
 
 
 def is_available() -> bool:

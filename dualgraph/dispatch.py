@@ -70,6 +70,11 @@ def bind_inplace(op: OpDef, inputs: Sequence, attrs: dict = NO_ATTRS) -> Any:
     return _state.top.process_inplace(op, inputs, attrs)
 
 
+def active() -> tuple:
+    """This thread's interpreter stack, bottom (eager) first."""
+    return tuple(_state.stack)
+
+
 def current() -> Interpreter:
     """The interpreter that would handle an op called now on this thread."""
     return _state.top

@@ -15,16 +15,14 @@ import numpy as np
 from .autograd import graph
 from .autograd.grad_mode import state as grad_state
 from .backends import backend_for
+from .ir.meta import SCALAR_TYPE_NAMES
 from .ir.registry import VIEW, OpDef, OpError, on_register
 from .ir.types import ALL_DTYPES, BOOL, CPU, FLOAT, INT, Device, DType, TensorType
 from .tensor import Tensor, ViewInfo, _wrap
 
 _SCALAR_CATEGORY = {bool: BOOL, int: INT, float: FLOAT}
 
-# PyTorch's names for dtypes in cast errors ("result type Float can't be cast to ... Long").
-_SCALAR_TYPE_NAME = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
-                     "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
-                     "bool": "Bool"}
+_SCALAR_TYPE_NAME = SCALAR_TYPE_NAMES  # PyTorch's names: "result type Float can't ..."
 
 
 def can_cast(src: DType, dst: DType) -> bool:

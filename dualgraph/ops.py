@@ -166,6 +166,17 @@ def to_device(input: Tensor, device: Any) -> Tensor:
     return bind(TO_DEVICE, (input,), {"device": device})
 
 
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if both tensors have the same shape and elements."""
+    return input.equal(other)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True if |input - other| <= atol + rtol * |other| elementwise."""
+    return input.allclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 

@@ -27,6 +27,11 @@ def fmt_shape(shape: Sequence) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+# PyTorch's names for dtypes in messages ("Got: Long", "result type Float can't be cast ...").
+SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                     "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                     "bool": "Bool"}
+
 # ------------------------------------------------------------------------------------ dtype rules
 
 def promote(operands: Sequence, attrs: dict) -> tuple[DType, DType]:
@@ -96,7 +101,7 @@ def reduction_dtype(op_name: str, needs_float: bool):
         if needs_float and not d.is_floating_point:
             raise OpError(
                 f"{op_name}(): could not infer output dtype. Input dtype must be either a "
-                f"floating point or complex dtype. Got: {d.name.capitalize()}")
+                f"floating point or complex dtype. Got: {SCALAR_TYPE_NAMES[d.name]}")
         if not d.is_floating_point:
             return int64, int64
         return d, d

@@ -20,6 +20,10 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     from ..tensor import Tensor
     if not isinstance(data, Tensor):
         raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+    if volatile:
+        import warnings
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
     t = data.detach()
     if requires_grad:
         t.requires_grad_(True)

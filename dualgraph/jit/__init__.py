@@ -9,8 +9,8 @@ from ..ir.errors import DualgraphError, VerificationError
 from .function import GraphFunction, GraphInputError, run_reference
 from .io import LoadedFunction, load, save
 from .trace import TracedFunction, trace
-from .tracer import TraceError
+from .tracer import TraceError, is_tracing
 
 __all__ = ["trace", "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
            "TraceError", "GraphInputError", "DualgraphError", "VerificationError",
-           "run_reference"]
+           "run_reference", "is_tracing"]

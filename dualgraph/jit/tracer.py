@@ -28,6 +28,12 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _IR_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "ir")
 
 
+def is_tracing() -> bool:
+    """Whether code runs under `dg.jit.trace` on this thread (PyTorch's torch.jit.is_tracing)."""
+    from ..dispatch import active
+    return any(isinstance(i, Tracer) for i in active())
+
+
 class TraceError(DualgraphError):
     """Tracing met something a static graph cannot hold (a Python value taken from a tensor)."""
 

@@ -232,3 +232,6 @@ class Methods:
 
     def resize_as_(self, other: Any) -> Any:
         return self.resize_(tuple(other.shape))
+
+
+__all__ = ["TypedStorage", "UntypedStorage"]

@@ -3,8 +3,9 @@
 An interpreter that records each call and hands it to the interpreter below it on the stack, so
 results are unchanged. It is the smallest example of a non-eager interpreter, and a debugging aid:
 
+    >>> w = dg.ones(2, requires_grad=True)
     >>> with dg.utils.op_log() as log:
-    ...     (dg.ones(2, requires_grad=True) * 3).sum().backward()
+    ...     (w * 3).sum().backward()
     >>> [entry.op for entry in log]
     ['mul', 'sum', 'expand', 'mul']
 """
