@@ -37,7 +37,10 @@ def sizes(args: tuple) -> tuple:
     """`view(2, 3)` and `view((2, 3))` both mean the shape (2, 3), as in PyTorch."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    return tuple(a if isinstance(a, SymDim) else int(a) for a in args)
+    for a in args:
+        if a.__class__ is not int:  # the common case, plain ints, returns as it is
+            return tuple(a if isinstance(a, SymDim) else int(a) for a in args)
+    return args
 
 
 def _dims(dim: Any) -> Any:
