@@ -489,3 +489,13 @@ def test_traced_advanced_setitem_writes_back():
     traced = t.jit.trace(clip, (t.tensor([1.0, -1.0, 2.0]),))
     assert "index_put" in traced.graph.op_counts()
     np.testing.assert_array_equal(traced(t.tensor([-1.0, 3.0, -4.0])).numpy(), [7.0, 3.0, 0.0])
+
+
+def test_scatter_reduce_add_with_tensor_or_number():
+    y = t.ones(3)
+    assert y.scatter(0, t.tensor([0, 2]), 5.0, reduce="add").tolist() == [6.0, 1.0, 6.0]
+    x = t.zeros(3)
+    got = x.scatter(0, t.tensor([0, 0, 2]), t.tensor([1.0, 2.0, 3.0]), reduce="add")
+    assert got.tolist() == [3.0, 0.0, 3.0]
+    with pytest.raises(ValueError, match="reduce='multiply' is not supported"):
+        x.scatter(0, t.tensor([0]), t.tensor([1.0]), reduce="multiply")

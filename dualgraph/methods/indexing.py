@@ -329,9 +329,12 @@ def _scatter_call(self: Any, dim: int, index: Any, src: Any, value: Any, reduce:
     if src is None:
         raise TypeError("scatter() missing required argument 'src' (or 'value')")
     if reduce is not None:
-        if reduce != "add" or not hasattr(src, "shape"):
-            raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported; use "
-                                      "scatter_add or scatter_reduce")
+        if reduce != "add":  # PyTorch deprecates `reduce`; 'multiply' is not offered here
+            raise ValueError(f"scatter(): reduce={reduce!r} is not supported; reduce='add' is "
+                             "(or call scatter_add); multiply through a mask instead")
+        if not hasattr(src, "shape"):  # a number: add it at every indexed position
+            from ..creation import full
+            src = full(tuple(index.shape), src, dtype=self.dtype, device=self.device)
         return SCATTER_ADD, (self, index, src), {"dim": dim}
     return SCATTER, (self, index, src), {"dim": dim}
 
