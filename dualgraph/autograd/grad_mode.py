@@ -61,7 +61,7 @@ class set_grad_enabled(_GradModeContext):
         state.enabled = self.target
 
     def __enter__(self) -> None:
-        pass
+        """Nothing to do: the switch already happened when the object was made."""
 
     def __exit__(self, *exc: Any) -> None:
         state.enabled = self._prev
