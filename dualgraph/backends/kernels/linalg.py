@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...ir.ops.linalg import solve_is_vector, split_equation
+from ...ir.ops.decompositions import solve_is_vector
+from ...ir.ops.linalg import split_equation
 from . import common
 from .common import axis
 
