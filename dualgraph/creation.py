@@ -96,12 +96,6 @@ def set_rng_state(state: dict) -> None:
     default_generator.set_state(state)
 
 
-def _capturing() -> bool:
-    """Whether a tracer is on this thread's interpreter stack."""
-    from .jit.tracer import is_tracing
-    return is_tracing()
-
-
 def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
     """Add a `generator=` argument to an op's attributes (the default one is left implicit, so
     graphs draw from whatever the default generator is when they run)."""
@@ -110,11 +104,6 @@ def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
     if not isinstance(generator, Generator):
         raise TypeError(f"{name}(): argument 'generator' must be torch.Generator, not "
                         f"{type(generator).__name__}")
-    if _capturing():
-        from .jit.tracer import trace_error
-        raise trace_error(f"{name}(generator=...) inside a trace: a graph draws from the "
-                          "default generator", "seed the default generator (dg.manual_seed) "
-                          "instead of passing a Generator")
     return dict(attrs, generator=generator)
 
 

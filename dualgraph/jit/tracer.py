@@ -21,6 +21,7 @@ from ..dispatch import Interpreter
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value
 from ..ir.registry import VIEW, OpDef, get
+from ..ir.text import format_attr
 from ..size import Size, SymDim
 from ..tensor import Tensor
 
@@ -225,6 +226,14 @@ class Tracer(Interpreter):
         return self._emit_node(op, inputs, attrs).output
 
     def _emit_node(self, op: OpDef, inputs: list, attrs: dict) -> Any:
+        for key, value in attrs.items():
+            try:
+                format_attr(value)  # what a graph can store: literals, dtypes, devices, arrays
+            except TypeError:
+                raise trace_error(
+                    f"{op.name}({key}={type(value).__name__}) cannot be stored in a graph",
+                    "graphs hold literals, dtypes, devices and tensors; a Generator cannot be "
+                    "captured: seed the default generator (dg.manual_seed) instead") from None
         node = self.graph.add_node(op, inputs, attrs)
         file, line, _ = user_frame()
         node.meta["source"] = f"{file}:{line}"
