@@ -208,8 +208,8 @@ def test_nonfinite_literals_and_graph_built_with_add_node(tmp_path):
 def test_attribute_encodings_round_trip(value):
     from dualgraph.ir.types import Device
     for v in (value, Device("cuda:1"), Device("cpu")):
-        encoded = json.loads(json.dumps(serialize._encode_attr("t", "a", v)))
-        back = serialize._decode_attr("t", "a", encoded)
+        encoded = json.loads(json.dumps(serialize.schema._encode_attr("t", "a", v)))
+        back = serialize.schema._decode_attr("t", "a", encoded)
         assert repr(back) == repr(v) and type(back) is type(v)
 
 
@@ -396,14 +396,14 @@ def test_rejects_unsupported_compression(tmp_path):
 def _refuse_reads(monkeypatch):
     def no_read(*args):
         raise AssertionError("a member was read before the directory's sizes were checked")
-    monkeypatch.setattr(serialize, "_read_member", no_read)
+    monkeypatch.setattr(serialize.archive, "_read_member", no_read)
 
 
 def test_rejects_an_archive_over_the_size_limit_before_reading(tmp_path, monkeypatch):
     path = write_valid(tmp_path / "v.dgm")
     _refuse_reads(monkeypatch)
     rejects(path, "more than 1000 bytes uncompressed", UnsafeFileError, max_bytes=1000)
-    monkeypatch.setattr(serialize, "MAX_BYTES", 2000)
+    monkeypatch.setattr(serialize.archive, "MAX_BYTES", 2000)
     rejects(path, "more than 2000 bytes uncompressed", UnsafeFileError)
 
 

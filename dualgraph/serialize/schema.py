@@ -1,0 +1,469 @@
+"""The graph's JSON form: types, tagged attribute values, operands, nodes and blocks, written and
+read back with every field checked."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..ir.errors import VerificationError
+from ..ir.graph import Block, Graph, Node, Value
+from ..ir.registry import get as get_op
+from ..ir.text import INLINE_LIMIT
+from ..ir.types import Device, DType, TensorType, dtype_from_numpy
+from ..ir.verify import verify
+from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_NDIM, SerializationError,
+                     UnknownOpError, UnsafeFileError, UnsupportedVersionError, _DTYPES, _NONFINITE,
+                     _SCALAR_TYPES, _TAGS, _expect, _fail, _fields, _found, _json_data, _kind,
+                     _name)
+
+
+# ------------------------------------------------------------------------------------ types
+
+def _encode_type(src: str, where: str, t: Any) -> Any:
+    if isinstance(t, TensorType):
+        shape = [d if isinstance(d, str) else _encode_int(src, where, d) for d in t.shape]
+        return {"dtype": t.dtype.name, "shape": shape, "device": str(t.device)}
+    for name, py in _SCALAR_TYPES.items():
+        if t is py:
+            return name
+    _fail(src, where, f"type {t!r} has no encoding (expected a TensorType, int, float or bool)")
+
+
+def _decode_dtype(src: str, where: str, x: Any) -> DType:
+    if _expect(src, where, x, "string") not in _DTYPES:
+        _fail(src, where, f"unknown dtype {x!r}; expected one of {list(_DTYPES)}")
+    return _DTYPES[x]
+
+
+def _decode_device(src: str, where: str, x: Any) -> Device:
+    _expect(src, where, x, "string")
+    try:
+        device = Device(x)
+    except (RuntimeError, TypeError, ValueError):
+        device = None
+    if device is None or str(device) != x:
+        _fail(src, where, f"expected a device 'cpu' or 'cuda:N', found {x!r}")
+    return device
+
+
+def _decode_type(src: str, where: str, x: Any) -> Any:
+    if isinstance(x, str) and x in _SCALAR_TYPES:
+        return _SCALAR_TYPES[x]
+    if not isinstance(x, dict):
+        _fail(src, where, f"expected a tensor type object or one of {list(_SCALAR_TYPES)}, "
+                          f"found {_found(x)}")
+    _fields(src, where, x, ("dtype", "shape", "device"))
+    dims = _expect(src, f"{where}.shape", x["shape"], "array")
+    if len(dims) > MAX_NDIM:
+        _fail(src, f"{where}.shape", f"has {len(dims)} dims; at most {MAX_NDIM} are allowed")
+    shape = []
+    for i, d in enumerate(dims):
+        if not isinstance(d, str):
+            d = _expect(src, f"{where}.shape[{i}]", d, "integer")
+        elif not d:
+            _fail(src, f"{where}.shape[{i}]", "a symbolic dim must be a non-empty string")
+        shape.append(d)
+    return TensorType(_decode_dtype(src, f"{where}.dtype", x["dtype"]), shape,
+                      _decode_device(src, f"{where}.device", x["device"]))
+
+
+# ------------------------------------------------------------------ scalars and attributes
+
+def _encode_int(src: str, where: str, x: Any) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        _fail(src, where, f"expected an integer, found {x!r}")
+    if not INT64_MIN <= int(x) <= INT64_MAX:
+        _fail(src, where, f"integer {x} is outside the int64 range")
+    return int(x)
+
+
+def _encode_float(x: float) -> Any:
+    if math.isfinite(x):
+        return float(x)
+    return {"float": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
+
+
+def _encode_scalar(src: str, where: str, x: Any) -> Any:
+    """A Python (or NumPy) scalar as JSON: bool, integer, number, or {"float": "nan"}."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return _encode_int(src, where, x)
+    if isinstance(x, (float, np.floating)):
+        return _encode_float(float(x))
+    _fail(src, where, f"expected a Value or a scalar (int, float, bool), found {x!r}")
+
+
+def _encode_attr(src: str, where: str, v: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        _fail(src, where, f"attribute nested deeper than {MAX_DEPTH} levels")
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return _encode_scalar(src, where, v)
+    if isinstance(v, (list, tuple)):
+        items = [_encode_attr(src, f"{where}[{i}]", x, depth + 1) for i, x in enumerate(v)]
+        return items if isinstance(v, list) else {"tuple": items}
+    if isinstance(v, slice):
+        return {"slice": [_encode_attr(src, where, x, depth + 1)
+                          for x in (v.start, v.stop, v.step)]}
+    if v is Ellipsis:
+        return {"ellipsis": True}
+    if isinstance(v, DType):
+        return {"dtype": v.name}
+    if isinstance(v, Device):
+        return {"device": str(v)}
+    _fail(src, where, f"attribute value {v!r} of type {type(v).__name__} has no encoding")
+
+
+def _decode_attr(src: str, where: str, x: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        _fail(src, where, f"attribute nested deeper than {MAX_DEPTH} levels")
+    kind = _kind(x)
+    if kind in ("null", "boolean", "number", "string"):
+        return x
+    if kind == "integer":
+        return _expect(src, where, x, "integer")
+    if kind == "array":
+        return [_decode_attr(src, f"{where}[{i}]", e, depth + 1) for i, e in enumerate(x)]
+    if len(x) != 1 or next(iter(x)) not in _TAGS:
+        _fail(src, where, f"expected a tagged value (an object with one key of {list(_TAGS)}), "
+                          f"found keys {list(x)}")
+    (tag, body), = x.items()
+    at = f"{where}.{tag}"
+    if tag == "tuple":
+        items = _expect(src, at, body, "array")
+        return tuple(_decode_attr(src, f"{at}[{i}]", e, depth + 1) for i, e in enumerate(items))
+    if tag == "slice":
+        if _kind(body) != "array" or len(body) != 3:
+            _fail(src, at, f"expected an array [start, stop, step], found {_found(body)}")
+        return slice(*(_decode_attr(src, f"{at}[{i}]", e, depth + 1) for i, e in enumerate(body)))
+    if tag == "ellipsis":
+        if body is not True:
+            _fail(src, at, f"expected true, found {_found(body)}")
+        return Ellipsis
+    if tag == "dtype":
+        return _decode_dtype(src, at, body)
+    if tag == "device":
+        return _decode_device(src, at, body)
+    if tag == "float":
+        return _decode_nonfinite(src, at, body)
+    _fail(src, where, "a tensor reference is only allowed as the `value` of a constant node")
+
+
+def _decode_nonfinite(src: str, where: str, body: Any) -> float:
+    if not isinstance(body, str) or body not in _NONFINITE:
+        _fail(src, where, f"expected one of {list(_NONFINITE)}, found {_found(body)}")
+    return _NONFINITE[body]
+
+
+def _decode_operand(src: str, where: str, x: Any, env: dict) -> Any:
+    """A value reference {"value": name} or a scalar literal (bool, integer, number, tagged)."""
+    kind = _kind(x)
+    if kind in ("boolean", "number"):
+        return x
+    if kind == "integer":
+        return _expect(src, where, x, "integer")
+    if kind == "object" and list(x) == ["float"]:
+        return _decode_nonfinite(src, f"{where}.float", x["float"])
+    if kind == "object" and list(x) == ["value"]:
+        name = _expect(src, f"{where}.value", x["value"], "string")
+        if name not in env:
+            _fail(src, where, f"value %{name} is not defined before it is used")
+        return env[name]
+    _fail(src, where, f"expected a value reference {{\"value\": name}} or a scalar literal, "
+                      f"found {_found(x)}")
+
+
+# ------------------------------------------------------------------------------ graph: write
+
+def graph_to_json(graph: Graph) -> dict:
+    """The graph as JSON data (see docs/FORMAT.md); constants refer to `graph_tensors(graph)`."""
+    return _encode_graph(graph, "graph")[0]
+
+
+def graph_tensors(graph: Graph) -> dict[str, np.ndarray]:
+    """The arrays that `graph_to_json(graph)` refers to by name (all named `graph/...`)."""
+    return _encode_graph(graph, "graph")[1]
+
+
+def _encode_graph(graph: Graph, src: str) -> tuple[dict, dict[str, np.ndarray]]:
+    _verify(graph, src, "refusing to write a graph that fails verification")
+    names = _value_names(graph, src)
+    arrays: dict[str, np.ndarray] = {}
+    by_id: dict[int, str] = {}
+    refs = {}
+    for key, value in graph.tensors.items():
+        where = f"graph.tensors[{key!r}]"
+        _name(src, where, key)
+        refs[key] = _add_array(src, where, arrays, by_id, GRAPH_PREFIX + key, value)
+    nodes = [_encode_node(src, i, node, names, arrays, by_id)
+             for i, node in enumerate(graph.nodes)]
+    obj = {
+        "name": graph.name,
+        "inputs": [{"name": names[v], "type": _encode_type(src, f"graph.inputs[{j}]", v.type)}
+                   for j, v in enumerate(graph.inputs)],
+        "nodes": nodes,
+        "outputs": [_encode_operand(src, f"graph.outputs[{j}]", x, names)
+                    for j, x in enumerate(graph.outputs)],
+        "tensors": refs,
+        "meta": _json_data(src, "graph.meta", graph.meta),
+    }
+    _expect(src, "graph.meta", obj["meta"], "object")
+    _name(src, "graph.name", obj["name"])
+    return obj, arrays
+
+
+def _value_names(graph: Graph, src: str) -> dict:
+    """A distinct name per value: inputs keep theirs; node outputs keep theirs when free."""
+    names: dict = {}
+    taken: set = set()
+    for j, v in enumerate(graph.inputs):
+        if not isinstance(v.name, str) or not v.name or v.name in taken:
+            _fail(src, f"graph.inputs[{j}]", f"input names must be distinct non-empty strings, "
+                                             f"found {v.name!r}")
+        names[v] = v.name
+        taken.add(v.name)
+    counter = 0
+    for node in graph.all_nodes():
+        block_inputs = [v for b in node.blocks for v in b.inputs]
+        for v in node.outputs + block_inputs:
+            name = v.name if isinstance(v.name, str) and v.name else None
+            while name is None or name in taken:
+                name, counter = str(counter), counter + 1
+            names[v] = name
+            taken.add(name)
+    return names
+
+
+def _encode_operand(src: str, where: str, x: Any, names: dict) -> Any:
+    if isinstance(x, Value):
+        if x not in names:
+            _fail(src, where, f"refers to %{x.name}, which this graph does not define")
+        return {"value": names[x]}
+    return _encode_scalar(src, where, x)
+
+
+def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict,
+                 prefix: str = "graph.nodes") -> dict:
+    where = f"{prefix}[{i}] ({node.op.name})"
+    attrs = {}
+    for key, value in node.attrs.items():
+        if node.op.name == "constant" and key == "value":
+            tensor = node.meta.get("tensor")
+            name = GRAPH_PREFIX + (tensor if isinstance(tensor, str) and tensor else f"const{i}")
+            attrs[key] = {"tensor": _add_array(src, f"{where}.attrs.value", arrays, by_id, name,
+                                               value)}
+        else:
+            attrs[key] = _encode_attr(src, f"{where}.attrs.{key}", value)
+    obj = {
+        "op": node.op.name,
+        "version": node.op.version,
+        "inputs": [_encode_operand(src, f"{where}.inputs[{k}]", x, names)
+                   for k, x in enumerate(node.inputs)],
+        "attrs": attrs,
+        "outputs": [{"name": names[v], "type": _encode_type(src, f"{where}.outputs", v.type)}
+                    for v in node.outputs],
+    }
+    meta = _node_meta(node)
+    if meta:
+        obj["meta"] = meta
+    if node.blocks:
+        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id)
+                         for b, block in enumerate(node.blocks)]
+    return obj
+
+
+def _encode_block(src: str, where: str, block: Any, names: dict, arrays: dict,
+                  by_id: dict) -> dict:
+    """A control-flow node's block: its inputs, nodes and yielded values."""
+    return {
+        "name": _name(src, f"{where}.name", block.name),
+        "inputs": [{"name": names[v], "type": _encode_type(src, f"{where}.inputs[{j}]", v.type)}
+                   for j, v in enumerate(block.inputs)],
+        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes")
+                  for k, n in enumerate(block.nodes)],
+        "outputs": [_encode_operand(src, f"{where}.outputs[{j}]", y, names)
+                    for j, y in enumerate(block.outputs)],
+    }
+
+
+def _node_meta(node: Node) -> dict:
+    """The node's annotations that have a JSON form; others (free debugging notes) are dropped."""
+    out = {}
+    for key, value in node.meta.items():
+        if isinstance(key, str):
+            with contextlib.suppress(TypeError, ValueError, RecursionError):
+                out[key] = json.loads(json.dumps(value, allow_nan=False))
+    return out
+
+
+def _add_array(src: str, where: str, arrays: dict, by_id: dict, name: str, value: Any) -> str:
+    """Store `value` under a free name near `name` (once per ndarray object); return the name."""
+    if isinstance(value, np.ndarray) and id(value) in by_id:
+        return by_id[id(value)]
+    base, k = name, 1
+    while name in arrays:
+        name, k = f"{base}_{k}", k + 1
+    arrays[name] = _normalize_array(src, where, value)
+    if isinstance(value, np.ndarray):
+        by_id[id(value)] = name
+    return name
+
+
+def _dtype_name(arr: np.ndarray) -> str:
+    return dtype_from_numpy(arr.dtype.newbyteorder("=")).name
+
+
+def _normalize_array(src: str, where: str, value: Any) -> np.ndarray:
+    """`value` as an array of a dualgraph dtype in little-endian byte order."""
+    arr = np.asarray(value)
+    try:
+        dtype = dtype_from_numpy(arr.dtype.newbyteorder("="))
+    except (TypeError, ValueError) as exc:
+        _fail(src, where, str(exc))
+    return arr.astype(dtype.np.newbyteorder("<"), copy=False)
+
+
+# ------------------------------------------------------------------------------- graph: read
+
+def graph_from_json(obj: Any, tensors: Mapping[str, np.ndarray], *,
+                    source: str = "graph JSON") -> Graph:
+    """Build and verify a Graph from `graph_to_json`'s form; `tensors` holds the arrays its
+    constants and `graph.tensors` refer to. Faults raise SerializationError prefixed `source`."""
+    src, where = source, "graph"
+    _fields(src, where, obj, ("name", "inputs", "nodes", "outputs", "tensors", "meta"))
+    graph = Graph(name=_name(src, "graph.name", obj["name"]))
+    env: dict[str, Value] = {}
+    for j, x in enumerate(_expect(src, "graph.inputs", obj["inputs"], "array")):
+        at = f"graph.inputs[{j}]"
+        _fields(src, at, x, ("name", "type"))
+        name = _define(src, f"{at}.name", x["name"], env)
+        env[name] = graph.add_input(_decode_type(src, f"{at}.type", x["type"]), name)
+    for i, x in enumerate(_expect(src, "graph.nodes", obj["nodes"], "array")):
+        graph.nodes.append(_decode_node(src, i, x, env, tensors))
+    graph.outputs = [_decode_operand(src, f"graph.outputs[{j}]", x, env)
+                     for j, x in enumerate(_expect(src, "graph.outputs", obj["outputs"], "array"))]
+    for key, ref in _expect(src, "graph.tensors", obj["tensors"], "object").items():
+        graph.tensors[key] = _tensor_ref(src, f"graph.tensors[{key!r}]", ref, tensors)
+    graph.meta = _expect(src, "graph.meta", obj["meta"], "object")
+    _verify(graph, src, "the graph fails verification")
+    return graph
+
+
+def _define(src: str, where: str, name: Any, env: dict) -> str:
+    if _name(src, where, name) in env:
+        _fail(src, where, f"value %{name} is defined twice")
+    return name
+
+
+def _tensor_ref(src: str, where: str, name: Any, tensors: Mapping) -> np.ndarray:
+    if _expect(src, where, name, "string") not in tensors:
+        _fail(src, where, f"refers to tensor {name!r}, which the manifest does not list")
+    return tensors[name]
+
+
+def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping,
+                 prefix: str = "graph.nodes", depth: int = 0) -> Node:
+    where = f"{prefix}[{i}]"
+    op_name = x.get("op") if isinstance(x, dict) else None
+    label = f"{where} ({op_name})" if isinstance(op_name, str) else where
+    _fields(src, label, x, ("op", "version", "inputs", "attrs", "outputs"), ("meta", "blocks"))
+    op = _decode_op(src, where, x["op"], x["version"])
+    where = f"{where} ({op.name})"
+    inputs = [_decode_operand(src, f"{where}.inputs[{k}]", e, env)
+              for k, e in enumerate(_expect(src, f"{where}.inputs", x["inputs"], "array"))]
+    outs = []
+    for k, e in enumerate(_expect(src, f"{where}.outputs", x["outputs"], "array")):
+        _fields(src, f"{where}.outputs[{k}]", e, ("name", "type"))
+        outs.append((e["name"], _decode_type(src, f"{where}.outputs[{k}].type", e["type"])))
+    attrs = {}
+    for key, value in _expect(src, f"{where}.attrs", x["attrs"], "object").items():
+        if op.name == "constant" and key == "value":
+            attrs[key] = _constant_value(src, f"{where}.attrs.value", value, outs, tensors)
+        else:
+            attrs[key] = _decode_attr(src, f"{where}.attrs.{key}", value)
+    node = Node(op, inputs, attrs, [t for _, t in outs])
+    node.meta = _expect(src, f"{where}.meta", x.get("meta", {}), "object")
+    _check_printable_constant(src, where, node)
+    for b, block in enumerate(_expect(src, f"{where}.blocks", x.get("blocks", []), "array")):
+        node.blocks.append(_decode_block(src, f"{where}.blocks[{b}]", block, env, tensors, depth))
+    for (name, _), v in zip(outs, node.outputs):
+        v.name = _define(src, f"{where}.outputs", name, env)
+        env[v.name] = v
+    return node
+
+
+def _decode_block(src: str, where: str, x: Any, env: dict, tensors: Mapping,
+                  depth: int) -> Block:
+    """A block sees the enclosing values; what it defines stays inside it."""
+    if depth >= MAX_DEPTH:
+        _fail(src, where, f"blocks are nested more than {MAX_DEPTH} deep", UnsafeFileError)
+    _fields(src, where, x, ("name", "inputs", "nodes", "outputs"))
+    block = Block(_name(src, f"{where}.name", x["name"]))
+    inner = dict(env)
+    for j, e in enumerate(_expect(src, f"{where}.inputs", x["inputs"], "array")):
+        _fields(src, f"{where}.inputs[{j}]", e, ("name", "type"))
+        v = Value(_decode_type(src, f"{where}.inputs[{j}].type", e["type"]),
+                  _define(src, f"{where}.inputs[{j}].name", e["name"], inner))
+        block.inputs.append(v)
+        inner[v.name] = v
+    for k, n in enumerate(_expect(src, f"{where}.nodes", x["nodes"], "array")):
+        block.nodes.append(_decode_node(src, k, n, inner, tensors, f"{where}.nodes", depth + 1))
+    block.outputs = [_decode_operand(src, f"{where}.outputs[{j}]", y, inner)
+                     for j, y in enumerate(_expect(src, f"{where}.outputs", x["outputs"],
+                                                   "array"))]
+    return block
+
+
+def _decode_op(src: str, where: str, name: Any, version: Any) -> Any:
+    try:
+        op = get_op(_expect(src, f"{where}.op", name, "string"))
+    except KeyError:
+        _fail(src, f"{where}.op", f"unknown op {name!r} (this dualgraph has no op of that name)",
+              UnknownOpError)
+    if _expect(src, f"{where}.version", version, "integer") < 1:
+        _fail(src, f"{where}.version", f"op versions start at 1, found {version}")
+    if version > op.version:
+        _fail(src, f"{where}.version", f"op {name!r} has version {version} in the file, but this "
+                                       f"dualgraph implements {name} version {op.version}; "
+                                       "upgrade dualgraph to load it", UnsupportedVersionError)
+    return op
+
+
+def _constant_value(src: str, where: str, x: Any, outs: list, tensors: Mapping) -> np.ndarray:
+    """The array a constant node refers to, checked against the node's declared type."""
+    if _kind(x) != "object" or list(x) != ["tensor"]:
+        _fail(src, where, f"expected a tensor reference {{\"tensor\": name}}, found {_found(x)}")
+    arr = np.asarray(_tensor_ref(src, f"{where}.tensor", x["tensor"], tensors))
+    declared = outs[0][1] if len(outs) == 1 else None
+    ok = (isinstance(declared, TensorType) and declared.dtype.np == arr.dtype
+          and declared.shape == arr.shape)
+    if not ok:
+        _fail(src, where, f"tensor {x['tensor']!r} is {arr.dtype.name}{list(arr.shape)}, which "
+                          f"disagrees with the node's declared output type {declared}")
+    return arr
+
+
+def _check_printable_constant(src: str, where: str, node: Node) -> None:
+    """The IR prints (and verifies) constants of more than INLINE_LIMIT elements by name."""
+    value = node.attrs.get("value")
+    if (node.op.name == "constant" and isinstance(value, np.ndarray) and value.size > INLINE_LIMIT
+            and not isinstance(node.meta.get("tensor"), str)):
+        _fail(src, f"{where}.meta", f"a constant of {value.size} elements needs a string "
+                                    "'tensor' entry (its name in the text form)")
+
+
+def _verify(graph: Graph, src: str, what: str) -> None:
+    try:
+        verify(graph)
+    except VerificationError as exc:
+        raise SerializationError(f"{src}: {what}: {exc}") from exc
+    except Exception as exc:  # the verifier itself failed on an odd graph: still a bad graph
+        raise SerializationError(f"{src}: {what}: the verifier raised "
+                                 f"{type(exc).__name__}: {exc}") from exc
