@@ -1,1 +1,9 @@
-"""`dg.nn`: modules, layers and losses (the training-library issue fills this package)."""
+"""`dg.nn`: modules, layers, losses, initializers (PyTorch's torch.nn API)."""
+
+from . import functional, init
+from .module import Module
+from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU, Flatten, GELU,
+                      Identity, KLDivLoss, L1Loss, LeakyReLU, Linear, LogSigmoid, LogSoftmax,
+                      ModuleDict, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid,
+                      SmoothL1Loss, Softmax, Softplus, Tanh)
+from .parameter import Parameter

@@ -1,1 +1,10 @@
-"""`dg.optim`: optimizers and learning-rate schedules (the training-library issue fills this)."""
+"""`dg.optim`: optimizers and learning-rate schedules, with PyTorch's update rules."""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

@@ -1,1 +1,11 @@
-"""`dg.utils.data`: datasets and loaders (the training-library issue fills this package)."""
+"""`dg.utils.data`: datasets, samplers and the DataLoader that batches them."""
+
+from .dataloader import DataLoader, default_collate, default_convert
+from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
+                      random_split)
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler)
+
+__all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
+           "TensorDataset", "ConcatDataset", "Subset", "random_split", "Sampler",
+           "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]

@@ -1,0 +1,69 @@
+"""Kernels of the activation ops (`ir/ops/activations.py`), written against `xp`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+def _erf(xp: Any) -> Callable:
+    """erf from SciPy/CuPy when present; else the Abramowitz-Stegun-free series via math.erf."""
+    try:
+        if xp.__name__ == "numpy":
+            from scipy.special import erf
+        else:
+            from cupyx.scipy.special import erf
+        return erf
+    except ImportError:
+        import numpy as np
+        vec = np.vectorize(math.erf, otypes=[np.float64])
+
+        def erf(x):
+            return xp.asarray(vec(x)).astype(x.dtype, copy=False)
+        return erf
+
+
+def kernels(xp: Any) -> dict[str, Callable]:
+    erf = _erf(xp)
+
+    def gelu(x, approximate="none"):
+        if approximate == "tanh":
+            inner = (x + 0.044715 * x * x * x) * _SQRT_2_PI
+            return (0.5 * x * (1.0 + xp.tanh(inner))).astype(x.dtype, copy=False)
+        return (x * 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))).astype(x.dtype, copy=False)
+
+    def gelu_backward(g, x, approximate="none"):
+        if approximate == "tanh":
+            t = xp.tanh((x + 0.044715 * x * x * x) * _SQRT_2_PI)
+            d_inner = _SQRT_2_PI * (1.0 + 3 * 0.044715 * x * x)
+            d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
+        else:
+            cdf = 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+            d = cdf + x * xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return (g * d).astype(xp.result_type(g, x), copy=False)
+
+    def sigmoid(x):
+        return 0.5 * (xp.tanh(0.5 * x) + 1.0)
+
+    def silu(x):
+        return (x * sigmoid(x)).astype(x.dtype, copy=False)
+
+    def softplus(x, beta=1.0, threshold=20.0):
+        z = x * beta
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(z > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def leaky_relu(x, negative_slope=0.01):
+        return xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
+
+    def elu(x, alpha=1.0):
+        return xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * alpha).astype(x.dtype, copy=False)
+
+    def log_sigmoid(x):
+        return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+    return {"gelu": gelu, "gelu_backward": gelu_backward, "silu": silu, "softplus": softplus,
+            "leaky_relu": leaky_relu, "elu": elu, "log_sigmoid": log_sigmoid}
