@@ -8,7 +8,6 @@ import numpy as np
 
 from ..tensor import Tensor
 from .engine import grad
-from .grad_mode import no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -28,15 +27,15 @@ def _numerical(func: Callable, inputs: Sequence, x: Tensor, eps: float) -> list:
     """d(outputs)/d(x) by central differences, as one (numel_out, numel_x) array per output."""
     data = x._data  # perturbed element by element in place (C order, as Jacobian columns are)
     columns = []
-    with no_grad():
-        for k in np.ndindex(data.shape):
-            orig = data[k].item()
-            data[k] = orig + eps
-            plus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
-            data[k] = orig - eps
-            minus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
-            data[k] = orig
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    # grad mode stays as the caller has it: a function may call autograd.grad inside
+    for k in np.ndindex(data.shape):
+        orig = data[k].item()
+        data[k] = orig + eps
+        plus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+        data[k] = orig - eps
+        minus = [o._host().astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+        data[k] = orig
+        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return [np.stack([c[j] for c in columns], axis=1) if columns else np.zeros((0, 0))
             for j in range(len(columns[0]) if columns else 0)]
 

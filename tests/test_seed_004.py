@@ -1,0 +1,80 @@
+"""Seed 004's training step as the tutorial writes it, with `import dualgraph as torch`: the Net,
+CrossEntropyLoss, SGD(lr=0.01), forward, backward, step — checked against NumPy. (Its TorchScript
+lines belong to the script issue.)"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import dualgraph as torch
+import dualgraph.nn as nn
+import dualgraph.optim as optim
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super(Net, self).__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        x = self.fc1(x)
+        x = torch.relu(x)
+        x = self.fc2(x)
+        output = x
+        return output
+
+
+def _numpy_step(params, x, y, lr):
+    w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
+    h_pre = x.reshape(len(x), -1) @ w1.T + b1
+    h = np.maximum(h_pre, 0)
+    logits = h @ w2.T + b2
+    shifted = logits - logits.max(1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(1, keepdims=True)
+    loss = -np.log(p[np.arange(len(y)), y]).mean()
+    d_logits = p.copy()
+    d_logits[np.arange(len(y)), y] -= 1
+    d_logits /= len(y)
+    d_h = (d_logits @ w2) * (h_pre > 0)
+    grads = [d_h.T @ x.reshape(len(x), -1), d_h.sum(0), d_logits.T @ h, d_logits.sum(0)]
+    return loss, [w - lr * g for w, g in zip((w1, b1, w2, b2), grads)]
+
+
+def test_seed_004_training_step_runs_as_written():
+    torch.manual_seed(0)
+    net = Net()
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(16, 1, 28, 28)).astype(np.float32))
+    y = torch.tensor(rng.integers(0, 10, size=16))
+    before = [p.detach().numpy().copy() for p in net.parameters()]
+
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=0.01)
+    outputs = net(x)
+    loss = criterion(outputs, y)
+    loss.backward()
+    optimizer.step()
+
+    expected_loss, expected = _numpy_step(before, x.numpy(), y.numpy(), 0.01)
+    np.testing.assert_allclose(loss.item(), expected_loss, rtol=1e-5)
+    for p, e in zip(net.parameters(), expected):
+        np.testing.assert_allclose(p.detach().numpy(), e, rtol=1e-4, atol=1e-6)
+    assert repr(net) == ("Net(\n  (fc1): Linear(in_features=784, out_features=128, bias=True)\n"
+                         "  (fc2): Linear(in_features=128, out_features=10, bias=True)\n)")
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(1)
+    net = Net()
+    x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    criterion, optimizer = nn.CrossEntropyLoss(), optim.SGD(net.parameters(), lr=0.1)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
