@@ -25,7 +25,7 @@ import numpy as np
 
 from .graph import Block, Graph, Node, Value
 from .registry import get
-from .types import ALL_DTYPES, Device, DType, TensorType
+from .types import ALL_DTYPES, Device, DType, ListType, TensorType, TupleType
 
 SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
          "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "bool"}
@@ -47,6 +47,11 @@ def format_type(t: Any) -> str:
         return f"{SHORT[t.dtype.name]}[{dims}]{dev}"
     if isinstance(t, type):
         return t.__name__
+    if isinstance(t, TupleType):
+        inner = ", ".join(format_type(e) for e in t.elements)
+        return f"tuple[{inner}]"
+    if isinstance(t, ListType):
+        return f"list[{format_type(t.element)}]"
     raise TypeError(f"cannot print type {t!r}")
 
 
@@ -151,6 +156,10 @@ def parse_type(text: str) -> Any:
     text = text.strip()
     if text in ("int", "float", "bool"):
         return {"int": int, "float": float, "bool": bool}[text]
+    if text.startswith("tuple[") and text.endswith("]"):
+        return TupleType(parse_type(p) for p in _split(text[len("tuple["):-1]))
+    if text.startswith("list[") and text.endswith("]"):
+        return ListType(parse_type(text[len("list["):-1]))
     m = _TYPE.match(text)
     if not m or m.group(1) not in _BY_SHORT:
         raise ParseError(f"expected a type like f32[B, 3], got {text!r}")

@@ -271,6 +271,42 @@ class TensorType:
         return f"TensorType({dtype}, {list(self.shape)}, {self.device})"
 
 
+class TupleType:
+    """A fixed-length tuple of values of the given types (script's `Tuple[Tensor, int]`)."""
+
+    __slots__ = ("elements",)
+
+    def __init__(self, elements: Iterable[Any]) -> None:
+        self.elements = tuple(elements)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TupleType) and self.elements == other.elements
+
+    def __hash__(self) -> int:
+        return hash(("tuple",) + self.elements)
+
+    def __repr__(self) -> str:
+        return f"TupleType({', '.join(map(repr, self.elements))})"
+
+
+class ListType:
+    """A list of any length whose elements share one type (script's `List[Tensor]`)."""
+
+    __slots__ = ("element",)
+
+    def __init__(self, element: Any) -> None:
+        self.element = element
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ListType) and self.element == other.element
+
+    def __hash__(self) -> int:
+        return hash(("list", self.element))
+
+    def __repr__(self) -> str:
+        return f"ListType({self.element!r})"
+
+
 def type_of(x: Any) -> Any:
     """The IR type of a runtime value: a TensorType for tensors, the value itself for scalars."""
     if hasattr(x, "_dtype") and hasattr(x, "shape"):

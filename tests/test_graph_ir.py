@@ -150,3 +150,17 @@ def test_verifier_reports_a_bad_cast_attribute():
     text = "graph(%x: f32[2]) {\n  %0 = to_dtype(%x) {dtype=None} : f32[2]\n  return (%0)\n}"
     with pytest.raises(VerificationError, match="attribute dtype must be a dtype"):
         verify(parse_graph(text))
+
+
+def test_tuple_and_list_types_round_trip_in_text_and_json():
+    from dualgraph.ir.types import ListType, TupleType
+    from dualgraph.serialize import graph_from_json, graph_tensors, graph_to_json
+    text = """graph(%xs: list[f32[3]], %pair: tuple[f32[B, 2], int], %n: int) {
+  return (%xs, %pair, %n)
+}"""
+    g = verify(parse_graph(text))
+    assert g.inputs[0].type == ListType(TensorType(dg.float32, (3,)))
+    assert g.inputs[1].type == TupleType((TensorType(dg.float32, ("B", 2)), int))
+    assert print_graph(g) == text
+    again = graph_from_json(graph_to_json(g), graph_tensors(g))
+    assert print_graph(again) == text

@@ -14,7 +14,7 @@ from ..ir.errors import VerificationError
 from ..ir.graph import Block, Graph, Node, Value
 from ..ir.registry import get as get_op
 from ..ir.text import INLINE_LIMIT
-from ..ir.types import Device, DType, TensorType, dtype_from_numpy
+from ..ir.types import Device, DType, dtype_from_numpy, ListType, TensorType, TupleType
 from ..ir.verify import verify
 from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_NDIM, SerializationError,
                      UnknownOpError, UnsafeFileError, UnsupportedVersionError, _DTYPES, _NONFINITE,
@@ -31,7 +31,12 @@ def _encode_type(src: str, where: str, t: Any) -> Any:
     for name, py in _SCALAR_TYPES.items():
         if t is py:
             return name
-    _fail(src, where, f"type {t!r} has no encoding (expected a TensorType, int, float or bool)")
+    if isinstance(t, TupleType):
+        return {"tuple": [_encode_type(src, f"{where}[{i}]", e) for i, e in enumerate(t.elements)]}
+    if isinstance(t, ListType):
+        return {"list": _encode_type(src, f"{where}.element", t.element)}
+    _fail(src, where, f"type {t!r} has no encoding (expected a tensor, scalar, tuple or list "
+                      "type)")
 
 
 def _decode_dtype(src: str, where: str, x: Any) -> DType:
@@ -51,9 +56,17 @@ def _decode_device(src: str, where: str, x: Any) -> Device:
     return device
 
 
-def _decode_type(src: str, where: str, x: Any) -> Any:
+def _decode_type(src: str, where: str, x: Any, depth: int = 0) -> Any:
     if isinstance(x, str) and x in _SCALAR_TYPES:
         return _SCALAR_TYPES[x]
+    if isinstance(x, dict) and list(x) in (["tuple"], ["list"]):
+        if depth >= MAX_DEPTH:
+            _fail(src, where, f"types are nested more than {MAX_DEPTH} deep", UnsafeFileError)
+        if "list" in x:
+            return ListType(_decode_type(src, f"{where}.list", x["list"], depth + 1))
+        items = _expect(src, f"{where}.tuple", x["tuple"], "array")
+        return TupleType(_decode_type(src, f"{where}.tuple[{i}]", e, depth + 1)
+                         for i, e in enumerate(items))
     if not isinstance(x, dict):
         _fail(src, where, f"expected a tensor type object or one of {list(_SCALAR_TYPES)}, "
                           f"found {_found(x)}")
