@@ -205,8 +205,9 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
                                            or base_array is src._data.base):
                 view = src._view
                 base, chain = (src, ()) if view is None else (view.base, view.chain)
-                t._view = ViewInfo(base, chain + ((op, attrs, src._data.shape),),
-                                   grad_state.enabled)
+                # a view of a split/unbind output stays unwritable under grad (chain None)
+                chain = None if chain is None else chain + ((op, attrs, src._data.shape),)
+                t._view = ViewInfo(base, chain, grad_state.enabled)
                 t._version = base._version_counter()
                 src._version = t._version
                 t._view.fn_version = t._version.value

@@ -20,7 +20,9 @@ from ..tensor import Tensor
 __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "logsigmoid",
            "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "linear", "flatten",
            "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot",
+           "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+           "layer_norm", "group_norm", "embedding"]
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
@@ -355,3 +357,8 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.dim() else 1)
     return _reduce(loss, reduction)
+
+
+# Convolutions, pooling, normalization and embedding live in their own module.
+from .functional_layers import (adaptive_avg_pool2d, avg_pool2d, batch_norm,  # noqa: E402
+                                conv1d, conv2d, embedding, group_norm, layer_norm, max_pool2d)

@@ -1,0 +1,260 @@
+"""Functional forms of the layers: convolution, pooling, normalization and embedding.
+
+`conv2d` and `max_pool2d` are registry ops (ir/ops/conv.py); conv1d is conv2d on an unsqueezed
+dim; average pooling is a depthwise conv2d with a constant kernel; adaptive average pooling is
+two matmuls with constant averaging matrices; the norms are compositions of mean/var; embedding
+is an index gather. So autograd and the tracer need nothing special.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import creation
+from ..autograd.grad_mode import no_grad
+from ..dispatch import bind
+from ..ir import get
+from ..methods.math import where
+from ..tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "batch_norm", "layer_norm", "group_norm", "embedding"]
+
+_CONV2D, _MAXPOOL = get("conv2d"), get("max_pool2d_with_indices")
+
+
+def pair(v: Any, name: str = "argument") -> tuple:
+    """An int or a sequence of two ints, as (a, b)."""
+    if isinstance(v, int):
+        return (v, v)
+    t = tuple(int(x) for x in v)
+    if len(t) == 1:
+        return t * 2
+    if len(t) != 2:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of 2 values "
+                           f"to match the convolution dimensions, but got {name}={list(t)}")
+    return t
+
+
+def _batched(input: Tensor, want: int, name: str) -> tuple[Tensor, bool]:
+    """Accept the unbatched form (one dim fewer) by adding a batch dim of 1."""
+    if input.dim() == want - 1:
+        return input.unsqueeze(0), True
+    if input.dim() != want:
+        raise RuntimeError(f"{name}: Expected {want - 1}D (unbatched) or {want}D (batched) input "
+                           f"to {name}, but got input of size: {list(input.shape)}")
+    return input, False
+
+
+# -------------------------------------------------------------------------------- convolution
+
+def _same_padding(weight_hw: Sequence[int], stride: tuple, dilation: tuple) -> tuple:
+    if stride != (1, 1):
+        raise ValueError("padding='same' is not supported for strided convolutions")
+    pads = []
+    for k, d in zip(weight_hw, dilation):
+        total = d * (k - 1)
+        if total % 2:
+            raise ValueError("padding='same' with an asymmetric padding is not supported")
+        pads.append(total // 2)
+    return tuple(pads)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of (N, C, H, W) (or (C, H, W)) with (O, C/groups, kh, kw), + bias."""
+    x, unbatched = _batched(input, 4, "conv2d")
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string '{padding}', should be one of "
+                             "['valid', 'same']")
+        padding = (0, 0) if padding == "valid" else _same_padding(weight.shape[2:], stride,
+                                                                  dilation)
+    attrs = {"stride": stride, "padding": pair(padding, "padding"), "dilation": dilation,
+             "groups": int(groups)}
+    out = bind(_CONV2D, (x, weight), attrs)
+    if bias is not None:
+        out = out + bias.view(-1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of (N, C, L) (or (C, L)): conv2d over a height of 1."""
+    x, unbatched = _batched(input, 3, "conv1d")
+    one = lambda v: int(v[0]) if isinstance(v, (tuple, list)) else v  # noqa: E731
+    pad = one(padding)
+    if not isinstance(pad, str):
+        pad = (0, pad)
+    out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), None, (1, one(stride)), pad,
+                 (1, one(dilation)), groups).squeeze(2)
+    if bias is not None:
+        out = out + bias.view(-1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------------------------ pooling
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over each window; with return_indices, also the flat index of each max in H*W."""
+    if ceil_mode:
+        raise ValueError("max_pool2d(): ceil_mode=True is not supported")
+    x, unbatched = _batched(input, 4, "max_pool2d")
+    k = pair(kernel_size, "kernel_size")
+    attrs = {"kernel_size": k, "stride": pair(stride if stride else k, "stride"),
+             "padding": pair(padding, "padding"), "dilation": pair(dilation, "dilation")}
+    values, indices = bind(_MAXPOOL, (x,), attrs)
+    if unbatched:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over each window: a depthwise conv2d with a constant kernel of ones."""
+    if ceil_mode:
+        raise ValueError("avg_pool2d(): ceil_mode=True is not supported")
+    x, unbatched = _batched(input, 4, "avg_pool2d")
+    k, p = pair(kernel_size, "kernel_size"), pair(padding, "padding")
+    s = pair(stride if stride else k, "stride")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise RuntimeError("pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {p[1]}, padH = {p[0]}, kW = {k[1]}, kH = {k[0]}")
+    c, h, w = x.shape[1:]
+    # A depthwise conv (groups=C): no reshape of the batch dim, which may be symbolic.
+    sums = conv2d(x, creation.ones((c, 1) + k, dtype=x.dtype, device=x.device), None, s, p,
+                  groups=c)
+    ones = creation.ones((1, 1) + k, dtype=x.dtype, device=x.device)
+    if divisor_override:
+        out = sums / float(divisor_override)
+    elif count_include_pad or p == (0, 0):
+        out = sums / float(k[0] * k[1])
+    else:
+        counts = conv2d(creation.ones((1, 1, h, w), dtype=x.dtype, device=x.device), ones,
+                        None, s, p)
+        out = sums / counts
+    return out.squeeze(0) if unbatched else out
+
+
+def _averaging_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Row i averages input positions floor(i*n/m) .. ceil((i+1)*n/m) - 1 (PyTorch's windows)."""
+    a = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        lo, hi = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        a[i, lo:hi] = 1.0 / (hi - lo)
+    return a
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed output size: A_h @ x @ A_w^T with constant averaging rows."""
+    x, unbatched = _batched(input, 4, "adaptive_avg_pool2d")
+    h, w = x.shape[2:]
+    sizes = (output_size, output_size) if isinstance(output_size, int) or output_size is None \
+        else tuple(output_size)
+    oh, ow = (h if sizes[0] is None else sizes[0]), (w if sizes[1] is None else sizes[1])
+    ah = creation.tensor(_averaging_matrix(h, oh), dtype=x.dtype, device=x.device)
+    aw = creation.tensor(_averaging_matrix(w, ow).T.copy(), dtype=x.dtype, device=x.device)
+    out = ah.matmul(x).matmul(aw)
+    return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------------------ normalization
+
+def _normalize(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(x - mean) / sqrt(var + eps) over `dims`, with the biased variance; also (mean, var)."""
+    mean = x.mean(dims, keepdim=True)
+    var = x.var(dims, unbiased=False, keepdim=True)
+    return (x - mean) / (var + eps).sqrt(), mean, var
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last len(normalized_shape) dims, then scale and shift elementwise."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(shape):]) != shape or input.dim() < len(shape):
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    y, _, _ = _normalize(input, tuple(range(-len(shape), 0)), eps)
+    if weight is not None:
+        y = y * weight
+    return y + bias if bias is not None else y
+
+
+def _channel_view(t: Tensor, ndim: int) -> Tensor:
+    """A per-channel (C,) tensor shaped to broadcast against (N, C, *)."""
+    return t.view((-1,) + (1,) * (ndim - 2))
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Per-channel normalization of (N, C, *): batch statistics while training (updating the
+    running ones in place with `momentum`, the variance unbiased), running statistics otherwise."""
+    dims = (0,) + tuple(range(2, input.dim()))
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size torch.Size({list(input.shape)})")
+        y, mean, var = _normalize(input, dims, eps)
+        with no_grad():
+            if running_mean is not None:
+                new = mean.detach().reshape(-1) * momentum + running_mean * (1.0 - momentum)
+                running_mean.copy_(new)
+            if running_var is not None:
+                unbiased = var.detach().reshape(-1) * (count / (count - 1))
+                running_var.copy_(unbiased * momentum + running_var * (1.0 - momentum))
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        y = ((input - _channel_view(running_mean, input.dim()))
+             / (_channel_view(running_var, input.dim()) + eps).sqrt())
+    if weight is not None:
+        y = y * _channel_view(weight, input.dim())
+    return y + _channel_view(bias, input.dim()) if bias is not None else y
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize each sample over groups of C/num_groups channels, then a per-channel affine."""
+    c = input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and num_groups="
+                           f"{num_groups}")
+    rest = math.prod(input.shape[2:]) if input.dim() > 2 else 1
+    grouped = input.reshape(input.shape[0], num_groups, (c // num_groups) * rest)
+    y, _, _ = _normalize(grouped, (-1,), eps)
+    y = y.reshape_as(input)
+    if weight is not None:
+        y = y * _channel_view(weight, input.dim())
+    return y + _channel_view(bias, input.dim()) if bias is not None else y
+
+
+# ---------------------------------------------------------------------------------- embedding
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of `weight` at the indices `input`; rows at `padding_idx` receive no gradient."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise ValueError("embedding(): max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported")
+    if input.dtype.name not in ("int64", "int32"):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           "following scalar types: Long, Int; but got "
+                           f"{input.type()} instead (while checking arguments for embedding)")
+    out = weight[input]
+    if padding_idx is not None:
+        n = weight.shape[0]
+        idx = padding_idx + n if padding_idx < 0 else padding_idx
+        # The padding row's value is read, but its gradient is cut (as PyTorch does).
+        out = where((input == idx).unsqueeze(-1), out.detach(), out)
+    return out
