@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
@@ -38,15 +38,6 @@ class Adagrad(Optimizer):
             state["step"] = tensor(0.0)
             state["sum"] = full_like(p, group["initial_accumulator_value"])
         return state
-
-    def step(self, closure: Callable | None = None) -> Any:
-        """One Adagrad update of every parameter that has a gradient; returns closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
 
     def _update(self, p: Any, group: dict) -> None:
         state = self._init_state(p, group)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
@@ -37,15 +37,6 @@ class Adam(Optimizer):
                         differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-
-    def step(self, closure: Callable | None = None) -> Any:
-        """One Adam update of every parameter that has a gradient; returns closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
 
     def _init_state(self, p: Any, group: dict) -> dict:
         from ..creation import zeros_like

@@ -131,9 +131,21 @@ class Optimizer:
                     g.requires_grad_(False)
                 g.zero_()
 
+    @_wrap_step
     def step(self, closure: Callable | None = None) -> Any:
-        """One update of every parameter that has a gradient (subclasses implement it)."""
-        raise NotImplementedError
+        """One update of every parameter that has a gradient; returns the closure's loss.
+        Optimizers define `_update(p, group)`; those that need more (LBFGS) override `step`."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, group)
+        return loss
+
+    def _update(self, p: Any, group: dict) -> None:
+        """The update rule for one parameter."""
+        raise TypeError(f"{type(self).__name__} defines no update rule: give it _update(p, "
+                        "group) or a step() of its own")
 
     @staticmethod
     def _closure_loss(closure: Callable | None) -> Any:

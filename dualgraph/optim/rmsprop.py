@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .adam import _step_tensor
 from .optimizer import Optimizer
@@ -28,15 +28,6 @@ class RMSprop(Optimizer):
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def step(self, closure: Callable | None = None) -> Any:
-        """One RMSprop update of every parameter that has a gradient; returns closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
 
     def _init_state(self, p: Any, group: dict) -> dict:
         from ..creation import zeros_like

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .optimizer import Optimizer
 
@@ -32,15 +32,6 @@ class SGD(Optimizer):
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
-
-    def step(self, closure: Callable | None = None) -> Any:
-        """One SGD update of every parameter that has a gradient; returns closure's loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
 
     def _update(self, p: Any, group: dict) -> None:
         g = -p.grad if group["maximize"] else p.grad
