@@ -343,3 +343,27 @@ def test_training_loop_fits_line():
             opt.step()
         sched.step()
     assert abs(w.item() - 3) < 1e-2 and abs(b.item() + 1) < 1e-2
+
+
+def test_clip_grad_norm_scales_all_gradients_together():
+    nn = torch.nn
+    a = torch.tensor([3.0, 4.0], requires_grad=True)
+    b = torch.tensor([12.0], requires_grad=True)
+    (a * a / 2).sum().backward()
+    (b * b / 2).sum().backward()
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=6.5)
+    assert total.item() == pytest.approx(13.0)  # sqrt(3^2 + 4^2 + 12^2)
+    scale = 6.5 / (13.0 + 1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), np.array([3.0, 4.0]) * scale, rtol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), [12.0 * scale], rtol=1e-6)
+    assert nn.utils.clip_grad_norm_([a, b], max_norm=100.0).item() == pytest.approx(6.5, rel=1e-5)
+    inf_norm = nn.utils.clip_grad_norm_([a, b], max_norm=1.0, norm_type=float("inf"))
+    assert inf_norm.item() == pytest.approx(12.0 * scale, rel=1e-6)
+
+
+def test_clip_grad_value_clamps_in_place():
+    nn = torch.nn
+    w = torch.tensor([-5.0, 0.5, 5.0], requires_grad=True)
+    (w * w / 2).sum().backward()
+    nn.utils.clip_grad_value_(w, 1.0)
+    assert w.grad.tolist() == [-1.0, 0.5, 1.0]

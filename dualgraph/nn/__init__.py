@@ -1,6 +1,6 @@
 """`dg.nn`: modules, layers, losses, initializers (PyTorch's torch.nn API)."""
 
-from . import functional, init
+from . import functional, init, utils
 from .module import Module
 from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU, Flatten, GELU,
                       Identity, KLDivLoss, L1Loss, LeakyReLU, Linear, LogSigmoid, LogSoftmax,
