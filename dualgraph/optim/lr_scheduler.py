@@ -6,6 +6,8 @@ the sequences of floats match PyTorch's bit for bit.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 import warnings
 from bisect import bisect_right
@@ -25,7 +27,7 @@ _ORDER_WARNING = (
     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate")
 
 
-class LRScheduler:
+class LRScheduler(ABC):
     """Base of the schedules: records each group's `initial_lr`, then takes the initial step
     (last_epoch 0) so the optimizer starts at the schedule's first rate."""
 
@@ -52,9 +54,9 @@ class LRScheduler:
         self.step()
         self._is_initial = False
 
+    @abstractmethod
     def get_lr(self) -> list:
-        """The rates for `last_epoch`, computed from the current ones (subclasses)."""
-        raise NotImplementedError
+        """The rates for `last_epoch`, computed from the current ones (each schedule's rule)."""
 
     def get_last_lr(self) -> list:
         """The rates the last `step()` set, one per parameter group."""

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import Any, Iterator, Sized
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "BatchSampler"]
 
 
-class Sampler:
+class Sampler(ABC):
     """Base class: an iterable of dataset indices (or of lists of them, for batch samplers)."""
 
     def __init__(self, data_source: Any = None) -> None:
-        pass
+        """`data_source` is accepted for PyTorch's signature; samplers keep what they need."""
 
+    @abstractmethod
     def __iter__(self) -> Iterator:
-        raise NotImplementedError
+        """The indices, in the order the loader will take them."""
 
 
 def _generator(generator: Any) -> Any:
