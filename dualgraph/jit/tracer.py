@@ -171,7 +171,7 @@ class Tracer(Interpreter):
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self._constants: dict[int, Value] = {}
+        self._constants: dict[int, tuple] = {}
         self._stamp = 0  # bumps on every in-place write, so stale views can be re-derived
 
     # -------------------------------------------------------------------------- values
@@ -212,14 +212,14 @@ class Tracer(Interpreter):
     def constant(self, t: Tensor) -> Value:
         """A tensor from outside the trace, captured by value (as PyTorch's tracer does)."""
         known = self._constants.get(id(t))
-        if known is not None:
-            return known
+        if known is not None and known[0] is t:
+            return known[1]
         array = np.array(t._host(), copy=True)
         node = self.graph.add_node(get("constant"), [], {"value": array})
         name = f"c{len(self.graph.tensors)}"
         self.graph.tensors[name] = array
         node.meta["tensor"] = name
-        self._constants[id(t)] = node.output
+        self._constants[id(t)] = (t, node.output)  # keeps t alive: its id stays its own
         return node.output
 
     def _emit(self, op: OpDef, inputs: list, attrs: dict) -> Value:

@@ -6,8 +6,8 @@ from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU
                       Identity, KLDivLoss, L1Loss, LeakyReLU, Linear, LogSigmoid, LogSoftmax,
                       ModuleDict, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid,
                       SmoothL1Loss, Softmax, Softplus, Tanh)
-from .modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
-                      Embedding, GroupNorm, LayerNorm, MaxPool2d)
+from .modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, Conv1d,
+                      Conv2d, ConvTranspose2d, Embedding, GroupNorm, LayerNorm, MaxPool2d)
 from .modules import (GRU, LSTM, RNN, GRUCell, LSTMCell, MultiheadAttention, RNNBase, RNNCell,
                       RNNCellBase, TransformerEncoderLayer)
 from .parameter import Parameter

@@ -22,7 +22,7 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
            "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot",
            "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
-           "layer_norm", "group_norm", "embedding"]
+           "layer_norm", "group_norm", "embedding", "conv_transpose2d", "bilinear"]
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
@@ -361,4 +361,5 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 
 # Convolutions, pooling, normalization and embedding live in their own module.
 from .functional_layers import (adaptive_avg_pool2d, avg_pool2d, batch_norm,  # noqa: E402
-                                conv1d, conv2d, embedding, group_norm, layer_norm, max_pool2d)
+                                bilinear, conv1d, conv2d, conv_transpose2d, embedding,
+                                group_norm, layer_norm, max_pool2d)

@@ -1,13 +1,15 @@
 """Functional forms of the layers: convolution, pooling, normalization and embedding.
 
 `conv2d` and `max_pool2d` are registry ops (ir/ops/conv.py); conv1d is conv2d on an unsqueezed
-dim; average pooling is a depthwise conv2d with a constant kernel; adaptive average pooling is
-two matmuls with constant averaging matrices; the norms are compositions of mean/var; embedding
+dim; conv_transpose2d is conv2d's input-gradient op (its adjoint); bilinear is one einsum;
+average pooling is a depthwise conv2d with a constant kernel; adaptive average pooling is two
+matmuls with constant averaging matrices; the norms are compositions of mean/var; embedding
 is an index gather. So autograd and the tracer need nothing special.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
@@ -17,13 +19,15 @@ from .. import creation
 from ..autograd.grad_mode import no_grad
 from ..dispatch import bind
 from ..ir import get
+from ..methods.linalg import einsum
 from ..methods.math import where
 from ..tensor import Tensor
 
-__all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "batch_norm", "layer_norm", "group_norm", "embedding"]
+__all__ = ["conv1d", "conv2d", "conv_transpose2d", "bilinear", "max_pool2d", "avg_pool2d",
+           "adaptive_avg_pool2d", "batch_norm", "layer_norm", "group_norm", "embedding"]
 
 _CONV2D, _MAXPOOL = get("conv2d"), get("max_pool2d_with_indices")
+_CONV2D_T = get("conv2d_input_grad")
 
 
 def pair(v: Any, name: str = "argument") -> tuple:
@@ -97,6 +101,98 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     return out.squeeze(0) if unbatched else out
 
 
+def _check_transposed_args(x: Tensor, weight: Tensor, bias: Tensor | None, attrs: dict,
+                           output_padding: tuple) -> None:
+    """PyTorch's argument checks (and messages) for a transposed convolution."""
+    stride, padding, dilation, groups = (attrs[k] for k in ("stride", "padding", "dilation",
+                                                              "groups"))
+    if min(stride) < 1:
+        raise RuntimeError("conv_transpose2d(): non-positive stride is not supported")
+    if min(padding) < 0:
+        raise RuntimeError("conv_transpose2d(): negative padding is not supported")
+    if min(output_padding) < 0:
+        raise RuntimeError("conv_transpose2d(): negative output_padding is not supported")
+    if min(dilation) < 1:
+        raise RuntimeError("conv_transpose2d(): dilation should be greater than zero, but got "
+                           f"dilation_height: {dilation[0]}, dilation_width: {dilation[1]}")
+    if groups < 1:
+        raise RuntimeError("conv_transpose2d(): non-positive groups is not supported")
+    w = list(weight.shape)
+    if len(w) != 4:
+        raise RuntimeError(f"conv_transpose2d(): expected weight to be 4-dimensional, but got "
+                           f"weight of size {w}")
+    if w[0] % groups:
+        raise RuntimeError(f"conv_transpose2d(): Given groups={groups}, expected weight to be "
+                           f"divisible by {groups} at dimension 0, but got weight of size [{w}] "
+                           "instead")
+    if x.shape[1] != w[0]:
+        raise RuntimeError(f"conv_transpose2d(): Given transposed=1, weight of size {w}, expected "
+                           f"input{list(x.shape)} to have {w[0]} channels, but got {x.shape[1]} "
+                           "channels instead")
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != w[1] * groups):
+        raise RuntimeError(f"conv_transpose2d(): Given transposed=1, weight of size {w}, expected "
+                           f"bias to be 1-dimensional with {w[1] * groups} elements, but got "
+                           f"bias of size {list(bias.shape)} instead")
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError(
+            "conv_transpose2d(): output padding must be smaller than either stride or dilation, "
+            f"but got output_padding_height: {output_padding[0]} output_padding_width: "
+            f"{output_padding[1]} stride_height: {stride[0]} stride_width: {stride[1]} "
+            f"dilation_height: {dilation[0]} dilation_width: {dilation[1]}")
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"conv_transpose2d(): Input type ({x.dtype.name}) and weight type "
+                           f"({weight.dtype.name}) should be the same")
+
+
+def transposed_out_size(size: int, k: int, s: int, p: int, d: int, op: int = 0) -> int:
+    """Output length of a transposed convolution: (size - 1)*s - 2p + d(k - 1) + op + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+@functools.lru_cache(maxsize=32)
+def _zero_row_matrix(n: int, extra: int, right: bool, dtype: Any, device: Any) -> Tensor:
+    """The 0/1 matrix appending `extra` zero rows (or columns, `right`). Cached so that the
+    tensor stays alive: the tracer recognizes captured constants by id()."""
+    pad = np.eye(n + extra, n)
+    return creation.tensor(pad.T.copy() if right else pad, dtype=dtype, device=device)
+
+
+def _zero_rows(x: Tensor, dim: int, extra: int) -> Tensor:
+    """Append `extra` zero rows along spatial `dim` (2 or 3) by a constant 0/1 matmul, which
+    needs no batch size (it may be symbolic)."""
+    pad = _zero_row_matrix(x.shape[dim], extra, dim == 3, x.dtype, x.device)
+    return x.matmul(pad) if dim == 3 else pad.matmul(x)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution of (N, C_in, H, W) (or (C_in, H, W)) with a weight of shape
+    (C_in, C_out/groups, kh, kw), + bias: the adjoint of conv2d with respect to its input."""
+    x, unbatched = _batched(input, 4, "conv_transpose2d")
+    attrs = {"stride": pair(stride, "stride"), "padding": pair(padding, "padding"),
+             "dilation": pair(dilation, "dilation"), "groups": int(groups)}
+    out_pad = pair(output_padding, "output_padding")
+    _check_transposed_args(x, weight, bias, attrs, out_pad)
+    hw, khw = tuple(x.shape[2:]), tuple(weight.shape[2:])
+    out_hw = tuple(transposed_out_size(hw[i], khw[i], attrs["stride"][i], attrs["padding"][i],
+                                       attrs["dilation"][i], out_pad[i]) for i in range(2))
+    if min(out_hw) < 1:
+        raise RuntimeError(f"conv_transpose2d(): Given input size per channel: ({hw[0]} x "
+                           f"{hw[1]}). Calculated output size per channel: ({out_hw[0]} x "
+                           f"{out_hw[1]}). Output size is too small")
+    # conv2d of an out_hw-sized input has hw + output_padding // stride outputs: an output
+    # padding of at least the stride (allowed when below the dilation) reads extra zero inputs.
+    for i in range(2):
+        extra = out_pad[i] // attrs["stride"][i]
+        if extra:
+            x = _zero_rows(x, 2 + i, extra)
+    out = bind(_CONV2D_T, (x, weight), {**attrs, "input_hw": out_hw})
+    if bias is not None:
+        out = out + bias.view(-1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
 # ------------------------------------------------------------------------------------ pooling
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
@@ -162,6 +258,39 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     aw = creation.tensor(_averaging_matrix(w, ow).T.copy(), dtype=x.dtype, device=x.device)
     out = ah.matmul(x).matmul(aw)
     return out.squeeze(0) if unbatched else out
+
+
+# ----------------------------------------------------------------------------------- bilinear
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None
+             ) -> Tensor:
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]: one einsum."""
+    if input1.dim() != input2.dim():
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and "
+                           f"{input2.dim()}")
+    if input1.dim() == 0:
+        raise IndexError("bilinear(): Dimension specified as -1 but tensor has no dimensions")
+    for i in range(input1.dim() - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{input1.shape[i]} and {input2.shape[i]}")
+    if weight.dim() != 3:
+        raise RuntimeError(f"bilinear(): expected weight to be 3-dimensional, but got weight of "
+                           f"size {list(weight.shape)}")
+    for name, t, k in (("input1", input1, 1), ("input2", input2, 2)):
+        if t.shape[-1] != weight.shape[k]:
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got "
+                               f"{t.shape[-1]} but expected {weight.shape[k]}")
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[0]):
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{bias.shape[-1] if bias.dim() else 1} but expected "
+                           f"{weight.shape[0]}")
+    if not input1.dtype == input2.dtype == weight.dtype:
+        raise RuntimeError(f"bilinear(): All tensors must have the same dtype, got input1: "
+                           f"{input1.dtype.name}, input2: {input2.dtype.name}, weight: "
+                           f"{weight.dtype.name}")
+    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out + bias if bias is not None else out
 
 
 # ------------------------------------------------------------------------------ normalization

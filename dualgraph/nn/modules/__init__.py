@@ -8,7 +8,8 @@ from .flatten import Flatten
 from .linear import Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
-from .conv import Conv1d, Conv2d
+from .bilinear import Bilinear
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding

@@ -1,4 +1,4 @@
-"""`nn.Conv1d` and `nn.Conv2d`, initialized and printed as PyTorch's."""
+"""`nn.Conv1d`, `nn.Conv2d` and `nn.ConvTranspose2d`, initialized and printed as PyTorch's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from ... import creation
 from .. import init
-from ..functional_layers import conv1d, conv2d
+from ..functional_layers import conv1d, conv2d, conv_transpose2d, transposed_out_size
 from ..module import Module
 from ..parameter import Parameter
 
@@ -16,9 +16,11 @@ def _ntuple(v: Any, n: int) -> tuple:
 
 
 class _ConvNd(Module):
-    """Shared parameters and repr; weight kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
+    """Shared parameters and repr; weight kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in)),
+    fan_in being weight.shape[1] * kh * kw (so C_out/groups * kh * kw when transposed)."""
 
     _dims = 2
+    _transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -32,7 +34,8 @@ class _ConvNd(Module):
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
         if padding_mode != "zeros":
-            raise ValueError(f"padding_mode={padding_mode!r} is not supported; padding_mode='zeros' is")
+            raise ValueError(f"padding_mode={padding_mode!r} is not supported; "
+                             "padding_mode='zeros' is")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _ntuple(kernel_size, n), _ntuple(stride, n)
         self.dilation, self.padding_mode = _ntuple(dilation, n), padding_mode
@@ -45,8 +48,11 @@ class _ConvNd(Module):
             self.padding = padding
         else:
             self.padding = _ntuple(padding, n)
-        self.output_padding, self.transposed = (0,) * n, False
-        shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.output_padding, self.transposed = (0,) * n, self._transposed
+        # A transposed conv's weight maps its output channels to its input ones, as conv2d's.
+        io = ((in_channels, out_channels // groups) if self._transposed
+              else (out_channels, in_channels // groups))
+        shape = io + self.kernel_size
         self.weight = Parameter(creation.empty(*shape, device=device, dtype=dtype))
         if bias:
             self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
@@ -65,6 +71,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -92,3 +100,50 @@ class Conv1d(_ConvNd):
     def forward(self, input: Any) -> Any:
         return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution over (N, C, H, W) inputs: the adjoint of Conv2d (its weight is
+    (in_channels, out_channels/groups, kh, kw))."""
+
+    _dims = 2
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for '
+                             f"{type(self).__name__}")
+        if isinstance(padding, str):
+            raise ValueError(f"padding={padding!r} is not supported for {type(self).__name__}; "
+                             "give the padding as integers")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+        self.output_padding = _ntuple(output_padding, 2)
+
+    def _output_padding(self, input: Any, output_size: Any) -> tuple:
+        """The output padding that yields `output_size` (PyTorch's rule and messages)."""
+        if output_size is None:
+            return self.output_padding
+        size = [int(v) for v in output_size]
+        batched = input.dim() == 4
+        if len(size) == input.dim():
+            size = size[2:] if batched else size[1:]
+        if len(size) != 2:
+            raise ValueError(f"ConvTranspose2D: for {input.dim()}D input, output_size must have "
+                             f"2 or {input.dim()} elements (got {len(output_size)})")
+        hw = tuple(input.shape[-2:])
+        lo = [transposed_out_size(hw[i], self.kernel_size[i], self.stride[i], self.padding[i],
+                                  self.dilation[i]) for i in range(2)]
+        hi = [lo[i] + self.stride[i] - 1 for i in range(2)]
+        if any(not lo[i] <= size[i] <= hi[i] for i in range(2)):
+            raise ValueError(f"requested an output size of {size}, but valid sizes range from "
+                             f"{lo} to {hi} (for an input of {input.shape[-2:]!r})")
+        return tuple(size[i] - lo[i] for i in range(2))
+
+    def forward(self, input: Any, output_size: Any = None) -> Any:
+        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                self._output_padding(input, output_size), self.groups,
+                                self.dilation)
