@@ -27,6 +27,7 @@ from .ops import (abs, add, allclose, clone, cos, div, divide, eq, equal, exp, g
                   relu, reshape, sigmoid, sign, sin, sqrt, squeeze, sub, subtract, sum, t, tanh,
                   transpose, true_divide, unsqueeze)
 from .errors import DualgraphError, ScriptError, SerializationError, TraceError
+from .jit import script
 from .saving import load, save
 from .size import Size
 from .tensor import Tensor

@@ -60,7 +60,7 @@ def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Except
                  for x in inputs], attrs)
     except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
         return meta_exc
-    if isinstance(exc, (RuntimeError, IndexError)):  # the kernel's own explanation
+    if isinstance(exc, (RuntimeError, IndexError, AssertionError)):  # the kernel's own words
         return exc
     return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
 
@@ -161,9 +161,9 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             else:
                 raws.append(_scalar(x))
         if device is None:
-            if op.inputs:
+            if op.inputs and "device" not in op.attrs:
                 raise TypeError(f"{op.name}(): expected at least one Tensor argument")
-            device = Device(attrs.get("device") or "cpu")  # a source op such as `constant`
+            device = Device(attrs.get("device") or "cpu")  # a source op, or scalar_tensor
         operands = [x if isinstance(x, Tensor) else r for x, r in zip(inputs, raws)]
         result, comp = op.dtype_rule(operands, op.full_attrs(attrs))
         cnp = comp.np

@@ -69,6 +69,7 @@ class OpDef:
     num_outputs: int = 1  # >1: dtype_rule gives a tuple of dtypes, shape_rule a tuple of shapes
     index_inputs: tuple = ()  # inputs holding indices: never cast to the compute dtype
     control: bool = False  # a control-flow op (if, loop): its types come from its blocks
+    effect: bool = False  # has a side effect (`assert`): passes must keep it though unread
     template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads

@@ -8,9 +8,10 @@ that run with dualgraph and NumPy alone.
 from ..ir.errors import DualgraphError, VerificationError
 from .function import GraphFunction, GraphInputError, run_reference
 from .io import LoadedFunction, load, save
+from .script import ScriptFunction, ScriptModule, script
 from .trace import TracedFunction, trace
-from .tracer import TraceError, is_tracing
+from .tracer import ScriptError, TraceError, is_tracing
 
-__all__ = ["trace", "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
-           "TraceError", "GraphInputError", "DualgraphError", "VerificationError",
+__all__ = ["trace", "script", "ScriptFunction", "ScriptModule", "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
+           "TraceError", "ScriptError", "GraphInputError", "DualgraphError", "VerificationError",
            "run_reference", "is_tracing"]

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends import Backend
-from ..ir.graph import Graph, Value, walk
+from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.types import Device, DType, TensorType
 
 _counter = itertools.count()
@@ -96,8 +96,7 @@ def _call(em: _Emitter, node: Any) -> str:
     op = node.op
     if op.name == "constant":
         return em.literal(node.attrs["value"])
-    types = [x.type if isinstance(x, Value) else x for x in node.inputs]
-    _, compute = op.dtype_rule(types, node.attrs)
+    _, compute = op.dtype_rule([operand_type(x) for x in node.inputs], node.attrs)
     args = [em.operand(x, None if i in op.index_inputs else compute)
             for i, x in enumerate(node.inputs)]
     extra = {k: v for k, v in node.attrs.items() if not _same(v, op.attrs[k])}

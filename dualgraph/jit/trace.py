@@ -137,12 +137,25 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     fn = getattr(module, "forward", module) if module is not None and not inspect.ismethod(
         fn_or_module) else fn_or_module
     names = _input_names(fn, len(inputs))
-    name = getattr(fn, "__name__", "forward")
-    graph = Graph(name=name if name.isidentifier() and not keyword.iskeyword(name) else "forward")
-    tracer = Tracer(graph)
     shapes = _dynamic_shapes(inputs, names, dynamic_dims)
-    input_tracers = [tracer.wrap(graph.add_input(TensorType(t._dtype, s, t._device), n))
-                     for t, s, n in zip(inputs, shapes, names)]
+    types = [TensorType(t._dtype, s, t._device) for t, s in zip(inputs, shapes)]
+    graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
+                                  lambda tracer, xs: fn(*xs), Tracer)
+    traced = TracedFunction(graph, fn, owners, tree)
+    if check_inputs:
+        _check(fn, traced, check_inputs)
+    return traced
+
+
+def capture(name: str, module: Any, input_types: list, names: list, run: Callable,
+            tracer_class: type) -> tuple:
+    """Run `run(tracer, input_tracers)` under a new tracer: inputs become graph inputs, a
+    module's parameters and buffers become state inputs (read at every call), the result becomes
+    the outputs and changed inputs/buffers become write-back outputs. Shared by trace and
+    script. Returns (graph, state owners, output tree)."""
+    graph = Graph(name=name if name.isidentifier() and not keyword.iskeyword(name) else "forward")
+    tracer = tracer_class(graph)
+    input_tracers = [tracer.wrap(graph.add_input(t, n)) for t, n in zip(input_types, names)]
     owners = _module_state(module) if module is not None else []
     state_tracers = []
     originals = [getattr(owner, attr) for owner, attr, _ in owners]
@@ -152,24 +165,22 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
             state_tracers.append(tracer_t)
             object.__setattr__(owner, attr, tracer_t) if _plain_setattr(owner) else \
                 setattr(owner, attr, tracer_t)
+        tracer.state = state_tracers
         with no_grad(), interpreting(tracer):
-            result = fn(*input_tracers)
+            result = run(tracer, input_tracers)
             outputs, tree = _outputs(tracer, result)
             mutations = _mutations(tracer, graph, input_tracers, state_tracers, owners)
     finally:
         for (owner, attr, _), t in zip(owners, originals):
             setattr(owner, attr, t)
     graph.outputs = outputs + [value for value, _ in mutations]
-    graph.meta.update(user_inputs=len(inputs), params=[q for _, _, q in owners],
+    graph.meta.update(user_inputs=len(input_types), params=[q for _, _, q in owners],
                       n_user_outputs=len(outputs), out_tree=tree,
                       mutations=[list(m) for _, m in mutations])
     verify(graph)
     if os.environ.get("DUALGRAPH_CHECK"):
         check_round_trip(graph)
-    traced = TracedFunction(graph, fn, owners, tree)
-    if check_inputs:
-        _check(fn, traced, check_inputs)
-    return traced
+    return graph, owners, tree
 
 
 def check_round_trip(graph: Graph) -> None:

@@ -39,6 +39,11 @@ class TraceError(DualgraphError):
     """Tracing met something a static graph cannot hold (a Python value taken from a tensor)."""
 
 
+class ScriptError(DualgraphError):
+    """`dg.jit.script` met Python it cannot compile; the message shows the line with a caret
+    and what to write instead."""
+
+
 def user_frame() -> tuple:
     """(file, line, source text) of the innermost frame outside dualgraph: the user's line."""
     frame = sys._getframe(1)
