@@ -1,13 +1,10 @@
 """`dg.save` / `dg.load` for tensors and state dicts: round trips (dtypes, shapes, values, key
 order, nested optimizer state), loading into modules and optimizers, the errors, files tampered
-with by hand, and a short run of examples/mnist_mlp.py (skipped without its extra)."""
+with by hand. (The run of examples/mnist_mlp.py is in tests/test_examples.py.)"""
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import json
-import struct
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -19,9 +16,6 @@ import dualgraph as torch
 from dualgraph import nn
 from dualgraph.saving import save
 from dualgraph.serialize import CorruptFileError, SerializationError
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_mlp.py"
-
 
 def _rewrite(src: Path, dst: Path, change) -> None:
     """Copy a .dgm archive member by member, letting `change(name, bytes)` alter any of them."""
@@ -244,51 +238,3 @@ def test_graph_files_still_load_and_refuse_other_map_locations(tmp_path):
     np.testing.assert_array_equal(loaded(torch.ones(3)).numpy(), [2.0, 2.0, 2.0])
     with pytest.raises(ValueError, match="map_location"):
         torch.load(tmp_path / "f.dgm", map_location="cuda:0")
-
-
-# ------------------------------------------------------------------------------- the example
-
-def _example():
-    for name in ("sklearn", "tqdm", "matplotlib"):
-        pytest.importorskip(name, reason="the examples extra is not installed")
-    spec = importlib.util.spec_from_file_location("mnist_mlp_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_example_reads_idx_files(tmp_path):
-    ex = _example()
-    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    with gzip.open(tmp_path / "x.gz", "wb") as f:
-        f.write(struct.pack(">HBB3I", 0, 8, 3, 2, 3, 4) + images.tobytes())
-    np.testing.assert_array_equal(ex.read_idx(str(tmp_path / "x.gz")), images)
-    for split, n in (("train", 3), ("t10k", 2)):
-        (tmp_path / f"{split}-images-idx3-ubyte").write_bytes(
-            struct.pack(">HBB3I", 0, 8, 3, n, 28, 28) + bytes(n * 784))
-        (tmp_path / f"{split}-labels-idx1-ubyte").write_bytes(
-            struct.pack(">HBBI", 0, 8, 1, n) + bytes(range(n)))
-    xtr, ytr, xte, yte = ex.load_data(str(tmp_path))
-    assert (xtr.shape, xtr.dtype, ytr.tolist(), yte.dtype) == ((3, 28, 28), np.float32,
-                                                               [0, 1, 2], np.int64)
-    (tmp_path / "bad").write_bytes(struct.pack(">HBB", 0, 9, 1) + b"\0" * 8)
-    with pytest.raises(ValueError, match="idx"):
-        ex.read_idx(str(tmp_path / "bad"))
-
-
-def test_example_trains_saves_and_reloads(tmp_path):
-    ex = _example()
-    xtr, ytr, xte, yte = ex.load_digits_28()
-    assert xtr.shape[1:] == (28, 28) and xtr.dtype == np.float32
-    torch.manual_seed(0)
-    net = ex.Net()
-    losses = ex.train(net, xtr[:640], ytr[:640], epochs=1, progress=False)
-    assert len(losses) == 10 and losses[-1] < losses[0]
-    save(net.state_dict(), tmp_path / "w.dgm")
-    fresh = ex.Net()
-    fresh.load_state_dict(torch.load(tmp_path / "w.dgm"))
-    acc = ex.accuracy(fresh, xte, yte)
-    assert acc == ex.accuracy(net, xte, yte)
-    assert acc > 0.5, acc
-    ex.plot_losses(losses, str(tmp_path / "loss.png"))
-    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
