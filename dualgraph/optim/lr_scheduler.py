@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LambdaLR"]
+           "LambdaLR", "OneCycleLR"]
 
 _ORDER_WARNING = (
     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
@@ -216,6 +216,141 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self) -> list:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+def _per_group(name: str, optimizer: Optimizer, value: Any) -> list:
+    """One value per parameter group: a list/tuple must have one per group, a scalar is
+    repeated (tensors are cloned so groups never share one)."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
+                             f"{name} has {len(value)} values, param_groups has {n}.")
+        values = list(value)
+    else:
+        values = [value] * n
+    return [v.clone() if hasattr(v, "clone") else v for v in values]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: the rate climbs from max_lr/div_factor to max_lr over the first
+    pct_start of `total_steps`, then anneals (cosine or linear) down to
+    initial_lr/final_div_factor, while momentum (or Adam's beta1) moves the opposite way
+    between max_momentum and base_momentum. With `three_phase`, the rate first returns to
+    initial_lr symmetrically and a last phase anneals to the minimum."""
+
+    def __init__(self, optimizer: Optimizer, max_lr: Any, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.85,
+                 max_momentum: Any = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        self._schedule_phases = _phases(self.total_steps, pct_start, three_phase)
+        if pct_start < 0 or pct_start > 1 or not isinstance(pct_start, float):
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy}")
+        self._anneal_func_type = anneal_strategy
+        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, top in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = top / div_factor
+                group["max_lr"] = top
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self._init_momentum(optimizer, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def _init_momentum(self, optimizer: Optimizer, base_momentum: Any, max_momentum: Any,
+                       last_epoch: int) -> None:
+        """Check the optimizer has a momentum (or betas) to cycle; a fresh schedule starts it
+        at max_momentum."""
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                             "option enabled")
+        self.use_beta1 = "betas" in optimizer.defaults
+        tops = _per_group("max_momentum", optimizer, max_momentum)
+        bases = _per_group("base_momentum", optimizer, base_momentum)
+        if last_epoch == -1:
+            for top, base, group in zip(tops, bases, optimizer.param_groups):
+                self._set_momentum(group, top)
+                group["max_momentum"] = top
+                group["base_momentum"] = base
+
+    def _set_momentum(self, group: dict, value: Any) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        """From start (pct 0) to end (pct 1): half a cosine, or a straight line."""
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"Tried to step {step} times. The specified number of total "
+                             f"steps is {self.total_steps}")
+        lrs = []
+        last = len(self._schedule_phases) - 1
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == last:
+                    pct = (step - start) / (end - start)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]],
+                                            pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct))
+                    break
+                start = end
+        return lrs
+
+
+def _total_steps(total_steps: int | None, epochs: int | None,
+                 steps_per_epoch: int | None) -> int:
+    """total_steps, or epochs * steps_per_epoch, checked as PyTorch checks them."""
+    if total_steps is not None:
+        if total_steps <= 0 or not isinstance(total_steps, int):
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        return total_steps
+    if epochs is not None and steps_per_epoch is not None:
+        if not isinstance(epochs, int) or epochs <= 0:
+            raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+        if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+            raise ValueError("Expected positive integer steps_per_epoch, but got "
+                             f"{steps_per_epoch}")
+        return epochs * steps_per_epoch
+    raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+
+
+def _phases(total: int, pct_start: float, three_phase: bool) -> list:
+    """The schedule's phases: the step each ends at and the group keys of the rates and
+    momenta it goes between (the step numbers are PyTorch's, floats included)."""
+    def phase(end: float, lr0: str, lr1: str, m0: str, m1: str) -> dict:
+        return {"end_step": end, "start_lr": lr0, "end_lr": lr1, "start_momentum": m0,
+                "end_momentum": m1}
+
+    warm = phase(float(pct_start * total) - 1, "initial_lr", "max_lr", "max_momentum",
+                 "base_momentum")
+    if not three_phase:
+        return [warm, phase(total - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+    return [warm,
+            phase(float(2 * pct_start * total) - 2, "max_lr", "initial_lr", "base_momentum",
+                  "max_momentum"),
+            phase(total - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
 
 
 def _is_function(fn: Any) -> bool:
