@@ -70,6 +70,8 @@ class OpDef:
     index_inputs: tuple = ()  # inputs holding indices: never cast to the compute dtype
     control: bool = False  # a control-flow op (if, loop): its types come from its blocks
     effect: bool = False  # has a side effect (`assert`): passes must keep it though unread
+    graph_only: bool = False  # runs only in generated code (autodiff's residual lists)
+    type_rule: Callable | None = None  # (operand types, attrs) -> output types, for non-tensors
     template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads
@@ -111,6 +113,8 @@ class OpDef:
     def meta_all(self, operands: Sequence, attrs: dict) -> list:
         """The types of all outputs, as a list (one element for most ops)."""
         attrs = self.full_attrs(attrs)
+        if self.type_rule is not None:
+            return list(self.type_rule(operands, attrs))
         check_devices(self.name, operands)
         dtype, _ = self.dtype_rule(operands, attrs)
         shape = self.shape_rule(operands, attrs)

@@ -58,6 +58,8 @@ def format_type(t: Any) -> str:
 def format_attr(v: Any) -> str:
     if isinstance(v, DType):
         return v.name
+    if isinstance(v, (TensorType, ListType)):
+        return format_type(v)
     if isinstance(v, Device):
         return f"device('{v}')"
     if v is Ellipsis:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..dispatch import bind
+from ..ir.errors import DualgraphError
 from ..ir.registry import OpDef, get
 
 
@@ -44,9 +45,26 @@ def fit_grads(grads: Sequence, ctx: Ctx) -> list:
             out.append(None)
             continue
         shape = ctx.shapes[i]
-        if tuple(g.shape) != shape:
+        try:
+            differs = tuple(g.shape) != shape
+        except DualgraphError:  # a symbolic size met a number (graph autodiff)
+            differs = _differs(tuple(g.shape), shape)
+        if differs:
             g = g.sum_to_size(*shape)
         if g.dtype is not ctx.dtypes[i]:
             g = g.to(ctx.dtypes[i])
         out.append(g)
     return out
+
+
+def _differs(a: tuple, b: tuple) -> bool:
+    """Shapes differ; symbolic sizes (graph autodiff) compare by name, never as numbers."""
+    if len(a) != len(b):
+        return True
+    for x, y in zip(a, b):
+        if x.__class__ is int and y.__class__ is int:
+            if x != y:
+                return True
+        elif getattr(x, "name", x) != getattr(y, "name", y):
+            return True
+    return False

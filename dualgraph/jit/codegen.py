@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backends import Backend
 from ..ir.graph import Graph, Value, operand_type, walk
-from ..ir.types import Device, DType, TensorType
+from ..ir.types import Device, DType, ListType, TensorType
 
 _counter = itertools.count()
 
@@ -55,6 +55,8 @@ class _Emitter:
             return self.global_name(f"np_{v.name}_", v)
         if isinstance(v, Device):
             return self.global_name("dev_", v)
+        if isinstance(v, (TensorType, ListType)):
+            return self.global_name("type_", v)
         if isinstance(v, np.ndarray):
             return self.global_name("const_", self.backend.xp.asarray(v))
         if isinstance(v, tuple):
@@ -140,7 +142,7 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
     lines = [f"def {name}({', '.join(args)}):"]
     for sym, var in em.symbols.items():
         i, d = next((i, d) for i, v in enumerate(graph.inputs)
-                    for d, s in enumerate(v.type.shape) if s == sym)
+                    for d, s in enumerate(getattr(v.type, "shape", ())) if s == sym)
         lines.append(f"    {var} = a{i}.shape[{d}]  # {sym}")
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)

@@ -156,7 +156,8 @@ class GraphFunction:
         wants_grad = grad_state.enabled and any(
             isinstance(t, Tensor) and t._requires_grad for t in tensors)
         if wants_grad:
-            results = run_reference(self.graph, tensors)
+            bind_symbols(self.graph, tensors, self._name)
+            results = self._gradient(tensors)(tensors)
         else:
             bind_symbols(self.graph, tensors, self._name)
             fn = self._compiled_for(tensors[0]._device if tensors else self._device())[0]
@@ -168,6 +169,20 @@ class GraphFunction:
         return _unflatten(self._out_tree, results[:n_out])
 
     forward = __call__
+
+    def _gradient(self, tensors: list) -> Any:
+        """The compiled forward/backward pair for this set of inputs that require grad."""
+        from .compiled_grad import CompiledGradient, wants_grad
+        mask = tuple(wants_grad(tensors))
+        cache = self.__dict__.setdefault("_gradients", {})
+        entry = cache.get(mask)
+        if entry is None:
+            entry = cache[mask] = CompiledGradient(self.graph, mask, self._name)
+        return entry
+
+    def backward_graph(self, *inputs: Any) -> Any:
+        """The backward graph used when these inputs (and the state) require grad."""
+        return self._gradient(list(inputs) + self._state_tensors()).gradient.backward
 
     def _write_back(self, tensors: list, new_values: list) -> None:
         """Apply the side effects the graph returned: in-place changes of inputs and buffers,

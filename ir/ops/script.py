@@ -9,7 +9,7 @@ import numpy as np
 
 from ..meta import normalize_dim
 from ..registry import OPAQUE, OpDef, OpError, Sample, register
-from ..types import TensorType, bool_, int64, scalar_dtype
+from ..types import ListType, TensorType, bool_, int64, scalar_dtype
 
 
 def _scalar_tensor_dtype(operands, attrs):
@@ -69,3 +69,35 @@ ASSERT = register(OpDef(
     ref=lambda cond, message="": np.asarray(True),
     doc="Raise AssertionError(message) when the condition is false (a script `assert`); "
         "its output is True. An effect: passes must keep it even when nobody reads it."))
+
+
+# Residual lists: graph autodiff's forward loop appends what each iteration's VJP reads, and the
+# backward loop reads it back by iteration. They live only in generated code (`graph_only`).
+
+def _no_dtype(operands, attrs):
+    return None, None
+
+
+def _list_of(op: str, x):
+    if not isinstance(x, ListType):
+        raise OpError(f"{op}(): expected a list, got {x!r}")
+    return x
+
+
+LIST_NEW = register(OpDef(
+    name="list_new", inputs=(), attrs={"element": None}, graph_only=True,
+    dtype_rule=_no_dtype, shape_rule=_no_dtype,
+    type_rule=lambda operands, attrs: [ListType(attrs["element"])],
+    doc="An empty list of tensors of type `element`."))
+
+LIST_APPEND = register(OpDef(
+    name="list_append", inputs=("list", "value"), graph_only=True, effect=True,
+    dtype_rule=_no_dtype, shape_rule=_no_dtype,
+    type_rule=lambda operands, attrs: [_list_of("list_append", operands[0])],
+    doc="The list with `value` appended (the same list object: each is used once)."))
+
+LIST_GET = register(OpDef(
+    name="list_get", inputs=("list", "index"), graph_only=True, index_inputs=(1,),
+    dtype_rule=_no_dtype, shape_rule=_no_dtype,
+    type_rule=lambda operands, attrs: [_list_of("list_get", operands[0]).element],
+    doc="The element at `index` (an int or a 0-d integer tensor)."))

@@ -19,4 +19,10 @@ def kernels(xp: Any) -> dict[str, Callable]:
             raise AssertionError(message or "assertion failed in a compiled function")
         return xp.asarray(True)
 
-    return {"scalar_tensor": scalar_tensor, "sym_size": sym_size, "assert": assert_}
+    def list_append(items, value):
+        items.append(value)
+        return items
+
+    return {"scalar_tensor": scalar_tensor, "sym_size": sym_size, "assert": assert_,
+            "list_new": lambda element=None: [], "list_append": list_append,
+            "list_get": lambda items, index: items[int(index)]}
