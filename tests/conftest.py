@@ -19,6 +19,9 @@ _MODES = {
     "test_trace_matches_eager": "trace",
     "test_graph_text_round_trips": "text round trip",
     "test_saved_and_loaded_matches_eager": "saved",
+    "test_script_matches_eager": "script",
+    "test_script_grad_matches_eager": "script grad",
+    "test_trace_grad_matches_eager": "trace grad",
     "test_gpu_matches_cpu": "GPU",
     "test_gpu_gradients_match_cpu": "GPU grad",
 }

@@ -1,8 +1,10 @@
 """Every registered op, every sample, through every mode that exists.
 
-Columns today: eager against the op's NumPy reference (float64 and float32), the meta function
-against what eager produced (shape, dtype, device), and the gradient against finite differences
-in float64. Later modes (trace, saved, script, GPU) add columns here, not new per-op tests.
+Columns: eager against the op's NumPy reference (float64 and float32), the meta function against
+what eager produced (shape, dtype, device), the gradient against finite differences in float64,
+PyTorch's node names, trace, text round trip, save/load, script (a generated scripted wrapper),
+and the compiled backward graphs of scripted and traced wrappers against eager's gradients.
+New modes add columns here, not new per-op tests.
 """
 
 from __future__ import annotations
@@ -155,3 +157,101 @@ def test_every_op_is_covered():
     names = {c.values[0].name for c in CASES}
     assert names == {op.name for op in all_ops() if not (op.control or op.graph_only)}
     assert len(names) >= 30
+
+
+# ------------------------------------------------------------------------------ script columns
+
+def _literal(x):
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return f"float({str(x)!r})"
+    return repr(x)
+
+
+@pytest.fixture(scope="module")
+def scripted_wrappers(tmp_path_factory):
+    """One generated Python function per op sample, `def w(a0, a1): return bind(op, [a0, 2.5,
+    a1], attrs)`, written to a file (script compiles source) and imported."""
+    import importlib.util
+    lines = ["from dualgraph.dispatch import bind as _bind", "_OPS, _ATTRS = {}, {}", ""]
+    names = {}
+    for k, case in enumerate(CASES):
+        op, sample = case.values
+        params, args = [], []
+        for i, x in enumerate(sample.inputs):
+            if isinstance(x, np.ndarray):
+                params.append(f"a{i}")
+                args.append(f"a{i}")
+            else:
+                args.append(_literal(x))
+        name = f"w{k}"
+        names[case.id] = name
+        lines += [f"def {name}({', '.join(params)}):",
+                  f"    return _bind(_OPS[{case.id!r}], [{', '.join(args)}], "
+                  f"_ATTRS[{case.id!r}])", ""]
+    path = tmp_path_factory.mktemp("scripted") / "scripted_ops.py"
+    path.write_text("\n".join(lines))
+    spec = importlib.util.spec_from_file_location("scripted_ops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for case in CASES:
+        module._OPS[case.id], module._ATTRS[case.id] = case.values[0], case.values[1].attrs
+    return {cid: getattr(module, n) for cid, n in names.items()}
+
+
+def _tensor_args(inputs):
+    return [x for x in inputs if isinstance(x, dg.Tensor)]
+
+
+@pytest.mark.parametrize("op,sample", CASES)
+def test_script_matches_eager(op, sample, request, scripted_wrappers):
+    inputs = _inputs(sample, dg.float32)
+    expected = bind(op, inputs, sample.attrs)
+    scripted = dg.jit.script(scripted_wrappers[_case_id(request)])
+    _assert_same(scripted(*_tensor_args(inputs)), expected, 1e-6, 1e-7, op.name)
+    assert op.name in scripted.graph.op_counts()
+
+
+def _case_id(request):
+    params = request.node.callspec.params
+    return next(c.id for c in CASES if c.values[0] is params["op"]
+                and c.values[1] is params["sample"])
+
+
+def _grads_of(fn, sample, seed=7):
+    """Input gradients of a random weighting of fn's float outputs (float64 inputs)."""
+    inputs = _inputs(sample, dg.float64, requires_grad=True)
+    outs = [o for o in _outs(fn(inputs)) if o.dtype.is_floating_point]
+    rng = np.random.default_rng(seed)
+    loss = sum((o * dg.tensor(rng.standard_normal(tuple(o.shape)))).sum() for o in outs)
+    leaves = [x for x in inputs if isinstance(x, dg.Tensor) and x.requires_grad]
+    loss.backward()
+    return [x.grad for x in leaves]
+
+
+def _assert_same_grads(got, expected, what):
+    for g, e in zip(got, expected, strict=True):
+        if e is None:
+            assert g is None or not np.any(g.numpy()), what
+            continue
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-9, atol=1e-12, err_msg=what)
+
+
+GRAD_CASES = [c for c in CASES if c.values[0].differentiable and c.values[1].grad]
+
+
+@pytest.mark.parametrize("op,sample", GRAD_CASES)
+def test_script_grad_matches_eager(op, sample, request, scripted_wrappers):
+    scripted = dg.jit.script(scripted_wrappers[_case_id(request)])
+    expected = _grads_of(lambda xs: bind(op, xs, sample.attrs), sample)
+    got = _grads_of(lambda xs: scripted(*_tensor_args(xs)), sample)
+    _assert_same_grads(got, expected, op.name)
+
+
+@pytest.mark.parametrize("op,sample", GRAD_CASES)
+def test_trace_grad_matches_eager(op, sample):
+    traced, _ = _traced(op, sample, _inputs(sample, dg.float64))
+    expected = _grads_of(lambda xs: bind(op, xs, sample.attrs), sample)
+    got = _grads_of(lambda xs: traced(*_tensor_args(xs)), sample)
+    _assert_same_grads(got, expected, op.name)
