@@ -260,7 +260,7 @@ class FunctionCompiler:
                     then = stmt.body if _ends_in_exit(stmt.body) else stmt.body + rest
                     orelse = stmt.orelse if _ends_in_exit(stmt.orelse) else stmt.orelse + rest
                     self.branch(test, lambda e: self.stmts(then, e),
-                                lambda e: self.stmts(orelse, e), env, stmt)
+                                lambda e: self.stmts(orelse, e), env, stmt.test)
                     return
                 self.stmts((stmt.body if test else stmt.orelse) + stmts[k + 1:], env)
                 return
@@ -454,6 +454,7 @@ class FunctionCompiler:
         location = tr.location
         cells = self.cells(env)
         before = {id(t): (t, tr.current(t)) for t in cells}
+        lists = {id(x): (x, list(x)) for x in _lists_in(env)}
         arms = []
         for name, body in (("then", then), ("else", orelse)):
             block = Block(name)
@@ -464,9 +465,12 @@ class FunctionCompiler:
                        if tr.current(t) is not v}
             for t, v in before.values():
                 t._value, t._tview = v, None
-            arms.append((block, arm_env, changed))
+            contents = {k: list(x) for k, (x, items) in lists.items()}
+            for x, items in lists.values():
+                x[:] = items
+            arms.append((block, arm_env, changed, contents))
         tr.location = location
-        (tb, te, tc), (eb, ee, ec) = arms
+        (tb, te, tc, tl), (eb, ee, ec, el) = arms
         exits = [te["$ret"] is True, ee["$ret"] is True]  # after a break, names still matter
         outs: list = []  # (setter, then value, else value)
         for key in dict.fromkeys(list(te) + list(ee)):
@@ -493,7 +497,7 @@ class FunctionCompiler:
                 if isinstance(a if relevant[0] else b, Undefined):
                     env[key] = a if relevant[0] else b
                     continue
-                outs.append((key, a if relevant[0] else None, b if relevant[1] else None))
+                outs.append((key, a if relevant[0] else _MISSING, b if relevant[1] else _MISSING))
                 continue
             if isinstance(a, Undefined) or isinstance(b, Undefined):
                 env[key] = Undefined(f"'{key}' is assigned in only one branch of the if at "
@@ -506,7 +510,17 @@ class FunctionCompiler:
             outs.append((key, a, b))
         for k in dict.fromkeys(list(tc) + list(ec)):
             t = (tc.get(k) or ec.get(k))[0]
-            outs.append((t, tc.get(k, before[k])[1], ec.get(k, before[k])[1]))
+            outs.append((t, tr.wrap(tc.get(k, before[k])[1]), tr.wrap(ec.get(k, before[k])[1])))
+        for k, (x, items) in lists.items():
+            a_items, b_items = tl[k], el[k]
+            if len(a_items) != len(b_items):
+                raise self.src.error(at, f"a Python list gets {len(a_items)} items on one path "
+                                     f"of this if and {len(b_items)} on the other",
+                                     "append the same number of items in both branches")
+            x[:] = a_items
+            for i, (a, b) in enumerate(zip(a_items, b_items)):
+                if a is not b:
+                    outs.append(((x, i), a, b))
         self.emit_if(cond_value, tb, eb, outs, env, at)
 
     def emit_if(self, cond_value: Any, tb: Block, eb: Block, outs: list, env: dict,
@@ -514,7 +528,8 @@ class FunctionCompiler:
         tr = self.tracer
         pairs = []
         for key, a, b in outs:
-            what = key if isinstance(key, str) else "a tensor changed in place"
+            what = key if isinstance(key, str) else "a list item" if isinstance(
+                key, tuple) else "a tensor changed in place"
             a, b = self.unify(a, b, tb, eb, what, at)
             pairs.append((key, a, b))
         with tr.into(tb):
@@ -528,6 +543,8 @@ class FunctionCompiler:
         for (key, _, _), out in zip(pairs, node.outputs):
             if isinstance(key, str):
                 env[key] = tr.wrap(out)
+            elif isinstance(key, tuple):  # an item of a Python list
+                key[0][key[1]] = tr.wrap(out)
             else:
                 key._value, key._tview, key._tstamp = out, None, tr._stamp
 
@@ -535,12 +552,12 @@ class FunctionCompiler:
         """Make two arms' values one type: a missing one (its arm exited) is filled, Python
         scalars meeting tensors or each other become 0-d tensors; anything else must agree."""
         tr = self.tracer
-        if a is None or b is None:
-            known = b if a is None else a
-            known = self.tensorize(known, tb if a is not None else eb, None, what, at)
-            with tr.into(tb if a is None else eb):
+        if a is _MISSING or b is _MISSING:  # that arm returned: any value of the type does
+            known = b if a is _MISSING else a
+            known = self.tensorize(known, tb if a is not _MISSING else eb, None, what, at)
+            with tr.into(tb if a is _MISSING else eb):
                 filler = tr.filler(tr.current(known).type)
-            return (filler, known) if a is None else (known, filler)
+            return (filler, known) if a is _MISSING else (known, filler)
         if what in FLAGS:
             return (self.tensorize(a, tb, bool_, what, at), self.tensorize(b, eb, bool_, what,
                                                                            at))
@@ -1164,6 +1181,17 @@ class FunctionCompiler:
                 hasattr(fn, "_modules") and not is_library(forward):
             return forward, fn  # a user-defined nn.Module: compile its forward
         return None
+
+
+_MISSING = object()  # the value of a name in an arm that returned
+
+
+def _lists_in(env: dict) -> list:
+    found: dict = {}
+    for v in env.values():
+        if isinstance(v, list):
+            found[id(v)] = v
+    return list(found.values())
 
 
 def _ends_in_exit(stmts: list) -> bool:
