@@ -128,7 +128,7 @@ def continue_on_negative(x):
 
 
 def continue_then_augassign(x):
-    # BUG: `+=` (an in-place change) after a data-dependent `continue`
+    # `+=` (an in-place change) after a data-dependent `continue`
     total = x[0] * 0
     for i in range(x.shape[0]):
         if x[i] < 0:
@@ -195,7 +195,7 @@ def augmented_assignment(x):
 
 
 def augassign_in_branches_of_loop(x):
-    # BUG: in-place changes inside the branches of a tensor `if`
+    # in-place changes inside the branches of a tensor `if`
     y = x * 1
     for i in range(x.shape[0]):
         if y.sum() > 10:
@@ -298,7 +298,7 @@ def bool_ops(x, y):
 
 
 def inplace_in_branches(x):
-    # BUG: in-place changes in both arms
+    # in-place changes in both arms
     x = x * 1
     if x.sum() > 0:
         x += 1
@@ -327,7 +327,7 @@ def setitem_in_loop(x):
 
 
 def setitem_in_branch_of_loop(x):
-    # BUG: `y[i] = ...` inside the branches of a tensor `if`
+    # `y[i] = ...` inside the branches of a tensor `if`
     y = dg.zeros_like(x)
     for i in range(x.shape[0]):
         if x[i] > 0:
@@ -338,7 +338,7 @@ def setitem_in_branch_of_loop(x):
 
 
 def augassign_in_one_branch(x):
-    # BUG: in-place change in one arm only
+    # in-place change in one arm only
     y = x * 1
     if x.sum() > 0:
         y += 1
@@ -375,8 +375,8 @@ def range_append(x):
 
 
 def append_in_tensor_branch(x):
-    # BUG: a Python list appended to inside both arms of a tensor `if` ends with both arms'
-    # items (6, not 3) and the graph refers to values from inside the blocks
+    # a Python list appended to inside both arms of a tensor `if`: its new items are the if's
+    # outputs
     outs = []
     for i in range(x.shape[0]):
         if x[i] > 0:
@@ -505,7 +505,7 @@ def float_argument_while(x, s: float):
 
 
 def counter_augassign_after_return(x, n: int):
-    # BUG: `i += 1` (a carried int, so an in-place add) after a data-dependent return
+    # `i += 1` (a carried int, so an in-place add) after a data-dependent return
     i = 0
     while i < n:
         if x[i % x.shape[0]] > 2:

@@ -1,12 +1,13 @@
 """Seed 004's training step as the tutorial writes it, with `import dualgraph as torch`: the Net,
-CrossEntropyLoss, SGD(lr=0.01), forward, backward, step — checked against NumPy. (Its TorchScript
-lines belong to the script issue.)"""
+CrossEntropyLoss, SGD(lr=0.01), forward, backward, step — checked against NumPy — and its section
+4.3 deployment lines (`torch.jit.script(net)`, `.compile()`, `.eval()`) run as written."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import dualgraph as torch
+import dualgraph.jit  # noqa: F401  (seed 004 writes `import torch.jit`)
 import dualgraph.nn as nn
 import dualgraph.optim as optim
 
@@ -78,3 +79,36 @@ def test_a_few_steps_lower_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_seed_004_torchscript_lines_run_as_written(tmp_path):
+    torch.manual_seed(0)
+    net = Net()
+    x = torch.randn(8, 1, 28, 28)
+
+    # 4.3 使用TorchScript将模型编译成可执行的C++程序 — the lines as the tutorial writes them:
+    # 将模型转换为TorchScript
+    scripted_model = torch.jit.script(net)
+    # 将TorchScript模型编译成可执行的C++程序
+    compiled_model = scripted_model.compile()
+    # 使用编译后的程序部署模型
+    compiled_model.eval()
+
+    assert compiled_model is scripted_model
+    assert not net.training  # eval() reached the shared module
+    with torch.no_grad():
+        got, want = compiled_model(x), net(x)
+    assert got.grad_fn is None and got.shape == (8, 10)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+    text = str(scripted_model.graph)
+    assert text.startswith("graph(%x: f32[8, 1, 28, 28], %fc1.weight: f32[128, 784]")
+    assert "relu(" in text and "return (" in text
+    assert "def " in scripted_model.code
+    assert repr(scripted_model).startswith("ScriptModule(original_name=Net)\nNet(")
+
+    # The deployed model is the .dgm file: it runs without the Net class.
+    scripted_model.save(tmp_path / "net.dgm")
+    loaded = torch.jit.load(tmp_path / "net.dgm")
+    with torch.no_grad():
+        np.testing.assert_array_equal(loaded(x).numpy(), want.numpy())
