@@ -16,6 +16,7 @@ gradients out). Control flow is differentiated structurally:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 from dualgraph.autograd.grad_mode import no_grad
@@ -25,6 +26,7 @@ from dualgraph.ir.errors import DualgraphError
 from dualgraph.ir.graph import Block, Graph, Node, Value, operand_type, walk
 from dualgraph.ir.registry import get
 from dualgraph.ir.types import ListType, TensorType, int64
+from dualgraph.ir.verify import verify
 from dualgraph.jit.blocks import BlockTracer
 from dualgraph.size import SymDim
 
@@ -77,6 +79,9 @@ def differentiate(graph: Graph, wrt: Sequence[bool]) -> Gradient:
                         tracer.current(tracer.filler(v.type)))
     bwd.outputs = outs
     _bind_symbols(fwd, bwd, top)
+    if os.environ.get("DUALGRAPH_CHECK"):  # the tests run with it: both graphs must verify
+        verify(fwd)
+        verify(bwd)
     return Gradient(fwd, bwd, grad_outputs, wrt_idx, len(graph.outputs))
 
 
