@@ -64,3 +64,20 @@ def test_quick_run_without_torch(tmp_path: Path, how: str) -> None:
         assert row["torch_us"] is None and row["dg_over_torch"] is None
         assert row["dualgraph_us"] is not None
     assert stdout.splitlines()[-1].split(":")[1].split()[0] == "n/a"
+
+
+def test_script_step_quick_run_without_torch(tmp_path: Path) -> None:
+    """benchmarks/script_step.py runs (PyTorch blocked) and reports every case."""
+    env = {k: v for k, v in os.environ.items() if k != "DUALGRAPH_BENCH_NO_TORCH"}
+    env["DUALGRAPH_BENCH_NO_TORCH"] = "1"
+    out = tmp_path / "steps.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "script_step.py"),
+                           "--quick", "--json", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert [r["case"] for r in rows] == ["Net step (batch 64)", "GRU cell x16 step",
+                                         "Newton while step"]
+    for r in rows:
+        assert r["eager_ms"] > 0 and r["script_ms"] > 0 and r["torch_ms"] is None
+    assert "n/a" in proc.stdout
