@@ -64,12 +64,12 @@ def differentiate(graph: Graph, wrt: Sequence[bool]) -> Gradient:
     ad = _Autodiff(fwd, bwd, tracer, active)
     grads: dict = {}
     grad_outputs = []
-    for i, o in enumerate(fwd.outputs[:n_user]):
-        if isinstance(o, Value) and o in active:
-            grad_outputs.append(i)
-            ad.accumulate(grads, o, tracer.wrap(bwd.add_input(o.type, f"grad_{i}")))
     top = _TopScope(ad)
     with no_grad(), interpreting(tracer):
+        for i, o in enumerate(fwd.outputs[:n_user]):
+            if isinstance(o, Value) and o in active:
+                grad_outputs.append(i)
+                ad.accumulate(grads, o, tracer.wrap(bwd.add_input(o.type, f"grad_{i}")))
         ad.backprop(fwd.nodes, grads, top)
         outs = []
         for i in wrt_idx:
@@ -443,9 +443,14 @@ def _make_node(op: Any, inputs: list, attrs: dict) -> Node:
     return Node(op, inputs, attrs, op.meta_all([operand_type(x) for x in inputs], attrs))
 
 
-def _filler_node(block: Block, typ: TensorType) -> Value:
-    n = _make_node(FULL, [], {"size": typ.shape, "fill_value": 0, "dtype": typ.dtype,
-                              "device": typ.device})
+def _filler_node(block: Block, typ: Any) -> Value:
+    """What an arm that did not compute a residual yields in its place: zeros, or an empty
+    residual list (a loop that never ran there)."""
+    if isinstance(typ, ListType):
+        n = _make_node(LIST_NEW, [], {"element": typ.element})
+    else:
+        n = _make_node(FULL, [], {"size": typ.shape, "fill_value": 0, "dtype": typ.dtype,
+                                  "device": typ.device})
     block.nodes.append(n)
     return n.output
 

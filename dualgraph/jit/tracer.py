@@ -142,7 +142,8 @@ class TracerTensor(Tensor):
         return self  # graph values have no strides
 
     def detach(self) -> "TracerTensor":
-        return self._tracer.wrap(self._tracer.current(self))
+        return self._tracer.wrap(self._tracer._emit(get("detach"), [self._tracer.current(self)],
+                                                    {}))
 
     @property
     def data(self) -> "TracerTensor":

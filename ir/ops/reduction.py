@@ -18,7 +18,16 @@ def _grad_to_input_shape(ctx, g):
     dims = meta.reduce_dims(ctx.op_name, ctx.attrs["dim"], len(shape))
     if not ctx.attrs["keepdim"] and len(dims) < len(shape):  # a 0-d grad expands as it is
         g = g.reshape(tuple(1 if i in dims else d for i, d in enumerate(shape)))
-    return g.expand(*shape), math.prod(shape[d] for d in dims)
+    return g.expand(*shape), dims
+
+
+def _count(g, shape, dims):
+    """How many elements each output averages: a number, or — when a reduced size is symbolic
+    (graph autodiff of a dynamic batch) — a 0-d tensor counted when the graph runs."""
+    sizes = tuple(shape[d] for d in dims)
+    if all(isinstance(s, int) for s in sizes):
+        return math.prod(sizes)
+    return g.new_ones(sizes).sum()
 
 
 def _sum_vjp(ctx, g):
@@ -26,8 +35,8 @@ def _sum_vjp(ctx, g):
 
 
 def _mean_vjp(ctx, g):
-    grad, count = _grad_to_input_shape(ctx, g)
-    return (grad / count,)
+    grad, dims = _grad_to_input_shape(ctx, g)
+    return (grad / _count(g, ctx.shapes[0], dims),)
 
 
 def _reduction_samples(rng):

@@ -71,6 +71,16 @@ ASSERT = register(OpDef(
         "its output is True. An effect: passes must keep it even when nobody reads it."))
 
 
+DETACH = register(OpDef(
+    name="detach", inputs=("input",), kind=OPAQUE,
+    dtype_rule=lambda operands, attrs: (operands[0].dtype, operands[0].dtype),
+    shape_rule=lambda operands, attrs: _tensor_input("detach", operands).shape,
+    samples=lambda rng: [Sample((rng.uniform(size=(2, 3)),)), Sample((np.arange(3),))],
+    ref=lambda x: np.array(x, copy=True),
+    doc="The input, cut from autograd: what `t.detach()` records in a graph (no VJP, so "
+        "graph autodiff stops here as eager autograd does)."))
+
+
 # Residual lists: graph autodiff's forward loop appends what each iteration's VJP reads, and the
 # backward loop reads it back by iteration. They live only in generated code (`graph_only`).
 

@@ -23,6 +23,6 @@ def kernels(xp: Any) -> dict[str, Callable]:
         items.append(value)
         return items
 
-    return {"scalar_tensor": scalar_tensor, "sym_size": sym_size, "assert": assert_,
+    return {"detach": lambda x: x, "scalar_tensor": scalar_tensor, "sym_size": sym_size, "assert": assert_,
             "list_new": lambda element=None: [], "list_append": list_append,
             "list_get": lambda items, index: items[int(index)]}
