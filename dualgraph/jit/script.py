@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from typing import Any, Callable
 
 from ..ir.types import TensorType, bool_, float64, int64
@@ -56,8 +57,12 @@ class ScriptFunction:
         except TypeError as exc:
             raise TypeError(f"{self._fn.__qualname__}(): {exc}") from None
         bound.apply_defaults()
+        hints = self._hints()
         key, tensors, slots = [], [], []
         for name, value in bound.arguments.items():
+            if name in hints and not _fits(value, hints[name]):
+                raise TypeError(f"{self._fn.__qualname__}(): argument '{name}' is annotated "
+                                f"{_hint_name(hints[name])} but got {type(value).__name__}")
             kind, k = _classify(name, value, self._dynamic)
             key.append(k)
             slots.append((name, kind, value))
@@ -73,6 +78,19 @@ class ScriptFunction:
             compiled = self._cache[key_t] = self._compile(slots)
         self._last = compiled
         return compiled, tensors
+
+    def _hints(self) -> dict:
+        """The parameters' annotations (`Tensor`, `int`, `List[Tensor]`, `Optional[...]` ...);
+        unresolvable ones are left unchecked, as are missing ones (inferred from the call)."""
+        hints = self.__dict__.get("_hint_cache")
+        if hints is None:
+            try:
+                hints = typing.get_type_hints(self._fn)
+            except Exception:
+                hints = {}
+            hints.pop("return", None)
+            self.__dict__["_hint_cache"] = hints
+        return hints
 
     def _compile(self, slots: list) -> TracedFunction:
         types, names = [], []
@@ -263,3 +281,40 @@ def _state_of(module: Any) -> list:
     if hasattr(module, "parameters") and hasattr(module, "buffers"):
         return list(module.parameters()) + list(module.buffers())
     return []
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether an argument matches its annotation (the script subset of typing)."""
+    if hint is Any or hint is typing.Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin in (list, typing.List):
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value) if args \
+            else isinstance(value, list)
+    if origin in (tuple, typing.Tuple):
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return not args or (len(args) == len(value) and all(map(_fits, value, args)))
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _hint_name(hint: Any) -> str:
+    if hint is type(None):
+        return "None"
+    name = getattr(hint, "_name", None) or getattr(hint, "__name__", None) or str(hint)
+    args = typing.get_args(hint)
+    if args:
+        return f"{name}[{', '.join('...' if a is Ellipsis else _hint_name(a) for a in args)}]"
+    return name
