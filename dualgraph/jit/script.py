@@ -315,6 +315,8 @@ def _hint_name(hint: Any) -> str:
         return "None"
     name = getattr(hint, "_name", None) or getattr(hint, "__name__", None) or str(hint)
     args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Union and len(args) == 2 and type(None) in args:
+        return f"Optional[{_hint_name(next(a for a in args if a is not type(None)))}]"
     if args:
         return f"{name}[{', '.join('...' if a is Ellipsis else _hint_name(a) for a in args)}]"
     return name
