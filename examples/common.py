@@ -1,5 +1,6 @@
-"""What the digit examples share: the data (scikit-learn's digits at 28x28, or real MNIST), the
-training loop with its tqdm bar, held-out accuracy and the loss-curve plot.
+"""What the examples share: the data (scikit-learn's digits at 28x28, or real MNIST), the
+training loop with its tqdm bar, held-out accuracy, the loss-curve plot and the scripted-model
+round trip (`torch.jit.script` -> save -> `torch.jit.load`).
 
 The examples import it as a sibling module (`import common`); each script puts its own folder on
 `sys.path` first so that this works however it is started.
@@ -147,6 +148,29 @@ def predict(net: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
 def accuracy(net: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
     """The fraction of `x` that `net` classifies as `y`."""
     return float((predict(net, x, batch_size).argmax(1) == y).mean())
+
+
+def script_and_reload(net: nn.Module, example: np.ndarray, path: str) -> Any:
+    """Script the trained `net` (`torch.jit.script(net)`, in eval mode, the batch dimension kept
+    symbolic so one graph serves every batch size), compile it on `example`, save the compiled
+    graph to `path` (a `.dgm` file) and return what `torch.jit.load(path)` reads back."""
+    net.eval()
+    scripted = torch.jit.script(net, dynamic_dims={0: "B"})
+    with torch.no_grad():
+        scripted(torch.from_numpy(example))
+    scripted.save(path)
+    return torch.jit.load(path)
+
+
+def check_scripted(net: nn.Module, x: np.ndarray, path: str) -> tuple[Any, float]:
+    """The scripted round trip of `net` (script_and_reload) checked on held-out images `x`: its
+    predicted classes must be eager's. Returns (the loaded graph, its largest |logit - eager|)."""
+    loaded = script_and_reload(net, x[:8], path)
+    got, want = predict(loaded, x), predict(net, x)
+    if not np.array_equal(got.argmax(1), want.argmax(1)):
+        raise RuntimeError(f"the scripted model in {path} predicts differently from the eager one "
+                           f"on {int((got.argmax(1) != want.argmax(1)).sum())} images")
+    return loaded, float(np.abs(got - want).max())
 
 
 def plot_losses(losses: list[float], path: str, title: str = "training loss",

@@ -2,12 +2,14 @@
 
 After training it saves the weights (dg.save of the state dict), traces the network with a
 symbolic batch dimension (dg.jit.trace(..., dynamic_dims={0: "B"})), saves the traced graph,
-loads it back and checks that it gives the eager network's outputs on the held-out images.
+loads it back and checks that it gives the eager network's outputs on the held-out images. It
+also scripts the network (torch.jit.script), saves and reloads that, and checks it the same way.
 
     pip install -e ".[examples]"
     python examples/digits_cnn.py [--epochs 4] [--seed 0] [--mnist DIR] [--out runs/digits_cnn]
 
-Writes `<out>/weights.dgm`, `<out>/cnn_graph.dgm` (the traced graph) and `<out>/loss.png`.
+Writes `<out>/weights.dgm`, `<out>/cnn_graph.dgm` (the traced graph), `<out>/scripted.dgm` (the
+scripted one) and `<out>/loss.png`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import accuracy, load_data, plot_losses, predict, train  # noqa: E402
+from common import (accuracy, check_scripted, load_data, plot_losses, predict,  # noqa: E402
+                    train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -95,9 +98,13 @@ def main(argv: list[str] | None = None) -> float:
     trace_and_save(fresh, xte[:8], graph)  # traced at batch 8, run below at any batch size
     diff = check_graph(fresh, graph, xte)
     graph_acc = accuracy(torch.jit.load(graph), xte, yte)
+    scripted_path = os.path.join(args.out, "scripted.dgm")
+    scripted, script_diff = check_scripted(fresh, xte, scripted_path)  # script -> save -> load
     print(f"held-out accuracy {acc:.4f} ({len(yte)} images), traced graph {graph_acc:.4f} "
-          f"(max |graph - eager| = {diff:.2e}); weights {weights}, graph {graph}, "
-          f"loss curve {plot_path}; {time.perf_counter() - start:.1f} s")
+          f"(max |graph - eager| = {diff:.2e}), scripted model {accuracy(scripted, xte, yte):.4f} "
+          f"(same predictions, max |scripted - eager| = {script_diff:.2e}); weights {weights}, "
+          f"graph {graph}, scripted {scripted_path}, loss curve {plot_path}; "
+          f"{time.perf_counter() - start:.1f} s")
     return acc
 
 

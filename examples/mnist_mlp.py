@@ -7,7 +7,9 @@ the four MNIST idx files (`train-images-idx3-ubyte[.gz]`, ...) to train on real 
     pip install -e ".[examples]"
     python examples/mnist_mlp.py [--epochs 10] [--seed 0] [--mnist DIR] [--out runs/mnist_mlp]
 
-Writes `<out>/weights.dgm` (dg.save of the state dict) and `<out>/loss.png` (the loss curve).
+Writes `<out>/weights.dgm` (dg.save of the state dict) and `<out>/loss.png` (the loss curve),
+then scripts the reloaded network (torch.jit.script), saves it to `<out>/scripted.dgm`, loads it
+with torch.jit.load and checks that its held-out predictions are the eager network's.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (accuracy, load_data, load_digits_28, load_mnist, plot_losses,  # noqa: E402,F401
-                    read_idx, resize_bilinear, train)
+from common import (accuracy, check_scripted, load_data, load_digits_28,  # noqa: E402,F401
+                    load_mnist, plot_losses, read_idx, resize_bilinear, script_and_reload, train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -75,8 +77,12 @@ def main(argv: list[str] | None = None) -> float:
     fresh = Net()  # inference from the saved file only
     fresh.load_state_dict(torch.load(weights, weights_only=True))
     acc = accuracy(fresh, xte, yte)
-    print(f"held-out accuracy {acc:.4f} ({len(yte)} images); weights {weights}, "
-          f"loss curve {plot_path}; {time.perf_counter() - start:.1f} s")
+    scripted_path = os.path.join(args.out, "scripted.dgm")
+    loaded, diff = check_scripted(fresh, xte, scripted_path)  # script -> save -> jit.load
+    print(f"held-out accuracy {acc:.4f} ({len(yte)} images), scripted model "
+          f"{accuracy(loaded, xte, yte):.4f} (same predictions, max |scripted - eager| = "
+          f"{diff:.2e}); weights {weights}, scripted {scripted_path}, loss curve {plot_path}; "
+          f"{time.perf_counter() - start:.1f} s")
     return acc
 
 

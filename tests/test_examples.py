@@ -1,6 +1,8 @@
 """Short runs of the scripts in examples/ (skipped without the examples extra: scikit-learn, tqdm,
 matplotlib): each trains, beats the held-out threshold stated in examples/README.md, saves what
-inference needs and loads it back; the CNN also goes through dg.jit.trace / save / load."""
+inference needs and loads it back; the CNN also goes through dg.jit.trace / save / load, and every
+trained model through torch.jit.script -> save -> torch.jit.load, whose held-out predictions must
+be eager's."""
 
 from __future__ import annotations
 
@@ -72,6 +74,14 @@ def test_mlp_trains_saves_and_reloads(tmp_path):
     acc = ex.accuracy(fresh, xte, yte)
     assert acc == ex.accuracy(net, xte, yte)
     assert acc > 0.5, acc
+
+    loaded, diff = ex.check_scripted(fresh, xte, str(tmp_path / "scripted.dgm"))
+    assert "f32[B, 28, 28]" in str(loaded.graph)  # one graph for every batch size
+    assert diff <= 1e-5 and ex.accuracy(loaded, xte, yte) == acc
+    reread = torch.jit.load(tmp_path / "scripted.dgm")
+    with torch.no_grad():
+        np.testing.assert_allclose(reread(torch.from_numpy(xte[:5])).numpy(),
+                                   fresh(torch.from_numpy(xte[:5])).numpy(), rtol=1e-5, atol=1e-6)
     ex.plot_losses(losses, str(tmp_path / "loss.png"))
     assert _is_png(tmp_path / "loss.png")
 
@@ -103,6 +113,14 @@ def test_cnn_trains_and_its_traced_graph_matches_eager(tmp_path, capsys):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
     assert ex.accuracy(graph, xte, yte) == acc
 
+    scripted = torch.jit.load(tmp_path / "scripted.dgm")  # torch.jit.script(net), by main()
+    assert "f32[B, 28, 28]" in str(scripted.graph)
+    assert "scripted model" in out and "same predictions" in out
+    assert ex.accuracy(scripted, xte, yte) == acc
+    with torch.no_grad():
+        np.testing.assert_allclose(scripted(torch.from_numpy(xte[:37])).numpy(),
+                                   net(torch.from_numpy(xte[:37])).numpy(), rtol=1e-5, atol=1e-5)
+
 
 # ------------------------------------------------------------------------------- char_rnn.py
 
@@ -127,6 +145,16 @@ def test_char_rnn_learns_saves_and_samples(tmp_path):
     fresh, fresh_vocab = ex.load_model(str(tmp_path))
     assert fresh_vocab.chars == vocab.chars
     assert ex.evaluate(fresh, test_codes) == (loss, acc)
+
+    loaded, diff = ex.check_scripted(fresh, test_codes, str(tmp_path / "scripted.dgm"))
+    assert diff <= 1e-5, diff
+    held_out = torch.from_numpy(test_codes[:3 * 64].reshape(3, 64))
+    with torch.no_grad():
+        (got, (h, c)), (want, (h0, c0)) = torch.jit.load(tmp_path / "scripted.dgm")(held_out), \
+            fresh(held_out)
+    assert got.shape == (3, 64, len(vocab))
+    for a, b in ((got, want), (h, h0), (c, c0)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
 
     text = ex.sample(fresh, fresh_vocab, "Shall I", length=40, seed=1)
     assert text.startswith("Shall I") and len(text) == len("Shall I") + 40

@@ -160,14 +160,16 @@ def source_of(fn: Callable) -> Source:
     return src
 
 
-def is_library(fn: Any) -> bool:
+def is_library(fn: Any, sourceless: bool = True) -> bool:
     """Library code (dualgraph itself, the standard library, installed packages) is called as it
-    is — its tensor ops are traced; user code is compiled by this frontend, control flow kept."""
+    is — its tensor ops are traced; user code is compiled by this frontend, control flow kept.
+    Code without a file (exec, a REPL) counts as library when called from scripted code, and
+    as user code (which then fails for want of source) when scripted itself: `sourceless`."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return True
     path = os.path.abspath(code.co_filename)
-    return path.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<")
+    return path.startswith(_LIBRARY_DIRS) or (sourceless and code.co_filename.startswith("<"))
 
 
 def _assigned_names(stmts: list) -> list:

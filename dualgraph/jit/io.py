@@ -38,9 +38,13 @@ def _state_key(name: str) -> str:
 
 
 def save(fn: Any, path: str | os.PathLike) -> None:
-    """Write a compiled function (traced or loaded) to `path` as a `.dgm` file."""
+    """Write a compiled function (traced, scripted or loaded) to `path` as a `.dgm` file; a
+    scripted function or module writes its last compiled specialization."""
+    if not isinstance(fn, GraphFunction) and isinstance(
+            getattr(type(fn), "compiled", None), property):
+        fn = fn.compiled
     if not isinstance(fn, GraphFunction):
-        raise TypeError(f"jit.save() expects a traced or loaded function, got "
+        raise TypeError(f"jit.save() expects a traced, scripted or loaded function, got "
                         f"{type(fn).__name__}")
     graph = fn.graph
     names = list(graph.meta.get("params", ()))

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ..ir.types import TensorType, bool_, float64, int64
 from ..tensor import Tensor
 from .blocks import BlockTracer
-from .frontend import FunctionCompiler, source_of
+from .frontend import FunctionCompiler, is_library, source_of
 from .trace import TracedFunction, capture
 
 _SCALAR_DTYPES = {bool: bool_, int: int64, float: float64}
@@ -36,7 +36,11 @@ class ScriptFunction:
         self._dynamic = dynamic_dims or {}
         self._cache: dict = {}
         self._last: TracedFunction | None = None
-        source_of(fn)  # parse now: a function without source fails at script time
+        # dualgraph's own layers are run under the tracer as they are (their Python is outside
+        # the script subset: `with no_grad()`, `raise`); their Python arguments are constants
+        self._library = is_library(fn, sourceless=False)
+        if not self._library:
+            source_of(fn)  # parse now: a function without source fails at script time
         functools.update_wrapper(self, fn)
 
     # --------------------------------------------------------------------------- calling
@@ -63,7 +67,7 @@ class ScriptFunction:
             if name in hints and not _fits(value, hints[name]):
                 raise TypeError(f"{self._fn.__qualname__}(): argument '{name}' is annotated "
                                 f"{_hint_name(hints[name])} but got {type(value).__name__}")
-            kind, k = _classify(name, value, self._dynamic)
+            kind, k = _classify(name, value, self._library)
             key.append(k)
             slots.append((name, kind, value))
             tensors.extend(_as_inputs(kind, value))
@@ -111,9 +115,10 @@ class ScriptFunction:
                     call_args[name] = items if isinstance(value, list) else tuple(items)
                 else:
                     call_args[name] = value
-            compiler = FunctionCompiler(tracer, fn)
             args = (module,) if module is not None else ()
-            return compiler.run(args, call_args)
+            if self._library:
+                return fn(*args, **call_args)
+            return FunctionCompiler(tracer, fn).run(args, call_args)
 
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
                                       run, BlockTracer)
@@ -201,6 +206,11 @@ class ScriptModule:
         return self._module
 
     @property
+    def compiled(self) -> TracedFunction:
+        """The last compiled specialization of forward (what `dg.jit.save` writes)."""
+        return self._forward.compiled
+
+    @property
     def graph(self) -> Any:
         return self._forward.graph
 
@@ -249,12 +259,13 @@ def script(obj: Any = None, *, dynamic_dims: Any = None, example_inputs: Any = N
     return result
 
 
-def _classify(name: str, value: Any, dynamic: Any) -> tuple:
-    """(kind, cache key) of one argument: a tensor, a Python scalar (a 0-d tensor input), a
-    list of tensors (one input each), or a value decided when compiling."""
+def _classify(name: str, value: Any, library: bool) -> tuple:
+    """(kind, cache key) of one argument: a tensor, a Python scalar (a 0-d tensor input, or a
+    constant for library code), a list of tensors (one input each), or a value decided when
+    compiling."""
     if isinstance(value, Tensor):
         return "tensor", ("T", value._dtype.name, tuple(value.shape), str(value._device))
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float)) and not library:
         return "scalar", ("S", type(value).__name__)
     if isinstance(value, (list, tuple)) and value and all(isinstance(x, Tensor) for x in value):
         return "list", (type(value).__name__,) + tuple(
@@ -301,6 +312,9 @@ def _fits(value: Any, hint: Any) -> bool:
         if len(args) == 2 and args[1] is Ellipsis:
             return all(_fits(v, args[0]) for v in value)
         return not args or (len(args) == len(value) and all(map(_fits, value, args)))
+    if hint in (int, float, bool) and isinstance(value, Tensor) and value.dim() == 0:
+        return value.dtype.is_floating_point == (hint is float) and (
+            (value.dtype is bool_) == (hint is bool))  # a 0-d tensor: what scalars become
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:
