@@ -24,7 +24,6 @@ import builtins
 import inspect
 import operator
 import os
-import sys
 import sysconfig
 import textwrap
 from typing import Any, Callable
@@ -64,6 +63,9 @@ _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast
            ast.NotIn: lambda a, b: a not in b}
 _UNOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
 _SCALARS = (bool, int, float)
+# What user code may raise while compiling: reported as a ScriptError at the user's line.
+_USER_ERRORS = (TraceError, OpError, TypeError, ValueError, IndexError, RuntimeError,
+                AttributeError, KeyError, AssertionError)
 
 # What to write instead, for the constructs outside the subset.
 _UNSUPPORTED = {
@@ -253,8 +255,7 @@ class FunctionCompiler:
                     test = self.expr(stmt.test, env)
                 except ScriptError:
                     raise
-                except (TraceError, OpError, TypeError, ValueError, IndexError, RuntimeError,
-                        AttributeError, KeyError) as exc:
+                except _USER_ERRORS as exc:
                     raise self.wrap_error(stmt.test, exc) from None
                 if _is_tensor(test):
                     # `if c: return a` then more: the rest belongs to the arm that falls through
@@ -297,24 +298,29 @@ class FunctionCompiler:
 
         self.branch(exited, then, orelse, env, at)
 
-    def stmt(self, node: ast.stmt, env: dict) -> None:
-        self.tracer.location = self.src.where(node)
+    def handler(self, node: ast.AST, prefix: str, what: str, hint: str = "") -> Callable:
+        """The method compiling this kind of node, or a ScriptError naming what to write."""
         kind = type(node)
         if kind in _UNSUPPORTED:
-            what, hint = _UNSUPPORTED[kind]
-            raise self.src.error(node, f"{what} is not supported in scripted code", hint)
-        handler = getattr(self, "s_" + kind.__name__, None)
-        if handler is None:
-            raise self.src.error(node, f"the statement {kind.__name__} is not supported in "
-                                 "scripted code", "rewrite it with assignments, if, for, while")
+            construct, instead = _UNSUPPORTED[kind]
+            raise self.src.error(node, f"{construct} is not supported in scripted code", instead)
+        method = getattr(self, prefix + kind.__name__, None)
+        if method is None:
+            raise self.src.error(node, f"the {what} {kind.__name__} is not supported in "
+                                 "scripted code", hint)
+        return method
+
+    def stmt(self, node: ast.stmt, env: dict) -> None:
+        self.tracer.location = self.src.where(node)
+        handler = self.handler(node, "s_", "statement",
+                               "rewrite it with assignments, if, for, while")
         try:
             handler(node, env)
         except ScriptError:
             raise
         except _Unroll:
             raise
-        except (TraceError, OpError, TypeError, ValueError, IndexError, RuntimeError,
-                AttributeError, KeyError, AssertionError) as exc:
+        except _USER_ERRORS as exc:
             raise self.wrap_error(node, exc) from None
 
     def wrap_error(self, node: ast.AST, exc: Exception) -> ScriptError:
@@ -641,9 +647,6 @@ class FunctionCompiler:
             self.range_loop(node, env, start, stop, step)
             return
         iterable = self.expr(it, env)
-        enumerate_tensor = False
-        if isinstance(iterable, enumerate):
-            iterable = list(iterable)
         if _is_tensor(iterable):
             self.tensor_loop(node, env, iterable)
             return
@@ -653,7 +656,6 @@ class FunctionCompiler:
             items = list(iterable)
         except TypeError:
             raise self.src.error(it, f"cannot iterate over a {type(iterable).__name__}") from None
-        del enumerate_tensor
         self.unrolled(node, env, items)
 
     def unrolled(self, node: ast.For, env: dict, items: list) -> None:
@@ -939,15 +941,7 @@ class FunctionCompiler:
         return t
 
     def expr(self, node: ast.expr, env: dict) -> Any:
-        kind = type(node)
-        if kind in _UNSUPPORTED:
-            what, hint = _UNSUPPORTED[kind]
-            raise self.src.error(node, f"{what} is not supported in scripted code", hint)
-        handler = getattr(self, "e_" + kind.__name__, None)
-        if handler is None:
-            raise self.src.error(node, f"the expression {kind.__name__} is not supported in "
-                                 "scripted code")
-        return handler(node, env)
+        return self.handler(node, "e_", "expression")(node, env)
 
     def e_Constant(self, node: ast.Constant, env: dict) -> Any:
         return node.value
@@ -1235,5 +1229,3 @@ def _fmt_type(t: Any) -> str:
     from ..ir.text import format_type
     return format_type(t)
 
-
-_ = (sys, Tensor)  # re-exported names used by type checkers only
