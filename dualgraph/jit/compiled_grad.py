@@ -4,13 +4,19 @@ in an eager loop reaches the parameters a scripted or traced function used.
 
 PyTorch names this node `DifferentiableGraphBackward`; so do we. Under `dg.no_grad()` (or when
 no input requires grad) the plain forward runs and nothing is saved.
+
+Residuals may alias the call's inputs and outputs (the input array itself, a view of it, an
+output the backward reads), so each such tensor's version is recorded at forward time with eager
+autograd's own `save_tensor` / `SavedOutput`, and checked before the backward runs: an in-place
+change in between raises PyTorch's "modified by an inplace operation" error, as eager does,
+instead of giving wrong gradients. Tensors the backward does not read are not checked.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..autograd.graph import Node, _seq, gradient_edge
+from ..autograd.graph import Node, SavedOutput, _seq, gradient_edge, save_tensor, unpack_saved
 from ..autograd.grad_mode import state as grad_state
 from ..backends import backend_for
 from ..tensor import Tensor, _wrap
@@ -23,9 +29,10 @@ class CompiledGradient:
 
     def __init__(self, graph: Any, wrt: Sequence[bool], name: str) -> None:
         from dualgraph.passes.autodiff import differentiate  # late: passes import jit
-        self.gradient = differentiate(graph, wrt)
+        self.gradient = g = differentiate(graph, wrt)
         self.name = name
         self._compiled: dict = {}
+        self.reads = _residuals_read(g.backward, len(g.grad_outputs))
 
     def functions(self, device: Any) -> tuple:
         entry = self._compiled.get(device)
@@ -50,20 +57,22 @@ class CompiledGradient:
         node._seq = next(_seq)
         node._pre_hooks = node._post_hooks = None
         node._backward = backward
-        node._saved = list(arrays[g.n_outputs:])
+        # a residual the backward graph never reads is dropped now (not kept, not checked)
+        node._saved = saved = [a if r else None for a, r in zip(arrays[g.n_outputs:], self.reads)]
         node._out_meta = [(outs[i]._data.shape, outs[i]._dtype, outs[i]._device)
                           for i in g.grad_outputs]
         node._in_meta = [(v.type.dtype, v.type.device) for v in g.backward.outputs]
         for nr, i in enumerate(g.grad_outputs):
             t = outs[i]
             t._requires_grad, t._grad_fn, t._output_nr = True, node, nr
+        node._checks = _aliased(saved, tensors, outs)
         return outs
 
 
 class DifferentiableGraphBackward(Node):
     """Runs a compiled backward graph on the incoming gradients and the saved residuals."""
 
-    __slots__ = ("_backward", "_saved", "_out_meta", "_in_meta")
+    __slots__ = ("_backward", "_saved", "_out_meta", "_in_meta", "_checks")
 
     def apply(self, grads: list) -> Sequence:
         if self._saved is None:
@@ -75,6 +84,8 @@ class DifferentiableGraphBackward(Node):
         if grad_state.enabled:
             raise RuntimeError("double backward (create_graph=True) through a compiled function "
                                "is not supported: differentiate the Python function eagerly")
+        for check in self._checks:  # raises if a tensor the residuals alias changed in place
+            check.unpack(self) if check.__class__ is SavedOutput else unpack_saved(check, self)
         grads = list(grads) + [None] * (len(self._out_meta) - len(grads))
         arrays = []
         for g, (shape, dtype, device) in zip(grads, self._out_meta):
@@ -88,6 +99,52 @@ class DifferentiableGraphBackward(Node):
 
     def release(self) -> None:
         self._saved = None
+        self._checks = ()
+
+
+def _residuals_read(backward: Any, n_grads: int) -> list:
+    """Per residual input of the backward graph: whether any node, block or output reads it."""
+    read = {id(v) for v in backward.outputs}
+    for node in backward.all_nodes():
+        read.update(id(x) for x in node.inputs)
+        for block in node.blocks:
+            read.update(id(y) for y in block.outputs)
+    return [id(v) in read for v in backward.inputs[n_grads:]]
+
+
+def _owner(a: Any) -> Any:
+    """The array that owns a's memory (a itself, or the base its view chain ends in)."""
+    base = getattr(a, "base", None)
+    while base is not None and hasattr(base, "shape"):
+        a, base = base, getattr(base, "base", None)
+    return a
+
+
+def _aliased(saved: list, tensors: list, outs: list) -> tuple:
+    """What the backward reads that the user can reach: for each input tensor and each output
+    whose memory a residual shares (the array itself or a view of it, also inside residual
+    lists), a version record — `save_tensor` for inputs, `SavedOutput` for outputs (it keeps
+    no reference to the output, so no cycle through grad_fn)."""
+    owners: set = set()
+    stack = list(saved)
+    while stack:
+        a = stack.pop()
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif hasattr(a, "shape"):
+            owners.add(id(_owner(a)))
+    if not owners:
+        return ()
+    checks: list = []
+    seen: set = set()
+    for t in tensors:
+        if isinstance(t, Tensor) and id(t) not in seen and id(_owner(t._data)) in owners:
+            seen.add(id(t))
+            checks.append(save_tensor(t))
+    for nr, t in enumerate(outs):
+        if id(_owner(t._data)) in owners:
+            checks.append(SavedOutput(t, t._output_nr if t._grad_fn is not None else nr))
+    return tuple(checks)
 
 
 def wants_grad(tensors: list) -> list:

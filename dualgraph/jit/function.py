@@ -219,17 +219,19 @@ def flatten(obj: Any, leaves: list) -> Any:
 
 
 def _unflatten(tree: Any, leaves: list) -> Any:
-    it = iter(leaves)
-
-    def build(node: Any) -> Any:
-        if node is None:
-            return next(it)
-        kind, items = node
-        if kind == "dict":
-            return {k: build(v) for k, v in items}
-        built = [build(x) for x in items]
-        return tuple(built) if kind == "tuple" else built
-
+    """Rebuild the return value's structure around the leaves. A plain recursive function over
+    an explicit iterator: a nested closure referring to itself would form a reference cycle that
+    keeps every output alive until the cyclic garbage collector runs."""
     if tree is None:
         return leaves[0] if len(leaves) == 1 else tuple(leaves)
-    return build(tree)
+    return _build(tree, iter(leaves))
+
+
+def _build(node: Any, it: Any) -> Any:
+    if node is None:
+        return next(it)
+    kind, items = node
+    if kind == "dict":
+        return {k: _build(v, it) for k, v in items}
+    built = [_build(x, it) for x in items]
+    return tuple(built) if kind == "tuple" else built

@@ -4,7 +4,11 @@ kept as `if`/`loop` nodes.
 A scripted function compiles on its first call for each input signature (dtypes, shapes and
 devices of its tensors, the types of its scalars, the lengths of its tensor lists, the values of
 its other arguments), as `jax.jit` does, and reuses the graph after that; `dynamic_dims` keeps
-dimensions symbolic so one graph serves every batch size. Tensors and Python scalars are graph
+dimensions symbolic so one graph serves every batch size. The cache is keyed by the graph's
+input types (after `dynamic_dims` made sizes symbolic: 500 batch sizes are one entry), plus the
+scalar types, the other arguments' values and a module's train/eval mode and state types; it
+keeps the `CACHE_SIZE` (64) most recently used signatures, and a dropped one recompiles when it
+comes back. Tensors and Python scalars are graph
 inputs (scalars as 0-d tensors: a `range(n)` loop stays a loop); `None`, strings and other
 Python values are decided when compiling. A module's parameters and buffers are read at every
 call, so the scripted module shares the original's parameters and trains with it.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
+from collections import OrderedDict
 from typing import Any, Callable
 
 from ..ir.types import TensorType, bool_, float64, int64
@@ -24,6 +29,7 @@ from .frontend import FunctionCompiler, is_library, source_of
 from .trace import TracedFunction, capture
 
 _SCALAR_DTYPES = {bool: bool_, int: int64, float: float64}
+CACHE_SIZE = 64  # compiled signatures kept per scripted function (least recently used dropped)
 
 
 class ScriptFunction:
@@ -34,7 +40,7 @@ class ScriptFunction:
         self._fn = fn
         self._module = module
         self._dynamic = dynamic_dims or {}
-        self._cache: dict = {}
+        self._cache: OrderedDict = OrderedDict()  # signature -> compiled graph, LRU
         self._last: TracedFunction | None = None
         # dualgraph's own layers are run under the tracer as they are (their Python is outside
         # the script subset: `with no_grad()`, `raise`); their Python arguments are constants
@@ -68,6 +74,8 @@ class ScriptFunction:
                 raise TypeError(f"{self._fn.__qualname__}(): argument '{name}' is annotated "
                                 f"{_hint_name(hints[name])} but got {type(value).__name__}")
             kind, k = _classify(name, value, self._library)
+            if kind in ("tensor", "list"):  # the graph's input types: dynamic dims symbolic
+                k = (k[0],) + tuple(self._type_key(name, t) for t in _as_inputs(kind, value))
             key.append(k)
             slots.append((name, kind, value))
             tensors.extend(_as_inputs(kind, value))
@@ -77,9 +85,14 @@ class ScriptFunction:
             key.append(tuple((str(t.dtype), tuple(t.shape), str(t.device))
                              for t in _state_of(self._module)))
         key_t = tuple(key)
-        compiled = self._cache.get(key_t)
+        cache = self._cache
+        compiled = cache.get(key_t)
         if compiled is None:
-            compiled = self._cache[key_t] = self._compile(slots)
+            compiled = cache[key_t] = self._compile(slots)
+            if len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)  # the least recently used signature
+        else:
+            cache.move_to_end(key_t)
         self._last = compiled
         return compiled, tensors
 
@@ -123,6 +136,10 @@ class ScriptFunction:
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
                                       run, BlockTracer)
         return TracedFunction(graph, fn, owners, tree)
+
+    def _type_key(self, name: str, t: Tensor) -> tuple:
+        typ = self._type_of(name, t)
+        return (typ.dtype.name, tuple(typ.shape), str(typ.device))
 
     def _type_of(self, name: str, t: Tensor) -> TensorType:
         shape = list(t.shape)
