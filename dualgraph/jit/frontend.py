@@ -585,9 +585,10 @@ class FunctionCompiler:
         b = self.tensorize(b, eb, None, what, at)
         ta, tb_ = tr.current(a).type, tr.current(b).type
         if ta != tb_:
-            raise self.src.error(at, f"'{what}' has a different type in each branch of this if "
-                                 f"({_describe(a)} and {_describe(b)})",
-                                 "make both branches give the same dtype and shape")
+            raise _sizes_differ(self.src.error(
+                at, f"'{what}' has a different type in each branch of this if "
+                f"({_describe(a)} and {_describe(b)})",
+                "make both branches give the same dtype and shape"), ta, tb_)
         return a, b
 
     def tensorize(self, x: Any, block: Block | None, dtype: Any, what: str,
@@ -858,11 +859,13 @@ class FunctionCompiler:
                                              f"{type(end).__name__} after its body",
                                              "keep it a tensor in every iteration")
                     if tr.current(end).type != v.type:
-                        raise self.src.error(node, f"'{n}' changes type in the loop: "
-                                             f"{_fmt_type(v.type)} before an iteration, "
-                                             f"{_fmt_type(tr.current(end).type)} after it",
-                                             "keep its dtype and shape the same in every "
-                                             "iteration (preallocate, then write into it)")
+                        raise _sizes_differ(self.src.error(
+                            node, f"'{n}' changes type in the loop: "
+                            f"{_fmt_type(v.type)} before an iteration, "
+                            f"{_fmt_type(tr.current(end).type)} after it",
+                            "keep its dtype and shape the same in every "
+                            "iteration (preallocate, then write into it)"),
+                            v.type, tr.current(end).type)
             except BaseException:
                 restore()
                 raise
@@ -1223,6 +1226,27 @@ def _describe(x: Any) -> str:
         return f"a tensor {_fmt_type(x._tracer.current(x).type)}"
     return f"a {type(x).__name__} ({x!r})" if isinstance(x, _SCALARS) else \
         f"a {type(x).__name__}"
+
+
+def _sizes_differ(err: ScriptError, a: Any, b: Any) -> ScriptError:
+    """Attach to a type-mismatch error the symbol equations that would remove it (a symbol
+    against a size or another symbol, same dtype and rank), as `err.equate`: what the generic
+    graph search (script.generic_graph) unifies; empty when the types differ otherwise."""
+    equate: dict = {}
+    if getattr(a, "dtype", None) is getattr(b, "dtype", 0) and len(a.shape) == len(b.shape):
+        for x, y in zip(a.shape, b.shape):
+            if x == y:
+                continue
+            if isinstance(x, str) and isinstance(y, str):
+                first, second = sorted((x, y), key=lambda q: (len(q), q))
+                equate[second] = first
+            elif isinstance(x, str) or isinstance(y, str):
+                equate[x if isinstance(x, str) else y] = y if isinstance(x, str) else x
+            else:
+                equate = {}
+                break
+    err.equate = equate
+    return err
 
 
 def _fmt_type(t: Any) -> str:

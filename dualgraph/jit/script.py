@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import typing
 from collections import OrderedDict
 from typing import Any, Callable
 
-from ..ir.types import TensorType, bool_, float64, int64
+from ..ir.errors import DualgraphError
+from ..ir.types import CPU, TensorType, bool_, float64, get_default_dtype, int64
 from ..tensor import Tensor
 from .blocks import BlockTracer
 from .frontend import FunctionCompiler, is_library, source_of
@@ -79,11 +81,7 @@ class ScriptFunction:
             key.append(k)
             slots.append((name, kind, value))
             tensors.extend(_as_inputs(kind, value))
-        if self._module is not None:
-            key.append(tuple(m.training for m in self._module.modules())
-                       if hasattr(self._module, "modules") else ())
-            key.append(tuple((str(t.dtype), tuple(t.shape), str(t.device))
-                             for t in _state_of(self._module)))
+        key.extend(self._module_key())
         key_t = tuple(key)
         cache = self._cache
         compiled = cache.get(key_t)
@@ -95,6 +93,15 @@ class ScriptFunction:
             cache.move_to_end(key_t)
         self._last = compiled
         return compiled, tensors
+
+    def _module_key(self) -> tuple:
+        """What of the module a graph depends on: train/eval modes and the state's types."""
+        if self._module is None:
+            return ()
+        return (tuple(m.training for m in self._module.modules())
+                if hasattr(self._module, "modules") else (),
+                tuple((str(t.dtype), tuple(t.shape), str(t.device))
+                      for t in _state_of(self._module)))
 
     def _hints(self) -> dict:
         """The parameters' annotations (`Tensor`, `int`, `List[Tensor]`, `Optional[...]` ...);
@@ -109,11 +116,14 @@ class ScriptFunction:
             self.__dict__["_hint_cache"] = hints
         return hints
 
-    def _compile(self, slots: list) -> TracedFunction:
-        types, names = [], []
+    def _compile(self, slots: list, types: list | None = None) -> TracedFunction:
+        names = []
+        given = types is not None
+        types = list(types or ())
         for name, kind, value in slots:
             for i, t in enumerate(_as_inputs(kind, value)):
-                types.append(self._type_of(name, t))
+                if not given:
+                    types.append(self._type_of(name, t))
                 names.append(name if kind != "list" else f"{name}_{i}")
         fn, module = self._fn, self._module
 
@@ -153,10 +163,24 @@ class ScriptFunction:
     # ---------------------------------------------------------------------------- showing
     def _latest(self) -> TracedFunction:
         if self._last is None:
-            raise RuntimeError(f"{self._fn.__qualname__} has not been compiled yet: scripted "
-                               "functions compile on their first call for each input signature; "
-                               "call it once, or use .graph_for(*example_inputs)")
+            return self.generic
         return self._last
+
+    @property
+    def generic(self) -> TracedFunction:
+        """The generic graph: compiled without example inputs, typed from the annotations
+        (see `generic_graph`); what `.graph`, `.code` and `.save` give before the first call."""
+        key = self._module_key()
+        entry = self.__dict__.setdefault("_generic_cache", {}).get(key)
+        if entry is None:
+            try:
+                entry = generic_graph(self)
+            except NoGenericGraph as exc:
+                entry = exc
+            self._generic_cache[key] = entry
+        if isinstance(entry, NoGenericGraph):
+            raise NoGenericGraph(str(entry))
+        return entry
 
     def graph_for(self, *args: Any, **kwargs: Any) -> Any:
         """The graph compiled for these inputs (compiling it if needed), without running it."""
@@ -164,6 +188,7 @@ class ScriptFunction:
 
     @property
     def graph(self) -> Any:
+        """The last compiled specialization's graph; before any call, the generic graph."""
         return self._latest().graph
 
     @property
@@ -172,11 +197,13 @@ class ScriptFunction:
 
     @property
     def compiled(self) -> TracedFunction:
-        """The last compiled specialization (a GraphFunction: `.graph`, `.code`, `.save`)."""
+        """The last compiled specialization (a GraphFunction: `.graph`, `.code`, `.save`);
+        before any call, the generic graph."""
         return self._latest()
 
     def save(self, path: Any) -> None:
-        """Save the last compiled specialization as a `.dgm` file (see `dg.jit.save`)."""
+        """Save the last compiled specialization as a `.dgm` file (see `dg.jit.save`); before
+        any call, the generic graph."""
         self._latest().save(path)
 
     def __repr__(self) -> str:
@@ -237,6 +264,11 @@ class ScriptModule:
 
     def graph_for(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward.graph_for(*args, **kwargs)
+
+    @property
+    def generic(self) -> TracedFunction:
+        """forward's generic graph (compiled without example inputs; see `generic_graph`)."""
+        return self._forward.generic
 
     def save(self, path: Any) -> None:
         self._forward.save(path)
@@ -351,3 +383,215 @@ def _hint_name(hint: Any) -> str:
     if args:
         return f"{name}[{', '.join('...' if a is Ellipsis else _hint_name(a) for a in args)}]"
     return name
+
+
+# ------------------------------------------------------------------------- the generic graph
+class NoGenericGraph(DualgraphError, RuntimeError):
+    """A scripted function has no generic graph (and no call compiled one yet)."""
+
+
+GENERIC_RANKS = (1, 0, 2, 3, 4)  # ranks tried for an unannotated tensor, in this order
+GENERIC_BUDGET = 96  # compilations the search may spend (rank assignments and unification)
+_PROBES = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+
+
+def generic_graph(sf: ScriptFunction) -> TracedFunction:
+    """Compile `sf` without example inputs, as TorchScript does at script time.
+
+    Each argument is typed from its annotation: `Tensor` or none (TorchScript's default) is a
+    tensor of the default dtype whose sizes are all symbolic; `int`/`float`/`bool` a 0-d tensor
+    of int64/float64/bool (what scalars become); an argument with a default (`h=None`) takes
+    its default. The IR's tensor types have a fixed rank, so ranks are searched, in the order
+    1, 0, 2, 3, 4 for each tensor argument and by increasing distance from all-rank-1 for
+    several (mixed ranks for up to 4 tensor arguments), within GENERIC_BUDGET compilations; the
+    first that compiles wins. Shape rules let a symbol
+    meet a concrete size (a `Linear(784, ...)` layer) or another symbol on trust, so the sizes
+    the function constrains are found by probing: each symbol is replaced by a distinct prime
+    size, and a symbol whose probe fails to compile is fixed to the concrete size (from the
+    graph's types) that compiles, or merged with the symbol it must equal. The result is
+    re-checked with every remaining symbol probed; its `graph.meta["generic"]` is True. Raises
+    NoGenericGraph, naming the reason, where no signature compiles."""
+    name = sf._fn.__qualname__
+    specs = _generic_specs(sf)
+    tensor_args = [n for n, kind, _ in specs if kind == "generic"]
+    budget = [GENERIC_BUDGET]
+    errors: list = []
+
+    def attempt(types: dict) -> TracedFunction | None:
+        if budget[0] <= 0:
+            raise _OutOfBudget
+        budget[0] -= 1
+        slots, flat = [], []
+        for n, kind, value in specs:
+            if kind == "generic":
+                slots.append((n, "tensor", None))
+                flat.append(types[n])
+            else:
+                slots.append((n, kind, value))
+                flat.extend(sf._type_of(n, t) for t in _as_inputs(kind, value))
+        try:
+            return sf._compile(slots, flat)
+        except Exception as exc:  # a signature the function does not accept
+            errors.append(exc)
+            return None
+
+    try:
+        for ranks in _rank_orders(len(tensor_args)):
+            types = _symbolic_types(sf, tensor_args, ranks)
+            found = attempt(types)
+            for _ in range(8):  # a loop or an if that needs two sizes equal: equate them
+                equate = getattr(errors[-1], "equate", None) if found is None else None
+                if not equate:
+                    break
+                types = _substitute(types, equate)
+                found = attempt(types)
+            if found is not None:
+                unified = _unify(attempt, found, types)
+                if unified is not None:
+                    unified.graph.meta["generic"] = True
+                    return unified
+    except _OutOfBudget:
+        pass
+    why = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "nothing compiled"
+    raise NoGenericGraph(
+        f"{name} has no generic graph: without example inputs it is compiled with each "
+        f"unannotated argument a {get_default_dtype()} tensor of symbolic sizes, at ranks "
+        f"{', '.join(map(str, GENERIC_RANKS))} (within {GENERIC_BUDGET} tries), and none "
+        f"compiled; the first error was\n  {why.splitlines()[0] if why else ''}\nPass "
+        "example_inputs=[(...)] to dg.jit.script, call it once, or use .graph_for(*inputs) "
+        "(each compiles the graph for those inputs' signature).")
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+def _generic_specs(sf: ScriptFunction) -> list:
+    """(name, kind, value) per parameter: "generic" tensors, or scalar/const slots."""
+    hints = sf._hints()
+    specs = []
+    for p in sf._signature().parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise NoGenericGraph(f"{sf._fn.__qualname__} has no generic graph: *{p.name} "
+                                 "arguments have no type; pass example_inputs=[(...)]")
+        hint = hints.get(p.name)
+        has_default = p.default is not p.empty
+        if _is_tensor_hint(hint) or (hint is None and not has_default):
+            specs.append((p.name, "generic", None))
+        elif has_default:
+            kind, _ = _classify(p.name, p.default, sf._library)
+            specs.append((p.name, kind, p.default))
+        elif hint in (int, float, bool) and not sf._library:
+            specs.append((p.name, "scalar", hint()))
+        elif typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint):
+            inner = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(inner) == 1 and _is_tensor_hint(inner[0]):
+                specs.append((p.name, "generic", None))
+            else:
+                specs.append((p.name, "const", None))
+        else:
+            raise NoGenericGraph(
+                f"{sf._fn.__qualname__} has no generic graph: argument '{p.name}' is "
+                f"annotated {_hint_name(hint)}, which fixes no graph input type (a list's "
+                "length is part of the signature); pass example_inputs=[(...)]")
+    return specs
+
+
+def _is_tensor_hint(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Tensor)
+
+
+def _rank_orders(n: int) -> Any:
+    """Rank assignments for n tensor arguments, by increasing distance from all-rank-1 (the
+    positions in GENERIC_RANKS summed), all-equal ranks first among equals. Mixed ranks are
+    searched for up to 4 tensor arguments."""
+    if n == 0:
+        yield ()
+        return
+    if n > 4:
+        for r in GENERIC_RANKS:
+            yield (r,) * n
+        return
+    combos = sorted(itertools.product(range(len(GENERIC_RANKS)), repeat=n),
+                    key=lambda c: (sum(c), len(set(c)) > 1, c))
+    for c in combos:
+        yield tuple(GENERIC_RANKS[i] for i in c)
+
+
+def _symbolic_types(sf: ScriptFunction, names: list, ranks: tuple) -> dict:
+    """Every size a fresh symbol (s0, s1, ...) except those `dynamic_dims` names."""
+    types: dict = {}
+    k = 0
+    for name, rank in zip(names, ranks):
+        shape: list = []
+        for _ in range(rank):
+            shape.append(f"s{k}")
+            k += 1
+        marks = sf._dynamic.get(name) if isinstance(sf._dynamic, dict) and \
+            isinstance(next(iter(sf._dynamic), None), str) else sf._dynamic
+        for d, sym in (marks or {}).items():
+            if isinstance(d, int) and -rank <= d < rank:
+                shape[d] = sym
+        types[name] = TensorType(get_default_dtype(), shape, CPU)
+    return types
+
+
+def _substitute(types: dict, sub: dict) -> dict:
+    return {n: TensorType(t.dtype, [sub.get(d, d) if isinstance(d, str) else d
+                                    for d in t.shape], t.device) for n, t in types.items()}
+
+
+def _unify(attempt: Callable, found: TracedFunction, types: dict) -> TracedFunction | None:
+    """Fix the sizes the function constrains (see `generic_graph`); None if they cannot be."""
+    symbols: list = []
+    for t in types.values():
+        symbols.extend(d for d in t.shape if isinstance(d, str) and d not in symbols)
+    if not symbols:
+        return found
+    sizes = _concrete_sizes(found.graph)
+    probes = [p for p in _PROBES if p not in sizes]
+    if len(probes) < len(symbols):
+        return None
+    probe = dict(zip(symbols, probes))
+
+    def probed(fix: dict) -> bool:
+        merged = {s: probe[fix[s]] if isinstance(fix.get(s), str) else fix.get(s, probe[s])
+                  for s in symbols}
+        return attempt(_substitute(types, merged)) is not None
+
+    if probed({}):
+        return found
+    fix: dict = {}
+    for s in symbols:  # a symbol the function equates with a concrete size or another symbol
+        if attempt(_substitute(types, {s: probe[s]})) is None:
+            tries = [{s: size} for size in sorted(sizes)]
+            tries += [{s: probe[t], t: probe[t]} for t in symbols if t != s and t not in fix]
+            tries.append({s: 1})
+            for sub in tries:
+                if attempt(_substitute(types, sub)) is not None:
+                    fix[s] = next((t for t, p in sub.items() if t != s), sub[s])
+                    break
+            else:
+                return None
+    free = [s for s in symbols if s not in fix]
+    if not probed(fix):  # symbols the function equates with each other
+        for i, a in enumerate(free):
+            for b in free[i + 1:]:
+                if b in fix or a in fix:
+                    continue
+                pair = dict(fix)
+                pair.update({a: probe[a], b: probe[b]})
+                if attempt(_substitute(types, pair)) is None:
+                    fix[b] = a
+        if not probed(fix):
+            return None
+    return attempt(_substitute(types, fix))
+
+
+def _concrete_sizes(graph: Any) -> set:
+    sizes: set = set()
+    for v in graph.values():
+        shape = getattr(v.type, "shape", None)
+        if shape is not None:
+            sizes.update(d for d in shape if isinstance(d, int) and d > 1)
+    return sizes
