@@ -112,3 +112,86 @@ def test_seed_004_torchscript_lines_run_as_written(tmp_path):
     loaded = torch.jit.load(tmp_path / "net.dgm")
     with torch.no_grad():
         np.testing.assert_array_equal(loaded(x).numpy(), want.numpy())
+
+
+def test_seed_004_deploys_a_model_that_was_never_called(tmp_path, capsys):
+    """The tutorial's deploy path: script, compile, eval, then save — no call in between. The
+    saved generic graph runs in a fresh process at two batch sizes with eager's exact results."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    from dualgraph.cli import main
+
+    torch.manual_seed(0)
+    net = Net()
+    scripted_model = torch.jit.script(net)
+    compiled_model = scripted_model.compile()
+    compiled_model.eval()
+
+    graph = compiled_model.graph  # before any call
+    assert graph.meta["generic"] is True
+    text = str(graph)
+    # Linear(784, 128) fixes the input's last size; the batch stays symbolic
+    assert text.startswith("graph(%x: f32[s0, 784], %fc1.weight: f32[128, 784]"), text
+    assert "addmm(" in text and "relu(" in text
+    assert "def forward(" in compiled_model.code
+    scripted_model.save(tmp_path / "net.dgm")
+    torch.jit.save(scripted_model, tmp_path / "net2.dgm")
+    dot = torch.viz.to_dot(compiled_model)
+    assert "addmm" in dot.source
+    if shutil.which("dot"):
+        torch.viz.render(compiled_model, tmp_path / "net.svg")
+        assert (tmp_path / "net.svg").read_text().lstrip().startswith("<")
+    assert main(["show", str(tmp_path / "net.dgm")]) == 0
+    shown = capsys.readouterr().out
+    assert "x: f32[s0, 784]" in shown and "graph(%x" in shown
+    assert scripted_model._forward._last is None  # nothing was called: no specialization yet
+
+    rng = np.random.default_rng(1)
+    expected = {}
+    for b in (3, 17):
+        x = rng.normal(size=(b, 784)).astype(np.float32)
+        np.save(tmp_path / f"x{b}.npy", x)
+        with torch.no_grad():
+            expected[b] = net(torch.from_numpy(x)).numpy()
+    code = textwrap.dedent("""
+        import json, sys, numpy as np, dualgraph as dg
+        out = {}
+        for name in ("net.dgm", "net2.dgm"):
+            f = dg.jit.load(name)
+            for b in (3, 17):
+                out[f"{name}-{b}"] = f(dg.from_numpy(np.load(f"x{b}.npy"))).numpy().tolist()
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in ("net.dgm", "net2.dgm"):
+        for b in (3, 17):
+            np.testing.assert_array_equal(np.array(got[f"{name}-{b}"], np.float32), expected[b])
+
+    # Calls still specialize per input signature: the tutorial's images [N, 1, 28, 28] get
+    # their own graph (and the generic one stays what was saved)
+    x = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        np.testing.assert_array_equal(compiled_model(x).numpy(), net(x).numpy())
+    assert str(compiled_model.graph).startswith("graph(%x: f32[5, 1, 28, 28]")
+    assert str(compiled_model.generic.graph).startswith("graph(%x: f32[s0, 784]")
+
+
+def test_seed_004_generic_graph_rejects_inputs_that_do_not_fit(tmp_path):
+    torch.manual_seed(0)
+    net = Net()
+    scripted_model = torch.jit.script(net).compile()
+    scripted_model.eval()
+    scripted_model.save(tmp_path / "net.dgm")
+    loaded = torch.jit.load(tmp_path / "net.dgm")
+    import pytest
+    with pytest.raises(RuntimeError, match=r"expected f32\[s0, 784\], got f32\[2, 1, 28, 28\]"):
+        loaded(torch.randn(2, 1, 28, 28))
+    with pytest.raises(RuntimeError, match=r"expected f32\[s0, 784\], got f32\[2, 783\]"):
+        loaded(torch.randn(2, 783))

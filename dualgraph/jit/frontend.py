@@ -695,7 +695,8 @@ class FunctionCompiler:
 
     def range_loop(self, node: ast.For, env: dict, start: Any, stop: Any, step: Any) -> None:
         for x in (start, stop, step):
-            if not (_is_tensor(x) or isinstance(x, (int, SymDim))) or isinstance(x, bool):
+            if not (_is_tensor(x) or isinstance(x, (int, SymDim))) or isinstance(x, bool) or (
+                    _is_tensor(x) and x.dtype.is_floating_point):  # as eager's __index__
                 raise self.src.error(node.iter, f"range() needs ints or integer tensors, got "
                                      f"{_describe(x)}")
         start, stop, step = (self.size_tensor(x) for x in (start, stop, step))

@@ -391,6 +391,7 @@ class NoGenericGraph(DualgraphError, RuntimeError):
 
 
 GENERIC_RANKS = (1, 0, 2, 3, 4)  # ranks tried for an unannotated tensor, in this order
+MODULE_RANKS = (2, 1, 0, 3, 4)  # for a module's forward: layers take a batch first
 GENERIC_BUDGET = 96  # compilations the search may spend (rank assignments and unification)
 _PROBES = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
 
@@ -399,12 +400,13 @@ def generic_graph(sf: ScriptFunction) -> TracedFunction:
     """Compile `sf` without example inputs, as TorchScript does at script time.
 
     Each argument is typed from its annotation: `Tensor` or none (TorchScript's default) is a
-    tensor of the default dtype whose sizes are all symbolic; `int`/`float`/`bool` a 0-d tensor
+    tensor whose sizes are all symbolic, of the default dtype (int64 where only that compiles:
+    `range(n)`); `int`/`float`/`bool` a 0-d tensor
     of int64/float64/bool (what scalars become); an argument with a default (`h=None`) takes
-    its default. The IR's tensor types have a fixed rank, so ranks are searched, in the order
-    1, 0, 2, 3, 4 for each tensor argument and by increasing distance from all-rank-1 for
-    several (mixed ranks for up to 4 tensor arguments), within GENERIC_BUDGET compilations; the
-    first that compiles wins. Shape rules let a symbol
+    its default. The IR's tensor types have a fixed rank and dtype, so they are searched: ranks
+    in the order 1, 0, 2, 3, 4 (2, 1, 0, 3, 4 for a module's forward: layers take a batch),
+    the default dtype before int64, cheapest signature first (see
+    `_signatures`), within GENERIC_BUDGET compilations; the first that compiles wins. Shape rules let a symbol
     meet a concrete size (a `Linear(784, ...)` layer) or another symbol on trust, so the sizes
     the function constrains are found by probing: each symbol is replaced by a distinct prime
     size, and a symbol whose probe fails to compile is fixed to the concrete size (from the
@@ -436,8 +438,9 @@ def generic_graph(sf: ScriptFunction) -> TracedFunction:
             return None
 
     try:
-        for ranks in _rank_orders(len(tensor_args)):
-            types = _symbolic_types(sf, tensor_args, ranks)
+        order = MODULE_RANKS if sf._module is not None else GENERIC_RANKS
+        for dtypes, ranks in _signatures(len(tensor_args), order):
+            types = _symbolic_types(sf, tensor_args, ranks, dtypes)
             found = attempt(types)
             for _ in range(8):  # a loop or an if that needs two sizes equal: equate them
                 equate = getattr(errors[-1], "equate", None) if found is None else None
@@ -455,9 +458,9 @@ def generic_graph(sf: ScriptFunction) -> TracedFunction:
     why = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "nothing compiled"
     raise NoGenericGraph(
         f"{name} has no generic graph: without example inputs it is compiled with each "
-        f"unannotated argument a {get_default_dtype()} tensor of symbolic sizes, at ranks "
-        f"{', '.join(map(str, GENERIC_RANKS))} (within {GENERIC_BUDGET} tries), and none "
-        f"compiled; the first error was\n  {why.splitlines()[0] if why else ''}\nPass "
+        f"unannotated argument a tensor of symbolic sizes ({get_default_dtype()} or int64, at "
+        f"ranks 0 to 4; {GENERIC_BUDGET} tries at most), and "
+        f"none compiled; the first error was\n  {why.splitlines()[0] if why else ''}\nPass "
         "example_inputs=[(...)] to dg.jit.script, call it once, or use .graph_for(*inputs) "
         "(each compiles the graph for those inputs' signature).")
 
@@ -501,28 +504,31 @@ def _is_tensor_hint(hint: Any) -> bool:
     return isinstance(hint, type) and issubclass(hint, Tensor)
 
 
-def _rank_orders(n: int) -> Any:
-    """Rank assignments for n tensor arguments, by increasing distance from all-rank-1 (the
-    positions in GENERIC_RANKS summed), all-equal ranks first among equals. Mixed ranks are
-    searched for up to 4 tensor arguments."""
+def _signatures(n: int, order: tuple = GENERIC_RANKS) -> Any:
+    """(dtypes, ranks) for n tensor arguments, cheapest first: a rank costs its position in
+    `order`, int64 instead of the default dtype costs 1 (all-equal ranks first among
+    equals). Mixed ranks and dtypes are searched for up to 4 tensor arguments."""
+    default = get_default_dtype()
     if n == 0:
-        yield ()
+        yield (), ()
         return
     if n > 4:
-        for r in GENERIC_RANKS:
-            yield (r,) * n
+        for r in order:
+            yield (default,) * n, (r,) * n
         return
-    combos = sorted(itertools.product(range(len(GENERIC_RANKS)), repeat=n),
-                    key=lambda c: (sum(c), len(set(c)) > 1, c))
-    for c in combos:
-        yield tuple(GENERIC_RANKS[i] for i in c)
+    combos = sorted(itertools.product(itertools.product((0, 1), repeat=n),
+                                      itertools.product(range(len(order)), repeat=n)),
+                    key=lambda c: (sum(c[0]) + sum(c[1]), len(set(c[1])) > 1, c[0], c[1]))
+    for ints, ranks in combos:
+        yield (tuple(int64 if i else default for i in ints),
+               tuple(order[r] for r in ranks))
 
 
-def _symbolic_types(sf: ScriptFunction, names: list, ranks: tuple) -> dict:
+def _symbolic_types(sf: ScriptFunction, names: list, ranks: tuple, dtypes: tuple) -> dict:
     """Every size a fresh symbol (s0, s1, ...) except those `dynamic_dims` names."""
     types: dict = {}
     k = 0
-    for name, rank in zip(names, ranks):
+    for name, rank, dtype in zip(names, ranks, dtypes):
         shape: list = []
         for _ in range(rank):
             shape.append(f"s{k}")
@@ -532,7 +538,7 @@ def _symbolic_types(sf: ScriptFunction, names: list, ranks: tuple) -> dict:
         for d, sym in (marks or {}).items():
             if isinstance(d, int) and -rank <= d < rank:
                 shape[d] = sym
-        types[name] = TensorType(get_default_dtype(), shape, CPU)
+        types[name] = TensorType(dtype, shape, CPU)
     return types
 
 
