@@ -33,6 +33,8 @@ class CompiledGradient:
         self.name = name
         self._compiled: dict = {}
         self.reads = _residuals_read(g.backward, len(g.grad_outputs))
+        self.keeps = [r or any(isinstance(d, str) for d in getattr(v.type, "shape", ()))
+                      for r, v in zip(self.reads, g.backward.inputs[len(g.grad_outputs):])]
 
     def functions(self, device: Any) -> tuple:
         entry = self._compiled.get(device)
@@ -57,8 +59,11 @@ class CompiledGradient:
         node._seq = next(_seq)
         node._pre_hooks = node._post_hooks = None
         node._backward = backward
-        # a residual the backward graph never reads is dropped now (not kept, not checked)
-        node._saved = saved = [a if r else None for a, r in zip(arrays[g.n_outputs:], self.reads)]
+        # a residual the backward graph never reads is dropped now (not kept, not checked),
+        # unless the generated code binds a symbolic size from its shape (kept, not checked)
+        residuals = arrays[g.n_outputs:]
+        node._saved = [a if k else None for a, k in zip(residuals, self.keeps)]
+        saved = [a for a, r in zip(residuals, self.reads) if r]
         node._out_meta = [(outs[i]._data.shape, outs[i]._dtype, outs[i]._device)
                           for i in g.grad_outputs]
         node._in_meta = [(v.type.dtype, v.type.device) for v in g.backward.outputs]

@@ -12,6 +12,9 @@ comes back. Tensors and Python scalars are graph
 inputs (scalars as 0-d tensors: a `range(n)` loop stays a loop); `None`, strings and other
 Python values are decided when compiling. A module's parameters and buffers are read at every
 call, so the scripted module shares the original's parameters and trains with it.
+
+Before its first call a scripted function still has a graph: the generic one (`generic_graph`),
+typed from the annotations with symbolic sizes, which `.graph`, `.code` and `.save` give then.
 """
 
 from __future__ import annotations
