@@ -158,9 +158,9 @@ class ScriptFunction:
         """The last compiled specialization (a GraphFunction: `.graph`, `.code`, `.save`)."""
         return self._latest()
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, *, keep_source: bool = True) -> None:
         """Save the last compiled specialization as a `.dgm` file (see `dg.jit.save`)."""
-        self._latest().save(path)
+        self._latest().save(path, keep_source=keep_source)
 
     def __repr__(self) -> str:
         return f"<ScriptFunction {self._fn.__qualname__}>"
@@ -221,8 +221,9 @@ class ScriptModule:
     def graph_for(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward.graph_for(*args, **kwargs)
 
-    def save(self, path: Any) -> None:
-        self._forward.save(path)
+    def save(self, path: Any, *, keep_source: bool = True) -> None:
+        """Save forward's last compiled specialization as a `.dgm` file (see `dg.jit.save`)."""
+        self._forward.save(path, keep_source=keep_source)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -205,9 +206,11 @@ def _decode_operand(src: str, where: str, x: Any, env: dict) -> Any:
 
 # ------------------------------------------------------------------------------ graph: write
 
-def graph_to_json(graph: Graph) -> dict:
-    """The graph as JSON data (see docs/FORMAT.md); constants refer to `graph_tensors(graph)`."""
-    return _encode_graph(graph, "graph")[0]
+def graph_to_json(graph: Graph, *, keep_source: bool = True) -> dict:
+    """The graph as JSON data (see docs/FORMAT.md); constants refer to `graph_tensors(graph)`.
+    Source locations are written relative (see `portable_source`), or not at all when
+    `keep_source` is False."""
+    return _encode_graph(graph, "graph", keep_source)[0]
 
 
 def graph_tensors(graph: Graph) -> dict[str, np.ndarray]:
@@ -215,7 +218,8 @@ def graph_tensors(graph: Graph) -> dict[str, np.ndarray]:
     return _encode_graph(graph, "graph")[1]
 
 
-def _encode_graph(graph: Graph, src: str) -> tuple[dict, dict[str, np.ndarray]]:
+def _encode_graph(graph: Graph, src: str, keep_source: bool = True
+                  ) -> tuple[dict, dict[str, np.ndarray]]:
     _verify(graph, src, "refusing to write a graph that fails verification")
     names = _value_names(graph, src)
     arrays: dict[str, np.ndarray] = {}
@@ -225,7 +229,7 @@ def _encode_graph(graph: Graph, src: str) -> tuple[dict, dict[str, np.ndarray]]:
         where = f"graph.tensors[{key!r}]"
         _name(src, where, key)
         refs[key] = _add_array(src, where, arrays, by_id, GRAPH_PREFIX + key, value)
-    nodes = [_encode_node(src, i, node, names, arrays, by_id)
+    nodes = [_encode_node(src, i, node, names, arrays, by_id, keep_source=keep_source)
              for i, node in enumerate(graph.nodes)]
     obj = {
         "name": graph.name,
@@ -273,7 +277,7 @@ def _encode_operand(src: str, where: str, x: Any, names: dict) -> Any:
 
 
 def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict,
-                 prefix: str = "graph.nodes") -> dict:
+                 prefix: str = "graph.nodes", keep_source: bool = True) -> dict:
     where = f"{prefix}[{i}] ({node.op.name})"
     attrs = {}
     for key, value in node.attrs.items():
@@ -293,37 +297,58 @@ def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id:
         "outputs": [{"name": names[v], "type": _encode_type(src, f"{where}.outputs", v.type)}
                     for v in node.outputs],
     }
-    meta = _node_meta(node)
+    meta = _node_meta(node, keep_source)
     if meta:
         obj["meta"] = meta
     if node.blocks:
-        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id)
+        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id,
+                                       keep_source)
                          for b, block in enumerate(node.blocks)]
     return obj
 
 
 def _encode_block(src: str, where: str, block: Any, names: dict, arrays: dict,
-                  by_id: dict) -> dict:
+                  by_id: dict, keep_source: bool = True) -> dict:
     """A control-flow node's block: its inputs, nodes and yielded values."""
     return {
         "name": _name(src, f"{where}.name", block.name),
         "inputs": [{"name": names[v], "type": _encode_type(src, f"{where}.inputs[{j}]", v.type)}
                    for j, v in enumerate(block.inputs)],
-        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes")
+        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes", keep_source)
                   for k, n in enumerate(block.nodes)],
         "outputs": [_encode_operand(src, f"{where}.outputs[{j}]", y, names)
                     for j, y in enumerate(block.outputs)],
     }
 
 
-def _node_meta(node: Node) -> dict:
-    """The node's annotations that have a JSON form; others (free debugging notes) are dropped."""
+def _node_meta(node: Node, keep_source: bool = True) -> dict:
+    """The node's annotations that have a JSON form; others (free debugging notes) are dropped.
+    `source` is written as `portable_source` gives it, or dropped when `keep_source` is False."""
     out = {}
     for key, value in node.meta.items():
-        if isinstance(key, str):
+        if key == "source" and isinstance(value, str):
+            if keep_source:
+                out[key] = portable_source(value)
+        elif isinstance(key, str):
             with contextlib.suppress(TypeError, ValueError, RecursionError):
                 out[key] = json.loads(json.dumps(value, allow_nan=False))
     return out
+
+
+def portable_source(location: str) -> str:
+    """A source location `file:line` without the author's directories: a path under the current
+    directory relative to it, any other absolute path reduced to its file name."""
+    path, sep, line = location.rpartition(":")
+    if not sep or not line.isdigit():
+        path, line = location, ""
+    if os.path.isabs(path):
+        here = os.getcwd()
+        try:
+            inside = os.path.commonpath([here, path]) == here
+        except ValueError:  # different drives
+            inside = False
+        path = os.path.relpath(path, here) if inside else os.path.basename(path)
+    return f"{path}:{line}" if line else path
 
 
 def _add_array(src: str, where: str, arrays: dict, by_id: dict, name: str, value: Any) -> str:
