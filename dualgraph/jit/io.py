@@ -93,13 +93,14 @@ def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFu
     if kind != GRAPH_KIND or graph is None:
         raise SerializationError(f"{path}: holds a {kind!r}, not a compiled function; "
                                  "dg.load reads every kind")
-    name = _check_callable(path, manifest, graph)
+    fn_name = _check_callable(path, manifest, graph)
     n_user = graph.meta.get("user_inputs", len(graph.inputs))
     state = []
-    for name, value in zip(graph.meta.get("params", ()), graph.inputs[n_user:]):
+    for j, (name, value) in enumerate(zip(graph.meta.get("params", ()), graph.inputs[n_user:])):
         key = _state_key(name)
         if key not in tensors:
-            raise SerializationError(f"{path}: the state tensor {name!r} is missing")
+            _refuse(path, f"graph.meta.params[{j}]", f"names the state tensor {name!r:.80}, but "
+                                                     f"the manifest holds no tensor {key!r:.80}")
         array = tensors[key]
         t = from_array(array)
         if t.dtype is not value.type.dtype or tuple(array.shape) != tuple(value.type.shape):
@@ -107,4 +108,4 @@ def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFu
                 f"{path}: the state tensor {name!r} has dtype {t.dtype} and shape "
                 f"{list(array.shape)}, but the graph's input %{name} is {value.type}")
         state.append(t if value.type.device.type == "cpu" else t.to(value.type.device))
-    return LoadedFunction(graph, state, name=name)
+    return LoadedFunction(graph, state, name=fn_name)

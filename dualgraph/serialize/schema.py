@@ -574,6 +574,12 @@ def _check_graph_meta(src: str, graph: Graph) -> None:
             _fail(src, f"{at}[1]", f"{kind} index {index} is out of range (there are {bound})")
         if how == "assign" and kind != "state":
             _fail(src, at, "only a state tensor can be reassigned")
+        target = graph.inputs[index if kind == "input" else n_user + index]
+        value = graph.outputs[n_user_out + j]
+        if not isinstance(value, Value) or value.type != target.type:
+            got = value.type if isinstance(value, Value) else value
+            _fail(src, at, f"writes back graph output {n_user_out + j} ({got}) to input "
+                           f"%{target.name} of type {target.type}; the types must be equal")
 
 
 def _meta_count(src: str, where: str, meta: dict, key: str, bound: int, what: str) -> int:
