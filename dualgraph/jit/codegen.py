@@ -32,6 +32,7 @@ from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.types import Device, DType, ListType, TensorType
 
 _counter = itertools.count()
+_free_numbers: list = []  # numbers of generated file names whose function died
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_COMMENT = 200  # characters of a comment's text kept (longer ones end in "...")
 
@@ -283,9 +284,17 @@ def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tupl
     stays in `linecache` for tracebacks until the function is garbage."""
     name = safe_name(name)
     source, env = generate(graph, backend, name)
-    filename = f"<dualgraph-generated-{next(_counter)}:{name}>"
+    number = _free_numbers.pop() if _free_numbers else next(_counter)
+    filename = f"<dualgraph-generated-{number}:{name}>"
     exec(compile(source, filename, "exec"), env)
     fn = env.pop(name)  # the globals do not hold the function: no cycle keeps it alive
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    weakref.finalize(fn, linecache.cache.pop, filename, None)
+    # The code object lives while the function or a traceback's frame does; then the source
+    # leaves linecache and the file name is reused (CPython keeps each file name it compiled).
+    weakref.finalize(fn.__code__, _release, filename, number)
     return fn, source
+
+
+def _release(filename: str, number: int) -> None:
+    linecache.cache.pop(filename, None)
+    _free_numbers.append(number)
