@@ -185,6 +185,15 @@ def _target(m: Any, saved: str) -> str:
     return str(m)
 
 
+def _valid_device(name: str) -> bool:
+    """`name` is a device exactly as dualgraph writes one ('cpu', 'cuda:0', ...)."""
+    from .ir.types import Device
+    try:
+        return str(Device(name)) == name
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
 class _Decoder:
     """Rebuilds a value from its JSON tree; any malformed part raises SerializationError."""
 
@@ -243,6 +252,8 @@ class _Decoder:
             self.fail(where, f"refers to tensor {name!r}, which the file does not hold")
         if not isinstance(rg, bool) or not isinstance(dev, str):
             self.fail(where, "requires_grad must be a boolean and device a string")
+        if not _valid_device(dev):
+            self.fail(f"{where}.device", f"expected a device 'cpu' or 'cuda:N', found {dev!r:.80}")
         if name not in self.built:
             self.built[name] = self.make(self.arrays[name], rg, _target(self.map_location, dev))
         return self.built[name]

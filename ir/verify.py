@@ -6,6 +6,11 @@ Rules: (1) SSA — every value is defined once, before it is used, and is visibl
 (2) every node's op is known and its attributes are the op's; (3) every node's output types equal
 what the op's meta function computes from its input types — for `if` and `loop`, what their
 blocks yield, by the structural rules below; (4) the graph's outputs are defined values.
+
+Its work is bounded by the graph's size, also for hostile graphs (loaded files): an op whose
+number of outputs follows from its inputs (`unbind` of a dim of 10**7) is refused from a probe
+before any of its output types is built, and messages show at most MAX_SHOWN types and
+MAX_LINES lines of the graph.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from .graph import Block, Graph, Node, Value, operand_type
 from .text import _names, format_node, format_type, print_graph
 from .types import FRESH, TensorType
 
+MAX_SHOWN = 8  # output types shown in a message
+MAX_LINES = 60  # lines of the printed graph shown in a message
+
 
 class _Checker:
     def __init__(self, graph: Graph) -> None:
@@ -25,7 +33,12 @@ class _Checker:
         self.seen: set = set()  # every value defined anywhere: each may be defined once
 
     def fail(self, where: str, rule: str) -> None:
-        raise VerificationError(f"{where}: {rule}\nin\n{print_graph(self.graph)}")
+        lines = print_graph(self.graph).splitlines()
+        if len(lines) > MAX_LINES:
+            half = MAX_LINES // 2
+            lines = lines[:half] + [f"  ... ({len(lines) - MAX_LINES} lines not shown)"] + \
+                lines[-half:]
+        raise VerificationError(f"{where}: {rule}\nin\n" + "\n".join(lines))
 
     def define(self, v: Value, scope: set, where: str) -> None:
         if v in self.seen:
@@ -54,14 +67,19 @@ class _Checker:
     def typed(self, node: Node, where: str) -> None:
         if node.blocks:
             self.fail(where, f"{node.op.name} is not a control-flow op but has blocks")
+        operands = [operand_type(x) for x in node.inputs]
+        probe = _probe_count(node, operands)
+        if probe is not None and probe > len(node.outputs):
+            self.fail(where, f"the op's meta function gives at least {probe} outputs, but the "
+                             f"node has {len(node.outputs)}")
         try:
-            expected = node.op.meta_all([operand_type(x) for x in node.inputs], node.attrs)
+            expected = node.op.meta_all(operands, node.attrs)
         except Exception as exc:  # the meta function rejects the inputs: report its reason
-            self.fail(where, f"the op's meta function rejects its inputs: {exc}")
+            self.fail(where, f"the op's meta function rejects its inputs: {_short(str(exc))}")
         if len(node.outputs) != len(expected) or not all(
                 _matches(o.type, e) for o, e in zip(node.outputs, expected)):
-            self.fail(where, f"output type {[o.type for o in node.outputs]} disagrees with the "
-                             f"op's meta function, which gives {expected}")
+            self.fail(where, f"output type {_shown([o.type for o in node.outputs])} disagrees "
+                             f"with the op's meta function, which gives {_shown(expected)}")
 
     def block(self, block: Block, scope: set, where: str) -> None:
         """Check a block in a copy of the enclosing scope (nothing defined in it leaks out)."""
@@ -115,6 +133,37 @@ class _Checker:
         if out_types != carried_types:
             self.fail(where, f"the loop produces {_fmt(out_types)} but carries "
                              f"{_fmt(carried_types)}")
+
+
+def _probe_count(node: Node, operands: list) -> int | None:
+    """For an op of several outputs, how many its dtype rule gives when every concrete dim is
+    clamped to (declared outputs + 1): for a count that grows with the dims (unbind), a number
+    over the declared count proves the node wrong without building the real count's types; a
+    count that does not depend on dims is unchanged. None when the op has one output or the
+    probe itself is refused (the real check then decides)."""
+    op = node.op
+    if op.num_outputs <= 1 or op.type_rule is not None:
+        return None
+    cap = len(node.outputs) + 1
+    clamped = [TensorType(t.dtype, [d if isinstance(d, str) else min(d, cap) for d in t.shape],
+                          t.device) if isinstance(t, TensorType) else t for t in operands]
+    try:
+        dtypes, _ = op.dtype_rule(clamped, op.full_attrs(node.attrs))
+        return len(dtypes)
+    except Exception:
+        return None
+
+
+def _shown(types: list) -> str:
+    """A list of types for a message: at most MAX_SHOWN of them, then how many more."""
+    shown = ", ".join(str(t) for t in types[:MAX_SHOWN])
+    more = f", ... ({len(types) - MAX_SHOWN} more)" if len(types) > MAX_SHOWN else ""
+    return f"[{shown}{more}]"
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    """`text`, cut after `limit` characters (a meta function's message may list many types)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more)"
 
 
 def _yield_types(block: Block) -> list:

@@ -212,6 +212,14 @@ def test_load_rejects_tampered_member(tmp_path):
      "expected a dict"),
     (lambda m: m["metadata"].pop("state_dict"), "needs the field 'state_dict'"),
     (lambda m: m["metadata"].__setitem__("state_dict", {"float": "1e999"}), "'nan', 'inf'"),
+    (lambda m: m["metadata"].__setitem__("state_dict", {"dict": [["w", {"tensor": "w",
+                                                                        "device": "bogus:7"}]]}),
+     r"metadata\.state_dict\.dict\[0\]\.device: expected a device 'cpu' or 'cuda:N', found "
+     r"'bogus:7'"),
+    (lambda m: m["metadata"].__setitem__("state_dict", {"dict": [["w", {"tensor": "w",
+                                                                        "device": "cuda:-1"}]]}),
+     r"expected a device"),
+    (lambda m: m["metadata"].__setitem__("epoch", 10 ** 30), "outside the int64 range"),
 ])
 def test_load_rejects_malformed_metadata(tmp_path, edit, match):
     save({"w": torch.ones(2)}, tmp_path / "w.dgm")
@@ -238,3 +246,63 @@ def test_graph_files_still_load_and_refuse_other_map_locations(tmp_path):
     np.testing.assert_array_equal(loaded(torch.ones(3)).numpy(), [2.0, 2.0, 2.0])
     with pytest.raises(ValueError, match="map_location"):
         torch.load(tmp_path / "f.dgm", map_location="cuda:0")
+
+
+# ------------------------------------------------------------------ source locations in files
+
+def _sources(path: Path) -> list:
+    def walk(nodes):
+        for n in nodes:
+            yield n.get("meta", {}).get("source")
+            for b in n.get("blocks", ()):
+                yield from walk(b["nodes"])
+    return list(walk(_manifest(path)["graph"]["nodes"]))
+
+
+def _traced_here():
+    return torch.jit.trace(lambda x: (x * 2).sin(), (torch.ones(3),))
+
+
+def test_saved_source_locations_carry_no_absolute_path(tmp_path, monkeypatch):
+    fn = _traced_here()
+    here = Path(__file__).resolve()
+    assert all(s.startswith(f"{here}:") for s in _sources_of(fn))  # in memory: absolute
+    monkeypatch.chdir(tmp_path)  # the test file is outside the cwd: its name only
+    fn.save(tmp_path / "a.dgm")
+    assert set(_sources(tmp_path / "a.dgm")) == {f"{here.name}:{_line(fn)}"}
+    monkeypatch.chdir(here.parent.parent)  # the test file is under the cwd: relative to it
+    torch.jit.save(fn, tmp_path / "b.dgm")
+    assert set(_sources(tmp_path / "b.dgm")) == {f"tests/{here.name}:{_line(fn)}"}
+    loaded = torch.jit.load(tmp_path / "b.dgm")
+    loaded.save(tmp_path / "c.dgm")  # relative stays relative
+    assert set(_sources(tmp_path / "c.dgm")) == {f"tests/{here.name}:{_line(fn)}"}
+    assert "# tests/test_save_load.py:" in loaded.code
+
+
+def _sources_of(fn) -> list:
+    return [n.meta.get("source") for n in fn.graph.nodes]
+
+
+def _line(fn) -> str:
+    return _sources_of(fn)[0].rpartition(":")[2]
+
+
+def test_keep_source_false_strips_source_locations(tmp_path):
+    fn = _traced_here()
+    fn.save(tmp_path / "a.dgm", keep_source=False)
+    torch.jit.save(fn, tmp_path / "b.dgm", keep_source=False)
+
+    @torch.jit.script
+    def g(x):
+        if x.sum() > 0:
+            x = x * 2
+        return x
+    g(torch.ones(2))
+    g.save(tmp_path / "c.dgm", keep_source=False)
+    for name in "abc":
+        assert _sources(tmp_path / f"{name}.dgm") and not any(_sources(tmp_path / f"{name}.dgm"))
+        assert "test_save_load" not in json.dumps(_manifest(tmp_path / f"{name}.dgm"))
+    np.testing.assert_allclose(torch.jit.load(tmp_path / "a.dgm")(torch.ones(3)).numpy(),
+                               np.sin(np.full(3, 2.0, np.float32)), rtol=1e-6)
+    np.testing.assert_array_equal(torch.jit.load(tmp_path / "c.dgm")(torch.ones(2)).numpy(),
+                                  [2.0, 2.0])

@@ -616,3 +616,35 @@ def test_the_example_in_the_format_doc_is_what_the_writer_produces():
     g.tensors["W"], g.meta = w, {"params": ["w"]}
     assert graph_to_json(g) == example
     assert print_graph(graph_from_json(example, {"graph/W": w})) == text.strip()
+
+
+def test_every_sample_attribute_of_every_op_passes_the_attribute_type_check():
+    """The load-time check (the type of each attribute's default in the op's record) accepts
+    every attribute the ops' own samples use: it refuses nothing real files hold."""
+    from dualgraph.ir import all_ops
+    from dualgraph.serialize.schema import _check_attr
+    rng = np.random.default_rng(0)
+    checked = 0
+    for op in all_ops():
+        for sample in (op.samples(rng) if op.samples else []):
+            for key, value in op.full_attrs(sample.attrs).items():
+                if not (op.name == "constant" and key == "value"):
+                    _check_attr("samples", f"{op.name}.{key}", value, op.attrs[key], {"B"})
+                    checked += 1
+    assert checked > 300
+
+
+@pytest.mark.parametrize("value,default,fragment", [
+    ("abc", 1, "expected a number"), (True, 1.0, None), ("B", 1, None), ("C", 1, "a number"),
+    (1, True, "expected a bool"), (1, "mean", "expected a string"), (1, (1, 1), None),
+    ((1, "B"), (1, 1), None), ((1, 1.5), (1, 1), r"\[1\]: expected an integer"),
+    ([True], (0,), "expected an integer"), ({"a"}, (), "tuple or list"), (None, 0, "a number"),
+    (slice(1), None, None),
+])
+def test_attribute_type_check(value, default, fragment):
+    from dualgraph.serialize.schema import _check_attr
+    if fragment is None:
+        _check_attr("f", "a", value, default, {"B"})
+    else:
+        with pytest.raises(SerializationError, match=fragment):
+            _check_attr("f", "a", value, default, {"B"})

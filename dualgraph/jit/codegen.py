@@ -3,15 +3,26 @@
 The source is exec'd once; calling it never walks the graph. Each node is one line — inputs cast
 to the op's compute dtype where the dtype rule says so, symbolic dimensions read from the inputs'
 shapes, dead values freed as soon as their last user ran — and carries a comment with the user's
-source line. The file name is registered with `linecache`, so tracebacks and pdb show the
-generated lines. CPU and GPU share this generator; only the kernel table differs.
+source line. The file name is registered with `linecache` while the function lives (and removed
+when it dies), so tracebacks and pdb show the generated lines. CPU and GPU share this generator;
+only the kernel table differs.
+
+Graphs may come from files (`dg.load`), so nothing from a graph reaches the source as text except
+through a safe encoding: the function's name is used only if it is a plain identifier (else
+`forward`), comments (source locations, symbol names) are escaped with `repr` unless every
+character is printable, attribute values are Python literals from `repr` or globals, and every
+other name in the source is made here. `generate` checks that the source has exactly the lines it
+emitted.
 """
 
 from __future__ import annotations
 
 import itertools
+import keyword
 import linecache
 import math
+import re
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +32,27 @@ from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.types import Device, DType, ListType, TensorType
 
 _counter = itertools.count()
+_free_numbers: list = []  # numbers of generated file names whose function died
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_COMMENT = 200  # characters of a comment's text kept (longer ones end in "...")
+
+
+def safe_name(name: object, fallback: str = "forward") -> str:
+    """`name` if it is an ASCII identifier that is not a keyword, else `fallback`."""
+    if isinstance(name, str) and _IDENTIFIER.fullmatch(name) and not keyword.iskeyword(name):
+        return name
+    return fallback
+
+
+def comment(text: object) -> str:
+    """`  # text` with `text` as is when every character is printable, else as `repr` gives it:
+    no newline, carriage return or other line break can end up in the source."""
+    text = str(text)
+    if len(text) > _MAX_COMMENT:
+        text = text[:_MAX_COMMENT] + "..."
+    if not text.isprintable():
+        text = repr(text)
+    return f"  # {text}" if text else ""
 
 
 class _Emitter:
@@ -104,7 +136,7 @@ def _call(em: _Emitter, node: Any) -> str:
     extra = {k: v for k, v in node.attrs.items() if not _same(v, op.attrs[k])}
     if extra:
         kernel = em.global_name(f"k_{op.name}_", em.backend.kernel(op.name))
-        args += [f"{k}={em.literal(v)}" for k, v in extra.items()]
+        args += [f"{safe_name(k, '_bad_attribute')}={em.literal(v)}" for k, v in extra.items()]
     else:
         kernel = em.global_name(f"k_{op.name}_",
                                 em.backend.plain.get(op.name) or em.backend.kernel(op.name))
@@ -128,12 +160,14 @@ def _bind_fresh(em: _Emitter, node: Any, indent: str) -> list:
         for d, sym in enumerate(getattr(out.type, "shape", ())):
             if isinstance(sym, str) and sym not in em.symbols:
                 em.symbols[sym] = f"s_{len(em.symbols)}"
-                lines.append(f"{indent}{em.symbols[sym]} = {em.names[out]}.shape[{d}]  # {sym}")
+                lines.append(f"{indent}{em.symbols[sym]} = {em.names[out]}.shape[{d}]"
+                             f"{comment(sym)}")
     return lines
 
 
 def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str, dict]:
     """Python source for `graph` and the globals it runs with."""
+    name = safe_name(name)
     em = _Emitter(graph, backend)
     args = []
     for i, v in enumerate(graph.inputs):
@@ -143,7 +177,7 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
     for sym, var in em.symbols.items():
         i, d = next((i, d) for i, v in enumerate(graph.inputs)
                     for d, s in enumerate(getattr(v.type, "shape", ())) if s == sym)
-        lines.append(f"    {var} = a{i}.shape[{d}]  # {sym}")
+        lines.append(f"    {var} = a{i}.shape[{d}]{comment(sym)}")
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)
     top = set(graph.nodes)  # only values of the function's own scope are deleted
@@ -160,7 +194,10 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
             ref += ".copy()"  # never hand out the graph's own constant
         results.append(ref)
     lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    return "\n".join(lines) + "\n", em.env
+    source = "\n".join(lines) + "\n"
+    if source.splitlines() != lines:  # a line break smuggled into a line: never compile it
+        raise AssertionError("generated code has a line break inside a line; refusing it")
+    return source, em.env
 
 
 def _used(node: Any) -> list:
@@ -177,11 +214,11 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
         (_emit_if if node.op.name == "if" else _emit_loop)(em, node, indent, lines)
         return
     source = node.meta.get("source")
-    comment = f"  # {source}" if source else ""
+    note = comment(source) if source else ""
     k = em.next_id()
     if node.op.num_outputs == 1:
         em.names[node.outputs[0]] = f"v{k}"
-        lines.append(f"{indent}v{k} = {_call(em, node)}{comment}")
+        lines.append(f"{indent}v{k} = {_call(em, node)}{note}")
         lines += _bind_fresh(em, node, indent)
         return
     targets = []
@@ -189,7 +226,7 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
         em.names[out] = f"v{k}_{i}"
         targets.append(f"v{k}_{i}")
     trailing = "," if len(targets) == 1 else ""  # split into one piece: still a sequence
-    lines.append(f"{indent}{', '.join(targets)}{trailing} = {_call(em, node)}{comment}")
+    lines.append(f"{indent}{', '.join(targets)}{trailing} = {_call(em, node)}{note}")
     lines += _bind_fresh(em, node, indent)
     for i, out in enumerate(node.outputs):
         if isinstance(out.type, TensorType) and not out.type.shape:
@@ -243,9 +280,21 @@ def _emit_loop(em: _Emitter, node: Any, indent: str, lines: list) -> None:
 
 
 def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tuple[Callable, str]:
-    """Generate, compile and exec the graph's function; returns (function, source)."""
+    """Generate, compile and exec the graph's function; returns (function, source). Its source
+    stays in `linecache` for tracebacks until the function is garbage."""
+    name = safe_name(name)
     source, env = generate(graph, backend, name)
-    filename = f"<dualgraph-generated-{next(_counter)}:{name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    number = _free_numbers.pop() if _free_numbers else next(_counter)
+    filename = f"<dualgraph-generated-{number}:{name}>"
     exec(compile(source, filename, "exec"), env)
-    return env[name], source
+    fn = env.pop(name)  # the globals do not hold the function: no cycle keeps it alive
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    # The code object lives while the function or a traceback's frame does; then the source
+    # leaves linecache and the file name is reused (CPython keeps each file name it compiled).
+    weakref.finalize(fn.__code__, _release, filename, number)
+    return fn, source
+
+
+def _release(filename: str, number: int) -> None:
+    linecache.cache.pop(filename, None)
+    _free_numbers.append(number)

@@ -196,10 +196,11 @@ class GraphFunction:
                         self.graph.meta["user_inputs"] + index].copy_(value)
 
     # ---------------------------------------------------------------------------- outputs
-    def save(self, path: str) -> None:
-        """Write a `.dgm` file that `dg.jit.load` runs without this function's source."""
+    def save(self, path: str, *, keep_source: bool = True) -> None:
+        """Write a `.dgm` file that `dg.jit.load` runs without this function's source
+        (`keep_source=False`: without source locations either; see `dg.jit.save`)."""
         from .io import save
-        save(self, path)
+        save(self, path, keep_source=keep_source)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name}>\n{self.graph}"

@@ -7,11 +7,14 @@ no pickle, nothing executed from the file (see `dualgraph.serialize` and docs/FO
 
 from __future__ import annotations
 
+import keyword
 import os
 from typing import Any
 
 import numpy as np
 
+from ..ir.graph import Value
+from ..ir.types import TensorType
 from ..serialize import SerializationError, read_dgm, write_dgm
 from ..tensor import Tensor, from_array
 from .function import GraphFunction
@@ -37,9 +40,11 @@ def _state_key(name: str) -> str:
     return f"state.{name}"
 
 
-def save(fn: Any, path: str | os.PathLike) -> None:
+def save(fn: Any, path: str | os.PathLike, *, keep_source: bool = True) -> None:
     """Write a compiled function (traced, scripted or loaded) to `path` as a `.dgm` file; a
-    scripted function or module writes its last compiled specialization."""
+    scripted function or module writes its last compiled specialization. Each node's source
+    location is stored relative to the current directory (or as a bare file name when outside
+    it); `keep_source=False` leaves source locations out entirely."""
     if not isinstance(fn, GraphFunction) and isinstance(
             getattr(type(fn), "compiled", None), property):
         fn = fn.compiled
@@ -50,7 +55,8 @@ def save(fn: Any, path: str | os.PathLike) -> None:
     names = list(graph.meta.get("params", ()))
     tensors = {_state_key(n): np.array(t._host(), order="C")  # 0-d stays 0-d
                for n, t in zip(names, fn._state_tensors())}
-    write_dgm(os.fspath(path), GRAPH_KIND, graph, tensors, {"name": fn._name})
+    write_dgm(os.fspath(path), GRAPH_KIND, graph, tensors, {"name": fn._name},
+              keep_source=keep_source)
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -59,18 +65,42 @@ def load(path: str | os.PathLike) -> Any:
     return from_parts(path, *read_dgm(path))
 
 
+def _refuse(path: str, where: str, what: str) -> None:
+    raise SerializationError(f"{path}: manifest.json: {where}: {what}")
+
+
+def _check_callable(path: str, manifest: dict, graph: Any) -> str:
+    """What a compiled function needs beyond a valid graph: tensor inputs and outputs, and a
+    name (metadata.name; other metadata is the application's) that is a Python identifier."""
+    for j, v in enumerate(graph.inputs):
+        if not isinstance(v.type, TensorType):
+            _refuse(path, f"graph.inputs[{j}].type", f"a compiled function takes tensors; input "
+                                                     f"%{v.name} is {v.type!r}")
+    for j, v in enumerate(graph.outputs):
+        if not (isinstance(v, Value) and isinstance(v.type, TensorType)):
+            _refuse(path, f"graph.outputs[{j}]", f"a compiled function returns tensors; output "
+                                                 f"{j} is {v!r}")
+    name = manifest.get("metadata", {}).get("name", graph.name)
+    if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
+        _refuse(path, "metadata.name", f"expected a Python identifier that is not a keyword, "
+                                       f"found {name!r:.80}")
+    return name
+
+
 def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFunction:
     """A LoadedFunction from a file's parsed parts (checks the state against the graph)."""
     kind = manifest.get("kind")
     if kind != GRAPH_KIND or graph is None:
         raise SerializationError(f"{path}: holds a {kind!r}, not a compiled function; "
                                  "dg.load reads every kind")
+    fn_name = _check_callable(path, manifest, graph)
     n_user = graph.meta.get("user_inputs", len(graph.inputs))
     state = []
-    for name, value in zip(graph.meta.get("params", ()), graph.inputs[n_user:]):
+    for j, (name, value) in enumerate(zip(graph.meta.get("params", ()), graph.inputs[n_user:])):
         key = _state_key(name)
         if key not in tensors:
-            raise SerializationError(f"{path}: the state tensor {name!r} is missing")
+            _refuse(path, f"graph.meta.params[{j}]", f"names the state tensor {name!r:.80}, but "
+                                                     f"the manifest holds no tensor {key!r:.80}")
         array = tensors[key]
         t = from_array(array)
         if t.dtype is not value.type.dtype or tuple(array.shape) != tuple(value.type.shape):
@@ -78,4 +108,4 @@ def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFu
                 f"{path}: the state tensor {name!r} has dtype {t.dtype} and shape "
                 f"{list(array.shape)}, but the graph's input %{name} is {value.type}")
         state.append(t if value.type.device.type == "cpu" else t.to(value.type.device))
-    return LoadedFunction(graph, state, name=manifest.get("metadata", {}).get("name", graph.name))
+    return LoadedFunction(graph, state, name=fn_name)

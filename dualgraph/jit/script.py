@@ -204,10 +204,10 @@ class ScriptFunction:
         before any call, the generic graph."""
         return self._latest()
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, *, keep_source: bool = True) -> None:
         """Save the last compiled specialization as a `.dgm` file (see `dg.jit.save`); before
         any call, the generic graph."""
-        self._latest().save(path)
+        self._latest().save(path, keep_source=keep_source)
 
     def __repr__(self) -> str:
         return f"<ScriptFunction {self._fn.__qualname__}>"
@@ -273,8 +273,9 @@ class ScriptModule:
         """forward's generic graph (compiled without example inputs; see `generic_graph`)."""
         return self._forward.generic
 
-    def save(self, path: Any) -> None:
-        self._forward.save(path)
+    def save(self, path: Any, *, keep_source: bool = True) -> None:
+        """Save forward's last compiled specialization as a `.dgm` file (see `dg.jit.save`)."""
+        self._forward.save(path, keep_source=keep_source)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)

@@ -35,12 +35,15 @@ def _producer() -> str:
 
 
 def write_dgm(path: str | os.PathLike, kind: str, graph: Graph | None,
-              tensors: Mapping[str, Any] | None, metadata: Mapping | None) -> None:
+              tensors: Mapping[str, Any] | None, metadata: Mapping | None, *,
+              keep_source: bool = True) -> None:
     """Write a `.dgm` archive atomically (a temporary file in the same folder, then a rename).
 
     `tensors` is the payload (e.g. a state dict); names starting with `graph/` are reserved for
     the graph's constants. `metadata` must be JSON data. Nothing is written if any part is
-    invalid: the graph must pass `verify` and every array must have a dualgraph dtype."""
+    invalid: the graph must pass `verify` and every array must have a dualgraph dtype. Nodes'
+    source locations are stored without the author's directories, or not at all when
+    `keep_source` is False."""
     src = os.fspath(path)
     src = src if isinstance(src, str) else src.decode(errors="replace")
     if not isinstance(kind, str) or not kind:
@@ -53,7 +56,7 @@ def write_dgm(path: str | os.PathLike, kind: str, graph: Graph | None,
         arrays[name] = _normalize_array(src, f"tensors[{name!r}]", value)
     graph_json = None
     if graph is not None:
-        graph_json, graph_arrays = _encode_graph(graph, src)
+        graph_json, graph_arrays = _encode_graph(graph, src, keep_source)
         arrays.update(graph_arrays)
     members = [(f"{TENSOR_DIR}{i}.npy", name, arr) for i, (name, arr) in enumerate(arrays.items())]
     manifest = {

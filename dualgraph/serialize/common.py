@@ -4,7 +4,9 @@ the checks that JSON values have the expected shape."""
 from __future__ import annotations
 
 import json
+import keyword
 import math
+import re
 import struct
 import zipfile
 import zlib
@@ -27,6 +29,10 @@ RATIO_FLOOR = 1 << 20
 MAX_NPY_HEADER = 1 << 16
 MAX_DEPTH = 32  # nesting of attribute values
 MAX_NDIM = 64
+MAX_JSON_VALUES = 2_000_000  # array items and object members in a manifest (parsed objects)
+MAX_ELEMENTS = 1 << 40  # elements of any tensor type in a graph (dims of 0 counted as 1)
+MAX_NAME = 256  # characters of a symbolic dim's name
+MAX_SOURCE = 4096  # characters of a node's meta.source
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _DTYPES = {d.name: d for d in ALL_DTYPES}
@@ -104,6 +110,25 @@ def _name(src: str, where: str, x: Any) -> str:
     return x
 
 
+def _identifier(src: str, where: str, x: Any) -> str:
+    """`x` if it is a Python identifier that is not a keyword (a function's name)."""
+    if not _name(src, where, x).isidentifier() or keyword.iskeyword(x):
+        _fail(src, where, f"expected a Python identifier (letters, digits and _, not starting "
+                          f"with a digit, not a keyword), found {_found(x)}")
+    return x
+
+
+def _printable(src: str, where: str, x: Any, limit: int) -> str:
+    """`x` if it is a non-empty string of at most `limit` printable characters (no control
+    characters, no line breaks)."""
+    if len(_name(src, where, x)) > limit:
+        _fail(src, where, f"a string of {len(x)} characters; at most {limit} are allowed")
+    if not x.isprintable():
+        bad = next(c for c in x if not c.isprintable())
+        _fail(src, where, f"contains the unprintable character {bad!r} in {x[:60]!r}")
+    return x
+
+
 def _fields(src: str, where: str, x: Any, required: tuple, optional: tuple = ()) -> dict:
     """`x` if it is an object with every required field and no field outside both lists."""
     _expect(src, where, x, "object")
@@ -145,11 +170,38 @@ def _reject_constant(text: str) -> NoReturn:
     raise ValueError(f"non-standard JSON constant {text}")
 
 
+def _int64(text: str) -> int:
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"integer {text[:40]} is outside the int64 range")
+    return value
+
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _count_values(raw: bytes) -> int:
+    """How many values parsing `raw` may create at most: array items and object members are
+    each preceded by `[`, `{` or `,`. Counted on the bytes (fast); when that bound is over the
+    limit, counted again with strings removed (brackets and commas inside them do not count)."""
+    n = raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
+    if n > MAX_JSON_VALUES:
+        bare = _STRING.sub(b"", raw)
+        n = bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
+    return n
+
+
 def _parse_json(src: str, raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, bounded nesting."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, integers in int64, at most
+    MAX_JSON_VALUES values (checked before parsing), bounded nesting."""
+    count = _count_values(raw)
+    if count > MAX_JSON_VALUES:
+        _fail(src, "", f"holds about {count} JSON values (array items and object members); at "
+                       f"most {MAX_JSON_VALUES} are read", UnsafeFileError)
     try:
         return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
-                          parse_float=_finite, parse_constant=_reject_constant)
+                          parse_float=_finite, parse_int=_int64,
+                          parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         _fail(src, "", f"is not UTF-8 text: {exc}", CorruptFileError)
     except RecursionError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -16,10 +17,10 @@ from ..ir.registry import get as get_op
 from ..ir.text import INLINE_LIMIT
 from ..ir.types import Device, DType, dtype_from_numpy, ListType, TensorType, TupleType
 from ..ir.verify import verify
-from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_NDIM, SerializationError,
-                     UnknownOpError, UnsafeFileError, UnsupportedVersionError, _DTYPES, _NONFINITE,
-                     _SCALAR_TYPES, _TAGS, _expect, _fail, _fields, _found, _json_data, _kind,
-                     _name)
+from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_ELEMENTS, MAX_NAME,
+                     MAX_NDIM, MAX_SOURCE, SerializationError, UnknownOpError, UnsafeFileError,
+                     UnsupportedVersionError, _DTYPES, _NONFINITE, _SCALAR_TYPES, _TAGS, _expect,
+                     _fail, _fields, _found, _identifier, _json_data, _kind, _name, _printable)
 
 
 # ------------------------------------------------------------------------------------ types
@@ -75,12 +76,22 @@ def _decode_type(src: str, where: str, x: Any, depth: int = 0) -> Any:
     if len(dims) > MAX_NDIM:
         _fail(src, f"{where}.shape", f"has {len(dims)} dims; at most {MAX_NDIM} are allowed")
     shape = []
+    elements = 1
     for i, d in enumerate(dims):
+        at = f"{where}.shape[{i}]"
         if not isinstance(d, str):
-            d = _expect(src, f"{where}.shape[{i}]", d, "integer")
+            if _expect(src, at, d, "integer") < 0:
+                _fail(src, at, f"a dim must be non-negative, found {d}")
+            elements *= max(d, 1)
         elif not d:
-            _fail(src, f"{where}.shape[{i}]", "a symbolic dim must be a non-empty string")
+            _fail(src, at, "a symbolic dim must be a non-empty string")
+        else:
+            _printable(src, at, d, MAX_NAME)
         shape.append(d)
+    if elements > MAX_ELEMENTS:
+        _fail(src, f"{where}.shape", f"{[d for d in shape]} has {elements} elements (counting "
+                                     f"dims of 0 as 1); at most {MAX_ELEMENTS} are allowed",
+              UnsafeFileError)
     return TensorType(_decode_dtype(src, f"{where}.dtype", x["dtype"]), shape,
                       _decode_device(src, f"{where}.device", x["device"]))
 
@@ -195,9 +206,11 @@ def _decode_operand(src: str, where: str, x: Any, env: dict) -> Any:
 
 # ------------------------------------------------------------------------------ graph: write
 
-def graph_to_json(graph: Graph) -> dict:
-    """The graph as JSON data (see docs/FORMAT.md); constants refer to `graph_tensors(graph)`."""
-    return _encode_graph(graph, "graph")[0]
+def graph_to_json(graph: Graph, *, keep_source: bool = True) -> dict:
+    """The graph as JSON data (see docs/FORMAT.md); constants refer to `graph_tensors(graph)`.
+    Source locations are written relative (see `portable_source`), or not at all when
+    `keep_source` is False."""
+    return _encode_graph(graph, "graph", keep_source)[0]
 
 
 def graph_tensors(graph: Graph) -> dict[str, np.ndarray]:
@@ -205,7 +218,8 @@ def graph_tensors(graph: Graph) -> dict[str, np.ndarray]:
     return _encode_graph(graph, "graph")[1]
 
 
-def _encode_graph(graph: Graph, src: str) -> tuple[dict, dict[str, np.ndarray]]:
+def _encode_graph(graph: Graph, src: str, keep_source: bool = True
+                  ) -> tuple[dict, dict[str, np.ndarray]]:
     _verify(graph, src, "refusing to write a graph that fails verification")
     names = _value_names(graph, src)
     arrays: dict[str, np.ndarray] = {}
@@ -215,7 +229,7 @@ def _encode_graph(graph: Graph, src: str) -> tuple[dict, dict[str, np.ndarray]]:
         where = f"graph.tensors[{key!r}]"
         _name(src, where, key)
         refs[key] = _add_array(src, where, arrays, by_id, GRAPH_PREFIX + key, value)
-    nodes = [_encode_node(src, i, node, names, arrays, by_id)
+    nodes = [_encode_node(src, i, node, names, arrays, by_id, keep_source=keep_source)
              for i, node in enumerate(graph.nodes)]
     obj = {
         "name": graph.name,
@@ -263,7 +277,7 @@ def _encode_operand(src: str, where: str, x: Any, names: dict) -> Any:
 
 
 def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict,
-                 prefix: str = "graph.nodes") -> dict:
+                 prefix: str = "graph.nodes", keep_source: bool = True) -> dict:
     where = f"{prefix}[{i}] ({node.op.name})"
     attrs = {}
     for key, value in node.attrs.items():
@@ -283,37 +297,58 @@ def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id:
         "outputs": [{"name": names[v], "type": _encode_type(src, f"{where}.outputs", v.type)}
                     for v in node.outputs],
     }
-    meta = _node_meta(node)
+    meta = _node_meta(node, keep_source)
     if meta:
         obj["meta"] = meta
     if node.blocks:
-        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id)
+        obj["blocks"] = [_encode_block(src, f"{where}.blocks[{b}]", block, names, arrays, by_id,
+                                       keep_source)
                          for b, block in enumerate(node.blocks)]
     return obj
 
 
 def _encode_block(src: str, where: str, block: Any, names: dict, arrays: dict,
-                  by_id: dict) -> dict:
+                  by_id: dict, keep_source: bool = True) -> dict:
     """A control-flow node's block: its inputs, nodes and yielded values."""
     return {
         "name": _name(src, f"{where}.name", block.name),
         "inputs": [{"name": names[v], "type": _encode_type(src, f"{where}.inputs[{j}]", v.type)}
                    for j, v in enumerate(block.inputs)],
-        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes")
+        "nodes": [_encode_node(src, k, n, names, arrays, by_id, f"{where}.nodes", keep_source)
                   for k, n in enumerate(block.nodes)],
         "outputs": [_encode_operand(src, f"{where}.outputs[{j}]", y, names)
                     for j, y in enumerate(block.outputs)],
     }
 
 
-def _node_meta(node: Node) -> dict:
-    """The node's annotations that have a JSON form; others (free debugging notes) are dropped."""
+def _node_meta(node: Node, keep_source: bool = True) -> dict:
+    """The node's annotations that have a JSON form; others (free debugging notes) are dropped.
+    `source` is written as `portable_source` gives it, or dropped when `keep_source` is False."""
     out = {}
     for key, value in node.meta.items():
-        if isinstance(key, str):
+        if key == "source" and isinstance(value, str):
+            if keep_source:
+                out[key] = portable_source(value)
+        elif isinstance(key, str):
             with contextlib.suppress(TypeError, ValueError, RecursionError):
                 out[key] = json.loads(json.dumps(value, allow_nan=False))
     return out
+
+
+def portable_source(location: str) -> str:
+    """A source location `file:line` without the author's directories: a path under the current
+    directory relative to it, any other absolute path reduced to its file name."""
+    path, sep, line = location.rpartition(":")
+    if not sep or not line.isdigit():
+        path, line = location, ""
+    if os.path.isabs(path):
+        here = os.getcwd()
+        try:
+            inside = os.path.commonpath([here, path]) == here
+        except ValueError:  # different drives
+            inside = False
+        path = os.path.relpath(path, here) if inside else os.path.basename(path)
+    return f"{path}:{line}" if line else path
 
 
 def _add_array(src: str, where: str, arrays: dict, by_id: dict, name: str, value: Any) -> str:
@@ -351,7 +386,7 @@ def graph_from_json(obj: Any, tensors: Mapping[str, np.ndarray], *,
     constants and `graph.tensors` refer to. Faults raise SerializationError prefixed `source`."""
     src, where = source, "graph"
     _fields(src, where, obj, ("name", "inputs", "nodes", "outputs", "tensors", "meta"))
-    graph = Graph(name=_name(src, "graph.name", obj["name"]))
+    graph = Graph(name=_identifier(src, "graph.name", obj["name"]))
     env: dict[str, Value] = {}
     for j, x in enumerate(_expect(src, "graph.inputs", obj["inputs"], "array")):
         at = f"graph.inputs[{j}]"
@@ -365,6 +400,8 @@ def graph_from_json(obj: Any, tensors: Mapping[str, np.ndarray], *,
     for key, ref in _expect(src, "graph.tensors", obj["tensors"], "object").items():
         graph.tensors[key] = _tensor_ref(src, f"graph.tensors[{key!r}]", ref, tensors)
     graph.meta = _expect(src, "graph.meta", obj["meta"], "object")
+    _check_graph_meta(src, graph)
+    _check_attr_types(src, graph)
     _verify(graph, src, "the graph fails verification")
     return graph
 
@@ -397,12 +434,15 @@ def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping,
         outs.append((e["name"], _decode_type(src, f"{where}.outputs[{k}].type", e["type"])))
     attrs = {}
     for key, value in _expect(src, f"{where}.attrs", x["attrs"], "object").items():
+        if key not in op.attrs:
+            _fail(src, f"{where}.attrs", f"unknown attribute {key[:60]!r}; {op.name} has the "
+                                         f"attributes {list(op.attrs)}")
         if op.name == "constant" and key == "value":
             attrs[key] = _constant_value(src, f"{where}.attrs.value", value, outs, tensors)
         else:
             attrs[key] = _decode_attr(src, f"{where}.attrs.{key}", value)
-    node = Node(op, inputs, attrs, [t for _, t in outs])
-    node.meta = _expect(src, f"{where}.meta", x.get("meta", {}), "object")
+    node = Node(op, inputs, op.full_attrs(attrs), [t for _, t in outs])
+    node.meta = _node_meta_from_json(src, f"{where}.meta", x.get("meta", {}))
     _check_printable_constant(src, where, node)
     for b, block in enumerate(_expect(src, f"{where}.blocks", x.get("blocks", []), "array")):
         node.blocks.append(_decode_block(src, f"{where}.blocks[{b}]", block, env, tensors, depth))
@@ -410,6 +450,17 @@ def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping,
         v.name = _define(src, f"{where}.outputs", name, env)
         env[v.name] = v
     return node
+
+
+def _node_meta_from_json(src: str, where: str, x: Any) -> dict:
+    """A node's annotations: free JSON, but `source` and `tensor` (which code generation and the
+    text form read) are printable strings."""
+    meta = _expect(src, where, x, "object")
+    if "source" in meta:
+        _printable(src, f"{where}.source", meta["source"], MAX_SOURCE)
+    if "tensor" in meta:
+        _printable(src, f"{where}.tensor", meta["tensor"], MAX_SOURCE)
+    return meta
 
 
 def _decode_block(src: str, where: str, x: Any, env: dict, tensors: Mapping,
@@ -470,6 +521,178 @@ def _check_printable_constant(src: str, where: str, node: Node) -> None:
             and not isinstance(node.meta.get("tensor"), str)):
         _fail(src, f"{where}.meta", f"a constant of {value.size} elements needs a string "
                                     "'tensor' entry (its name in the text form)")
+
+
+# ---------------------------------------------------------------- graph.meta and attributes
+
+_MUTATION_KINDS = ("input", "state")
+_MUTATION_HOWS = ("inplace", "assign")
+_TREE_KINDS = ("tuple", "list", "dict")
+
+
+def _check_graph_meta(src: str, graph: Graph) -> None:
+    """The graph.meta fields the runtime reads (docs/FORMAT.md lists them) have their declared
+    types and agree with the graph; other fields are free JSON annotations."""
+    meta, where = graph.meta, "graph.meta"
+    n_in, n_out = len(graph.inputs), len(graph.outputs)
+    n_user = _meta_count(src, f"{where}.user_inputs", meta, "user_inputs", n_in, "inputs")
+    n_user_out = _meta_count(src, f"{where}.n_user_outputs", meta, "n_user_outputs", n_out,
+                             "outputs")
+    if "params" in meta:
+        params = _expect(src, f"{where}.params", meta["params"], "array")
+        for j, p in enumerate(params):
+            _name(src, f"{where}.params[{j}]", p)
+        if "user_inputs" in meta and len(params) != n_in - n_user:
+            _fail(src, f"{where}.params", f"names {len(params)} state inputs, but the graph has "
+                                          f"{n_in} inputs of which {n_user} are user inputs")
+    elif n_user != n_in:
+        _fail(src, f"{where}.user_inputs", f"is {n_user} of {n_in} inputs, but graph.meta has no "
+                                           "params naming the others")
+    if "fresh" in meta:
+        _expect(src, f"{where}.fresh", meta["fresh"], "integer")
+    if "out_tree" in meta and meta["out_tree"] is not None:
+        leaves = _tree_leaves(src, f"{where}.out_tree", meta["out_tree"], 0)
+        if leaves != n_user_out:
+            _fail(src, f"{where}.out_tree", f"has {leaves} leaves, but the graph has "
+                                            f"{n_user_out} user outputs")
+    mutations = meta.get("mutations", [])
+    _expect(src, f"{where}.mutations", mutations, "array")
+    if len(mutations) != n_out - n_user_out:
+        _fail(src, f"{where}.mutations", f"lists {len(mutations)} write-backs, but the graph has "
+                                         f"{n_out - n_user_out} outputs after its "
+                                         f"{n_user_out} user outputs")
+    for j, m in enumerate(mutations):
+        at = f"{where}.mutations[{j}]"
+        if _kind(m) != "array" or len(m) != 3:
+            _fail(src, at, f"expected [kind, index, how], found {_found(m)}")
+        kind, index, how = m
+        if kind not in _MUTATION_KINDS or how not in _MUTATION_HOWS:
+            _fail(src, at, f"expected a kind in {list(_MUTATION_KINDS)} and a how in "
+                           f"{list(_MUTATION_HOWS)}, found {_found(kind)} and {_found(how)}")
+        bound = n_user if kind == "input" else n_in - n_user
+        if not 0 <= _expect(src, f"{at}[1]", index, "integer") < bound:
+            _fail(src, f"{at}[1]", f"{kind} index {index} is out of range (there are {bound})")
+        if how == "assign" and kind != "state":
+            _fail(src, at, "only a state tensor can be reassigned")
+        target = graph.inputs[index if kind == "input" else n_user + index]
+        value = graph.outputs[n_user_out + j]
+        if not isinstance(value, Value) or value.type != target.type:
+            got = value.type if isinstance(value, Value) else value
+            _fail(src, at, f"writes back graph output {n_user_out + j} ({got}) to input "
+                           f"%{target.name} of type {target.type}; the types must be equal")
+
+
+def _meta_count(src: str, where: str, meta: dict, key: str, bound: int, what: str) -> int:
+    if key not in meta:
+        return bound
+    n = _expect(src, where, meta[key], "integer")
+    if not 0 <= n <= bound:
+        _fail(src, where, f"is {n}, but the graph has {bound} {what}")
+    return n
+
+
+def _tree_leaves(src: str, where: str, tree: Any, depth: int) -> int:
+    """The number of leaves of an output tree: null is a leaf; ["tuple"|"list", [trees]] and
+    ["dict", [[key, tree], ...]] are containers."""
+    if tree is None:
+        return 1
+    if depth >= MAX_DEPTH:
+        _fail(src, where, f"nested more than {MAX_DEPTH} deep", UnsafeFileError)
+    if _kind(tree) != "array" or len(tree) != 2 or tree[0] not in _TREE_KINDS:
+        _fail(src, where, f"expected null or [kind, items] with kind in {list(_TREE_KINDS)}, "
+                          f"found {_found(tree)}")
+    kind, items = tree
+    _expect(src, f"{where}[1]", items, "array")
+    total = 0
+    for i, item in enumerate(items):
+        at = f"{where}[1][{i}]"
+        if kind == "dict":
+            if _kind(item) != "array" or len(item) != 2 or _kind(item[0]) not in ("string",
+                                                                                  "integer"):
+                _fail(src, at, f"expected a [key, tree] pair with a string or integer key, "
+                               f"found {_found(item)}")
+            item = item[1]
+            at += "[1]"
+        total += _tree_leaves(src, at, item, depth + 1)
+    return total
+
+
+def _attr_kind(default: Any) -> str:
+    """What an attribute may hold, from its default in the op's record: a bool; a number (int or
+    float, or a symbolic size); a string; a sequence (a tuple or list, or one integer as
+    PyTorch's int lists accept; of integers and symbolic sizes when the default holds integers);
+    a dtype; a device; or, for a default of None, any attribute value."""
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, (int, float)):
+        return "number"
+    for kind, types in (("string", str), ("sequence", (tuple, list)), ("dtype", DType),
+                        ("device", Device)):
+        if isinstance(default, types):
+            return kind
+    return "any"
+
+
+def _check_attr(src: str, where: str, value: Any, default: Any, symbols: set) -> None:
+    """Refuse an attribute whose value does not have the type the op's default declares."""
+    kind = _attr_kind(default)
+    ok = {"bool": lambda v: isinstance(v, bool),
+          "number": lambda v: isinstance(v, (int, float)) or (isinstance(v, str) and v in symbols),
+          "string": lambda v: isinstance(v, str),
+          "sequence": lambda v: isinstance(v, (tuple, list)) or _is_size(v, symbols),
+          "dtype": lambda v: isinstance(v, DType),
+          "device": lambda v: isinstance(v, Device),
+          "any": lambda v: True}[kind](value)
+    if not ok:
+        what = {"number": "a number (int or float) or a symbolic size of the graph",
+                "sequence": "a tuple or list (or one integer)"}.get(kind, f"a {kind}")
+        _fail(src, where, f"expected {what} (the type of the attribute's default "
+                          f"{default!r}), found {type(value).__name__} {str(value)[:60]!r}")
+    if (kind == "sequence" and isinstance(value, (tuple, list)) and default
+            and all(isinstance(d, int) for d in default)):
+        for i, v in enumerate(value):
+            if not _is_size(v, symbols):
+                _fail(src, f"{where}[{i}]", f"expected an integer or a symbolic size (the "
+                                            f"attribute's default is {default!r}), found "
+                                            f"{type(v).__name__} {str(v)[:60]!r}")
+
+
+def _is_size(v: Any, symbols: set) -> bool:
+    """An integer (not a bool) or the name of one of the graph's symbolic sizes."""
+    return isinstance(v, int) and not isinstance(v, bool) or isinstance(v, str) and v in symbols
+
+
+def _type_symbols(t: Any, found: set) -> None:
+    if isinstance(t, TensorType):
+        found.update(d for d in t.shape if isinstance(d, str))
+    elif isinstance(t, TupleType):
+        for e in t.elements:
+            _type_symbols(e, found)
+    elif isinstance(t, ListType):
+        _type_symbols(t.element, found)
+
+
+def _check_attr_types(src: str, graph: Graph) -> None:
+    """Every attribute of every node has the type its op's record declares."""
+    symbols: set = set()
+    for v in graph.inputs:
+        _type_symbols(v.type, symbols)
+    for node in graph.all_nodes():
+        for v in node.outputs + [v for b in node.blocks for v in b.inputs]:
+            _type_symbols(v.type, symbols)
+    for where, node in _node_paths(graph.nodes, "graph.nodes"):
+        for key, value in node.attrs.items():
+            if not (node.op.name == "constant" and key == "value"):
+                _check_attr(src, f"{where}.attrs.{key}", value, node.op.attrs[key], symbols)
+
+
+def _node_paths(nodes: list, prefix: str) -> Any:
+    """(JSON path, node) for every node, blocks included, named as the decoder names them."""
+    for i, node in enumerate(nodes):
+        where = f"{prefix}[{i}] ({node.op.name})"
+        yield where, node
+        for b, block in enumerate(node.blocks):
+            yield from _node_paths(block.nodes, f"{where}.blocks[{b}].nodes")
 
 
 def _verify(graph: Graph, src: str, what: str) -> None:
