@@ -138,8 +138,11 @@ class TracerTensor(Tensor):
     def __format__(self, spec: str) -> str:
         raise _data_error("formatting a tensor")
 
-    def contiguous(self) -> "TracerTensor":
-        return self  # graph values have no strides
+    def contiguous(self, memory_format: Any = None) -> "TracerTensor":
+        """A `contiguous` node: generated code must hand a later `view` a C-ordered array (the
+        kernel copies only when the array is not already)."""
+        return self._tracer.wrap(self._tracer._emit(get("contiguous"),
+                                                    [self._tracer.current(self)], {}))
 
     def detach(self) -> "TracerTensor":
         return self._tracer.wrap(self._tracer._emit(get("detach"), [self._tracer.current(self)],
