@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CHARS = re.compile(r"[A-Za-z0-9_ +\-*/()]*\Z")
 MAX_TEXT = 512  # characters of an expression's text
 MAX_DEGREE = 8  # of any term
 MAX_TERMS = 64  # of a polynomial
@@ -244,6 +245,9 @@ def _parse_text(text: str) -> Poly:
         return {(text,): 1}
     if len(text) > MAX_TEXT:
         raise SymbolicError(f"a symbolic size is longer than {MAX_TEXT} characters")
+    if not _CHARS.match(text):
+        raise SymbolicError(f"{text[:60]!r} is not a symbolic size (symbols, integers, spaces, "
+                            "+ - * // ** and parentheses only)")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
