@@ -57,7 +57,27 @@ class SymDim:
                           "static (leave it out of dynamic_dims)")
 
     __index__ = __int__ = __bool__ = __float__ = _refuse
-    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def _compare(self, other: Any, test: Any) -> bool:
+        """Decided only when the difference is a constant (`B + 1 > B`, `min(B, B)`): no
+        value of the symbols could change the answer. Anything else is refused."""
+        o = self._other(other)
+        diff = None if o is None else _ops().sub(self.expr, o)
+        if not isinstance(diff, int):
+            return self._refuse()
+        return test(diff)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d < 0)
+
+    def __le__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d <= 0)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d > 0)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d >= 0)
 
     # ------------------------------------------------------------------ arithmetic
     def tensor(self, dtype: Any = None) -> Any:

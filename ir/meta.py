@@ -122,23 +122,27 @@ def cast_rule(operands, attrs):
 # ------------------------------------------------------------------------------------ shape rules
 
 def broadcast_shapes(op_name: str, *shapes: Sequence) -> tuple:
-    """NumPy/PyTorch broadcasting; a mismatch names the op, the dimension and both shapes."""
+    """NumPy/PyTorch broadcasting; a mismatch names the op, the dimension and both shapes.
+    Sizes may be ints, symbolic sizes, or a tracer's SymDims (VJP rules pass those): each
+    entry of the result is one of the inputs' entries."""
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
-        size = 1
+        size = key = 1
         for s in shapes:
             if len(s) < -i:
                 continue
             d = s[i]
-            if d == 1 or d == size:
+            k = d if isinstance(d, (int, str)) else dim(d)
+            if k == 1 or k == key:
                 continue
-            if size == 1:
-                size = d
-            elif is_symbolic(d) or is_symbolic(size):
+            if key == 1:
+                size, key = d, k
+            elif is_symbolic(k) or is_symbolic(key):
                 # A symbolic size meets a concrete one: the concrete size wins (the kernel
                 # checks the symbol's value when the graph runs); two symbolic sizes: the first.
-                size = size if is_symbolic(d) else d
+                if not is_symbolic(k):
+                    size, key = d, k
             else:
                 a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
                 raise OpError(

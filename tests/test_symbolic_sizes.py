@@ -440,3 +440,30 @@ def test_transformer_block_trains_traced_like_eager():
             run.append(loss.item())
         losses.append(run)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
+
+
+def test_size_comparisons_are_decided_only_when_no_value_could_change_them():
+    def square(x):
+        n = x.shape[0]
+        assert min(n, n) == n and n + 1 > n and not n < n
+        return dg.trace(x) * 2
+    f = dg.jit.trace(square, _rand(3, 3, grad=True), dynamic_dims={0: "N", 1: "N"})
+    x = _rand(5, 5, grad=True)
+    f(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * np.eye(5))
+    with pytest.raises(TraceError, match="symbolic"):
+        dg.jit.trace(lambda x: x * 2 if x.shape[0] * x.shape[1] >= x.shape[0] else x,
+                     _rand(2, 3), dynamic_dims={0: "B", 1: "T"})
+
+
+def test_vjp_broadcasting_of_symbolic_shapes():
+    """masked_select's VJP broadcasts the SymDim shapes it is given."""
+    def f(x, m):
+        return x.masked_select(m)
+    x = _rand(3, 4, grad=True)
+    m = dg.tensor(np.random.default_rng(0).random((3, 4)) > 0.5)
+    traced = dg.jit.trace(f, (x, m), dynamic_dims={0: "B"})
+    x2 = _rand(6, 4, grad=True, seed=3)
+    m2 = dg.tensor(np.random.default_rng(1).random((6, 4)) > 0.5)
+    traced(x2, m2).sum().backward()
+    np.testing.assert_array_equal(x2.grad.numpy(), m2.numpy().astype(float))
