@@ -27,16 +27,24 @@ class Size(tuple):
 
 
 class SymDim:
-    """A symbolic dimension (`B`) seen by traced code through `x.shape[i]`.
+    """A symbolic size (`B`, `B*T`) seen by traced code through `x.shape[i]` or `x.numel()`.
 
-    It can be passed back as a size (`x.view(B, -1)`); turning it into a Python int would bake
-    the example's batch size into the graph, so that raises TraceError instead.
+    It can be passed back as a size (`x.view(B, -1)`), and `+ - *` with ints or other SymDims
+    give SymDims of the expression (`x.view(x.shape[0] * x.shape[1], D)`); `//` must divide
+    exactly. With a float or a tensor (`x.sum(0) / x.shape[0]`, `2 / n`) it becomes a 0-d tensor
+    of the size computed when the graph runs. Turning it into a Python int, bool or float would
+    bake the example's size into the graph, so that raises TraceError instead.
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("expr",)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, expr: Any) -> None:
+        from .ir.symbolic import dim
+        self.expr = dim(expr)
+
+    @property
+    def name(self) -> str:
+        return str(self.expr)
 
     def __repr__(self) -> str:
         return self.name
@@ -44,17 +52,144 @@ class SymDim:
     def _refuse(self, *args: Any) -> Any:
         from .jit.tracer import trace_error
         raise trace_error(f"the symbolic dimension {self.name} was used as a Python number",
-                          "pass the dimension to view/reshape/expand as it is, or mark the "
-                          "input's dimension static (leave it out of dynamic_dims)")
+                          "pass the dimension to view/reshape/expand as it is (sizes may be "
+                          "combined with + - * and exact //), or mark the input's dimension "
+                          "static (leave it out of dynamic_dims)")
 
     __index__ = __int__ = __bool__ = __float__ = _refuse
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
-    __floordiv__ = __truediv__ = __mod__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def _compare(self, other: Any, test: Any) -> bool:
+        """Decided only when the difference is a constant (`B + 1 > B`, `min(B, B)`): no
+        value of the symbols could change the answer. Anything else is refused."""
+        o = self._other(other)
+        diff = None if o is None else _ops().sub(self.expr, o)
+        if not isinstance(diff, int):
+            return self._refuse()
+        return test(diff)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d < 0)
+
+    def __le__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d <= 0)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d > 0)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._compare(other, lambda d: d >= 0)
+
+    # ------------------------------------------------------------------ arithmetic
+    def tensor(self, dtype: Any = None) -> Any:
+        """The size as a 0-d tensor (int64 unless `dtype`) computed when the graph runs."""
+        from .dispatch import bind
+        from .ir.registry import get
+        from .ir.types import int64
+        return bind(get("full"), (), {"size": (), "fill_value": self.expr,
+                                      "dtype": dtype or int64, "device": None})
+
+    def _other(self, other: Any) -> Any:
+        if isinstance(other, SymDim):
+            return other.expr
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other
+        return None
+
+    def _float(self) -> Any:
+        from .ir.types import float64
+        return self.tensor(float64)  # PyTorch computes with a SymFloat: double precision
+
+    def _binary(self, other: Any, fn: Any, reflected: bool, real: Any) -> Any:
+        o = self._other(other)
+        if o is not None:
+            return _sym(fn(o, self.expr) if reflected else fn(self.expr, o))
+        if isinstance(other, float):
+            return real(other, self._float()) if reflected else real(self._float(), other)
+        return NotImplemented  # a tensor: its reflected operator binds the size as a value
+
+    def __add__(self, other: Any) -> Any:
+        return self._binary(other, _ops().add, False, lambda a, b: a + b)
+
+    def __radd__(self, other: Any) -> Any:
+        return self._binary(other, _ops().add, True, lambda a, b: a + b)
+
+    def __sub__(self, other: Any) -> Any:
+        return self._binary(other, _ops().sub, False, lambda a, b: a - b)
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._binary(other, _ops().sub, True, lambda a, b: a - b)
+
+    def __mul__(self, other: Any) -> Any:
+        return self._binary(other, _ops().mul, False, lambda a, b: a * b)
+
+    def __rmul__(self, other: Any) -> Any:
+        return self._binary(other, _ops().mul, True, lambda a, b: a * b)
+
+    def __neg__(self) -> Any:
+        return _sym(_ops().mul(self.expr, -1))
+
+    def __pos__(self) -> "SymDim":
+        return self
+
+    def _divide(self, a: Any, b: Any) -> Any:
+        q = _ops().exact_div(a, b)
+        if q is None:
+            from .jit.tracer import trace_error
+            raise trace_error(f"the symbolic size {a} is not known to be divisible by {b}",
+                              "divide sizes only where the quotient is exact for every value "
+                              "of the symbols (48*B // 8), or mark the dimension static")
+        return _sym(q)
+
+    def __floordiv__(self, other: Any) -> Any:
+        o = self._other(other)
+        if o is None:
+            return NotImplemented
+        if o == 0:
+            raise ZeroDivisionError("integer division or modulo by zero")
+        return self._divide(self.expr, o)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        o = self._other(other)
+        return NotImplemented if o is None else self._divide(o, self.expr)
+
+    def __mod__(self, other: Any) -> Any:
+        o = self._other(other)
+        if o is None:
+            return NotImplemented
+        if o != 0 and _ops().exact_div(self.expr, o) is not None:
+            return 0
+        return self._refuse()
+
+    def __truediv__(self, other: Any) -> Any:
+        if isinstance(other, (SymDim, int, float)) and not isinstance(other, bool):
+            other = other._float() if isinstance(other, SymDim) else other
+            return self._float() / other
+        return NotImplemented
+
+    def __rtruediv__(self, other: Any) -> Any:
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return other / self._float()
+        return NotImplemented
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SymDim):
-            return other.name == self.name
+            return other.expr == self.expr
+        return self._refuse()
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, SymDim):
+            return other.expr != self.expr
         return self._refuse()
 
     def __hash__(self) -> int:
-        return hash(self.name)
+        return hash(self.expr)
+
+
+def _ops() -> Any:
+    from .ir import symbolic
+    return symbolic
+
+
+def _sym(d: Any) -> Any:
+    """A size result: an int when the expression is constant (`B - B`), else a SymDim."""
+    return SymDim(d) if isinstance(d, str) else d

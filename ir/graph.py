@@ -157,13 +157,16 @@ class Graph:
         return counts
 
     def symbols(self) -> list:
-        """The symbolic dimension names of the inputs, in order of first appearance."""
+        """The symbol names the inputs' sizes use (those inside expressions such as `B*T`
+        included), in order of first appearance."""
+        from .symbolic import symbols_of
         seen: list = []
         for v in self.inputs:
             if isinstance(v.type, TensorType):
                 for d in v.type.shape:
-                    if isinstance(d, str) and d not in seen:
-                        seen.append(d)
+                    for s in symbols_of(d):
+                        if s not in seen:
+                            seen.append(s)
         return seen
 
     def to_networkx(self) -> Any:

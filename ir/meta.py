@@ -3,7 +3,10 @@
 A dtype rule maps (operands, attrs) to (result dtype, compute dtype): the dtype of the output and
 the dtype the inputs are cast to before the kernel runs (they differ for comparisons). A shape rule
 maps (operands, attrs) to the output shape. Operands are TensorTypes (or tensors: anything with
-`.dtype` and `.shape`) and Python scalars. Dimensions may be symbols (strings) in graphs.
+`.dtype` and `.shape`) and Python scalars. Dimensions may be symbolic sizes in graphs: a symbol
+(`"B"`) or an expression of symbols (`SymExpr`, a str: `48*B`, `B*T`, `B + 1`; see
+`ir/symbolic.py`). A rule that computes with sizes normalizes them with `dim` and uses `+ - *`,
+`prod` and `exact_div`; `is_symbolic` tells a symbolic size from an int.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 from typing import Any, Sequence
 
 from .registry import OpError
+from .symbolic import SymExpr, dim, exact_div, is_symbolic, prod  # noqa: F401 (re-exported)
 from .types import DType, bool_, get_default_dtype, int64, result_type
 
 
@@ -118,21 +122,27 @@ def cast_rule(operands, attrs):
 # ------------------------------------------------------------------------------------ shape rules
 
 def broadcast_shapes(op_name: str, *shapes: Sequence) -> tuple:
-    """NumPy/PyTorch broadcasting; a mismatch names the op, the dimension and both shapes."""
+    """NumPy/PyTorch broadcasting; a mismatch names the op, the dimension and both shapes.
+    Sizes may be ints, symbolic sizes, or a tracer's SymDims (VJP rules pass those): each
+    entry of the result is one of the inputs' entries."""
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
-        size = 1
+        size = key = 1
         for s in shapes:
             if len(s) < -i:
                 continue
             d = s[i]
-            if d == 1 or d == size:
+            k = d if isinstance(d, (int, str)) else dim(d)
+            if k == 1 or k == key:
                 continue
-            if size == 1:
-                size = d
-            elif isinstance(d, str) or isinstance(size, str):
-                size = size if isinstance(d, str) else d  # a symbol meets a size: trust the size
+            if key == 1:
+                size, key = d, k
+            elif is_symbolic(k) or is_symbolic(key):
+                # A symbolic size meets a concrete one: the concrete size wins (the kernel
+                # checks the symbol's value when the graph runs); two symbolic sizes: the first.
+                if not is_symbolic(k):
+                    size, key = d, k
             else:
                 a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
                 raise OpError(
@@ -186,46 +196,32 @@ def reduction_shape(op_name: str):
 
 
 def numel(shape: Sequence) -> Any:
-    return math.prod(shape) if all(isinstance(d, int) for d in shape) else None
-
-
-def _factors(shape: Sequence) -> tuple:
-    """An element count as (integer part, sorted symbols): (B, 1, 28, 28) -> (784, ['B'])."""
-    coef, syms = 1, []
-    for d in shape:
-        if isinstance(d, str):
-            syms.append(d)
-        else:
-            coef *= d
-    return coef, sorted(syms)
+    """The element count of a shape: an int, or a SymExpr when a dim is symbolic (`48*B`)."""
+    return prod(dim(d) for d in shape)
 
 
 def infer_reshape(op_name: str, shape: Sequence, new_shape: Sequence) -> tuple:
     """Fill in a single -1 and check the element count ("shape '[5, 3]' is invalid ...").
 
-    Symbolic dimensions cancel: (B, 1, 28, 28) viewed as (B, -1) gives (B, 784)."""
-    new_shape = tuple(new_shape)
+    Sizes are exact polynomials of the symbols: (B, 1, 28, 28) viewed as (B, -1) gives
+    (B, 784), (B, T, 8) as (-1, 8) gives (B*T, 8); a -1 that is not an exact quotient for every
+    value of the symbols (`2*B` as `(4, -1)`) is refused with PyTorch's message."""
+    new_shape = tuple(dim(d) if is_symbolic(d) else d for d in new_shape)
     if sum(1 for d in new_shape if d == -1) > 1:
         raise RuntimeError(f"{op_name}(): only one dimension can be inferred")
     for d in new_shape:
-        if isinstance(d, int) and d < -1:
+        if not is_symbolic(d) and d < -1:
             raise RuntimeError(f"{op_name}(): invalid shape dimension {d}")
-    total, total_syms = _factors(shape)
-    known, known_syms = _factors([d for d in new_shape if d != -1])
-    rest = list(total_syms)
-    for sym in known_syms:
-        if sym not in rest:
-            raise RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' uses {sym}, which "
-                               f"the input of shape {fmt_shape(shape)} does not have")
-        rest.remove(sym)
+    total = numel(shape)
+    known = prod(d for d in new_shape if d != -1)
     invalid = RuntimeError(f"{op_name}(): shape '{fmt_shape(new_shape)}' is invalid for input of "
-                           f"size {'*'.join([str(total)] + total_syms)}")
+                           f"size {total}")
     if -1 in new_shape:
-        if known == 0 or total % known or len(rest) > 1 or (rest and total // known != 1):
+        inferred = exact_div(total, known) if known != 0 else None
+        if inferred is None:
             raise invalid
-        inferred = rest[0] if rest else total // known
         return tuple(inferred if d == -1 else d for d in new_shape)
-    if known != total or rest:
+    if known != total:
         raise invalid
     return new_shape
 

@@ -7,7 +7,9 @@
       return (%2)
     }
 
-Types: a short dtype name, then dims in brackets (ints or symbols), `@cuda:0` for GPU values.
+Types: a short dtype name, then dims in brackets (ints, symbols or expressions of symbols:
+`f32[B*T, 8]`, `f32[B + 1]`; see ir/symbolic.py), `@cuda:0` for GPU values. An expression in
+an attribute prints as its text in quotes (`shape=('B*T', 8)`) and parses back to a SymExpr.
 Inputs that are Python scalars print as literals. Attributes print as Python literals, plus
 `slice(...)`, `...`, dtype names and `device('cuda:0')`; the parser evaluates them with a small
 whitelist over Python's `ast` — never `eval`. Small constants print their data inline; large ones
@@ -25,6 +27,7 @@ import numpy as np
 
 from .graph import Block, Graph, Node, Value
 from .registry import get
+from .symbolic import SymbolicError, SymExpr, parse_dim
 from .types import ALL_DTYPES, Device, DType, ListType, TensorType, TupleType
 
 SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
@@ -167,7 +170,10 @@ def parse_type(text: str) -> Any:
         raise ParseError(f"expected a type like f32[B, 3], got {text!r}")
     dims = []
     for d in (p.strip() for p in m.group(2).split(",") if p.strip()):
-        dims.append(int(d) if re.fullmatch(r"-?\d+", d) else d)
+        try:
+            dims.append(parse_dim(d))
+        except SymbolicError as exc:
+            raise ParseError(f"in type {text!r}: {exc}") from None
     return TensorType(_BY_SHORT[m.group(1)], dims, Device(m.group(3) or "cpu"))
 
 
@@ -200,7 +206,7 @@ def _literal(node: ast.AST) -> Any:
     """Evaluate an attribute expression from the whitelist: literals, tuples, lists, negation,
     dtype names, slice(...), device(...)."""
     if isinstance(node, ast.Constant):
-        return node.value
+        return symbolic_attr(node.value)
     if isinstance(node, ast.Tuple):
         return tuple(_literal(e) for e in node.elts)
     if isinstance(node, ast.List):
@@ -219,6 +225,19 @@ def _literal(node: ast.AST) -> Any:
         if node.func.id == "device" and len(args) == 1:
             return Device(args[0])
     raise ParseError(f"unsupported attribute expression: {ast.unparse(node)}")
+
+
+def symbolic_attr(v: Any) -> Any:
+    """A string attribute that is the text of a compound size expression (`'B*T'`) as its
+    SymExpr, in canonical form; anything else as it is."""
+    if isinstance(v, str) and not isinstance(v, SymExpr) and any(c in v for c in "+-*/") \
+            and len(v) <= 512:
+        try:
+            e = SymExpr(v)
+        except (SymbolicError, RecursionError, MemoryError):
+            return v
+        return e if isinstance(e, SymExpr) else v  # '3-1' stays a string, never 2
+    return v
 
 
 def parse_value_literal(text: str) -> Any:

@@ -178,6 +178,7 @@ def _outer_uses(block: Block) -> list:
 
 
 def _shape(t: TensorType) -> tuple:
+    """A type's shape as VJP rules see it: symbolic sizes as SymDims (which compute)."""
     return tuple(SymDim(d) if isinstance(d, str) else d for d in t.shape)
 
 

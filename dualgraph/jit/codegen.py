@@ -29,6 +29,7 @@ import numpy as np
 
 from ..backends import Backend
 from ..ir.graph import Graph, Value, operand_type, walk
+from ..ir.symbolic import SymbolicError, SymExpr, dim, solve_source, to_source
 from ..ir.types import Device, DType, ListType, TensorType
 
 _counter = itertools.count()
@@ -78,9 +79,12 @@ class _Emitter:
         return name
 
     def literal(self, v: Any) -> str:
-        """Python source for an attribute value; symbols become the variables bound at entry."""
-        if isinstance(v, str) and v in self.symbols:
-            return self.symbols[v]
+        """Python source for an attribute value; symbolic sizes become arithmetic on the
+        variables bound at entry (`B*T` -> `(s_0*s_1)`)."""
+        if isinstance(v, str):
+            size = self.size(v)
+            if size is not None:
+                return size
         if isinstance(v, DType):
             return self.global_name(f"dt_{v.name}_", v)
         if isinstance(v, np.dtype):
@@ -103,6 +107,20 @@ class _Emitter:
         if isinstance(v, float) and not math.isfinite(v):
             return f"float({str(v)!r})"  # inf, -inf and nan are not Python literals
         return repr(v)
+
+    def size(self, v: str) -> str | None:
+        """Source for a string that is a symbolic size of this graph, else None (a plain
+        string attribute such as `reduction='mean'`)."""
+        if v in self.symbols:
+            return self.symbols[v]
+        if isinstance(v, SymExpr) or any(c in v for c in "+-*"):
+            try:
+                e = dim(v)
+            except (SymbolicError, RecursionError):
+                return None
+            if isinstance(e, str) and all(s in self.symbols for s in e.symbols):
+                return to_source(e, self.symbols)
+        return None
 
     def operand(self, x: Any, compute: DType | None) -> str:
         if not isinstance(x, Value):
@@ -153,6 +171,36 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _bind_symbols(em: _Emitter, graph: Graph) -> list:
+    """Lines binding each symbol from the input shapes: from a dim that is the symbol itself,
+    else by solving a dim linear in it (`6*B` -> `a0.shape[0] // 6`) once the others are
+    bound. Calls check every dim against the input types before the code runs."""
+    dims = [(f"a{i}.shape[{d}]", s) for i, v in enumerate(graph.inputs)
+            for d, s in enumerate(getattr(v.type, "shape", ())) if isinstance(s, str)]
+    bound: dict = {}
+    lines = []
+    while len(bound) < len(em.symbols):
+        progress = False
+        for ref, s in dims:
+            if s in em.symbols and s not in bound:
+                bound[s] = em.symbols[s]
+                lines.append(f"    {em.symbols[s]} = {ref}{comment(s)}")
+                progress = True
+        for ref, s in dims:
+            solved = solve_source(s, ref, bound)
+            if solved is not None:
+                sym, source = solved
+                bound[sym] = em.symbols[sym]
+                lines.append(f"    {em.symbols[sym]} = {source}{comment(sym)}")
+                progress = True
+        if not progress:
+            missing = [s for s in em.symbols if s not in bound]
+            raise ValueError(f"graph {graph.name}: the sizes {', '.join(missing)} cannot be "
+                             "read from the input shapes (no input dim is one of them, or "
+                             "linear in one)")
+    return lines
+
+
 def _bind_fresh(em: _Emitter, node: Any, indent: str) -> list:
     """Sizes known only now (`nonzero`'s count): bind their symbols from the outputs' shapes."""
     lines = []
@@ -174,10 +222,7 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
         em.names[v] = f"a{i}"
         args.append(f"a{i}")
     lines = [f"def {name}({', '.join(args)}):"]
-    for sym, var in em.symbols.items():
-        i, d = next((i, d) for i, v in enumerate(graph.inputs)
-                    for d, s in enumerate(getattr(v.type, "shape", ())) if s == sym)
-        lines.append(f"    {var} = a{i}.shape[{d}]{comment(sym)}")
+    lines += _bind_symbols(em, graph)
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)
     top = set(graph.nodes)  # only values of the function's own scope are deleted

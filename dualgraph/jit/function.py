@@ -19,6 +19,7 @@ from ..backends import backend_for
 from ..dispatch import bind
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value
+from ..ir.symbolic import SYMBOL, SymExpr, evaluate, solve, symbols_of
 from ..ir.text import format_type
 from ..ir.types import TensorType
 from ..tensor import Tensor, _wrap
@@ -30,13 +31,16 @@ class GraphInputError(DualgraphError, RuntimeError):
 
 
 def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
-    """Check each input against its type; return the sizes the symbolic dimensions take."""
+    """Check each input against its type; return the sizes the symbols take. A dim that is a
+    symbol binds it; a dim that is an expression (`B*T`) must equal its value, and binds its one
+    unknown symbol when it is linear in it (`6*B` of size 12: B = 2)."""
     if len(tensors) != len(graph.inputs):
         n_user = graph.meta.get("user_inputs", len(graph.inputs))
         raise GraphInputError(f"{name}() takes {n_user} tensor inputs "
                               f"({', '.join(v.name for v in graph.inputs[:n_user])}), got "
                               f"{len(tensors) - (len(graph.inputs) - n_user)}")
     sizes: dict = {}
+    deferred = []
     for v, t in zip(graph.inputs, tensors):
         typ = v.type
         if not isinstance(t, Tensor):
@@ -46,25 +50,57 @@ def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
         ok = t._dtype is typ.dtype and len(shape) == len(typ.shape) and t._device is typ.device
         earlier = dict(sizes)
         for want, got in zip(typ.shape, shape):
-            if isinstance(want, str):
+            if not isinstance(want, str):
+                ok = ok and want == got
+            elif SYMBOL.match(want):
                 ok = ok and sizes.setdefault(want, got) == got
             else:
-                ok = ok and want == got
+                deferred.append((v, t, want, got, earlier))
         if not ok:
-            got_type = format_type(TensorType(t._dtype, shape, t._device))
-            raise GraphInputError(f"{name}(): input '{v.name}' expected {format_type(typ)}, got "
-                                  f"{got_type}" + _symbol_note(typ, earlier))
+            _input_error(name, v, t, earlier)
+    while deferred:  # expressions: solve what they fix, then check every one
+        left = []
+        for item in deferred:
+            v, t, want, got, earlier = item
+            try:
+                solved = solve(want, got, sizes)
+            except ValueError:
+                _input_error(name, v, t, earlier)
+            if solved is not None:
+                sizes[solved[0]] = solved[1]
+            elif all(s in sizes for s in symbols_of(want)):
+                if evaluate(want, sizes) != got:
+                    _input_error(name, v, t, earlier)
+            else:
+                left.append(item)
+        if len(left) == len(deferred):
+            v, t, want, got, earlier = left[0]
+            raise GraphInputError(f"{name}(): input '{v.name}' has the size {want}, whose "
+                                  "symbols no input binds on its own")
+        deferred = left
     return sizes
 
 
+def _input_error(name: str, v: Any, t: Tensor, earlier: dict) -> None:
+    got_type = format_type(TensorType(t._dtype, t._data.shape, t._device))
+    raise GraphInputError(f"{name}(): input '{v.name}' expected {format_type(v.type)}, got "
+                          f"{got_type}" + _symbol_note(v.type, earlier))
+
+
 def _symbol_note(typ: TensorType, sizes: dict) -> str:
-    bound = [f"{s}={sizes[s]}" for s in typ.shape if isinstance(s, str) and s in sizes]
+    bound = [f"{s}={sizes[s]}" for s in dict.fromkeys(
+        s for d in typ.shape for s in symbols_of(d)) if s in sizes]
     return f" (already bound by earlier inputs: {', '.join(bound)})" if bound else ""
 
 
 def _resolve(v: Any, sizes: dict) -> Any:
-    if isinstance(v, str) and v in sizes:
-        return sizes[v]
+    """An attribute with its symbolic sizes replaced by their values."""
+    if isinstance(v, str):
+        if v in sizes:
+            return sizes[v]
+        if isinstance(v, SymExpr) and all(s in sizes for s in v.symbols):
+            return evaluate(v, sizes)
+        return v
     if isinstance(v, tuple):
         return tuple(_resolve(x, sizes) for x in v)
     if isinstance(v, list):

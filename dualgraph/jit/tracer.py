@@ -78,6 +78,12 @@ class TracerTensor(Tensor):
     def shape(self) -> Size:
         return _Shape(SymDim(d) if isinstance(d, str) else d for d in self._value.type.shape)
 
+    def numel(self) -> Any:
+        """The element count: an int, or a SymDim (`48*B`) when a dim is symbolic."""
+        from ..ir.meta import numel
+        n = numel(self._value.type.shape)
+        return SymDim(n) if isinstance(n, str) else n
+
     def size(self, dim: int | None = None) -> Any:
         shape = self.shape
         if dim is None:
@@ -91,14 +97,6 @@ class TracerTensor(Tensor):
     @property
     def ndim(self) -> int:
         return len(self._value.type.shape)
-
-    def numel(self) -> int:
-        total = 1
-        for d in self._value.type.shape:
-            if isinstance(d, str):
-                raise trace_error(f"numel() of a tensor with symbolic dimension {d}")
-            total *= d
-        return total
 
     def __len__(self) -> int:
         shape = self._value.type.shape
@@ -138,8 +136,11 @@ class TracerTensor(Tensor):
     def __format__(self, spec: str) -> str:
         raise _data_error("formatting a tensor")
 
-    def contiguous(self) -> "TracerTensor":
-        return self  # graph values have no strides
+    def contiguous(self, memory_format: Any = None) -> "TracerTensor":
+        """A `contiguous` node: generated code must hand a later `view` a C-ordered array (the
+        kernel copies only when the array is not already)."""
+        return self._tracer.wrap(self._tracer._emit(get("contiguous"),
+                                                    [self._tracer.current(self)], {}))
 
     def detach(self) -> "TracerTensor":
         return self._tracer.wrap(self._tracer._emit(get("detach"), [self._tracer.current(self)],
@@ -158,8 +159,10 @@ class TracerTensor(Tensor):
 
 
 class _Shape(Size):
-    def numel(self) -> int:
-        raise trace_error("numel() of a shape inside a trace")
+    def numel(self) -> Any:
+        from ..ir.symbolic import prod
+        n = prod(d.expr if isinstance(d, SymDim) else d for d in self)
+        return SymDim(n) if isinstance(n, str) else n
 
 
 class ViewLink:
@@ -209,6 +212,10 @@ class Tracer(Interpreter):
             return self.current(x)
         if isinstance(x, Tensor):
             return self.constant(x)
+        if isinstance(x, SymDim):  # a size used as a number: computed when the graph runs
+            from ..ir.types import int64
+            return self._emit(get("full"), [], {"size": (), "fill_value": x.expr,
+                                                "dtype": int64, "device": None})
         if isinstance(x, np.generic):
             return x.item()
         if isinstance(x, (bool, int, float)):
@@ -295,7 +302,8 @@ class Tracer(Interpreter):
 
 
 def _plain_attrs(attrs: dict) -> dict:
-    """Attributes with symbolic dims (SymDim) turned into their names, as graphs store them."""
+    """Attributes with symbolic sizes (SymDim) turned into their expressions (SymExpr, a str),
+    as graphs store them."""
     if not attrs:
         return attrs
     return {k: _plain(v) for k, v in attrs.items()}
@@ -303,7 +311,7 @@ def _plain_attrs(attrs: dict) -> dict:
 
 def _plain(v: Any) -> Any:
     if isinstance(v, SymDim):
-        return v.name
+        return v.expr
     if isinstance(v, tuple):
         return tuple(_plain(x) for x in v)
     if isinstance(v, list):

@@ -14,7 +14,8 @@ import numpy as np
 from ..ir.errors import VerificationError
 from ..ir.graph import Block, Graph, Node, Value
 from ..ir.registry import get as get_op
-from ..ir.text import INLINE_LIMIT
+from ..ir.symbolic import SymbolicError, dim
+from ..ir.text import INLINE_LIMIT, symbolic_attr
 from ..ir.types import Device, DType, dtype_from_numpy, ListType, TensorType, TupleType
 from ..ir.verify import verify
 from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_ELEMENTS, MAX_NAME,
@@ -27,7 +28,7 @@ from .common import (GRAPH_PREFIX, INT64_MAX, INT64_MIN, MAX_DEPTH, MAX_ELEMENTS
 
 def _encode_type(src: str, where: str, t: Any) -> Any:
     if isinstance(t, TensorType):
-        shape = [d if isinstance(d, str) else _encode_int(src, where, d) for d in t.shape]
+        shape = [_encode_dim(src, f"{where}.shape[{i}]", d) for i, d in enumerate(t.shape)]
         return {"dtype": t.dtype.name, "shape": shape, "device": str(t.device)}
     for name, py in _SCALAR_TYPES.items():
         if t is py:
@@ -38,6 +39,35 @@ def _encode_type(src: str, where: str, t: Any) -> Any:
         return {"list": _encode_type(src, f"{where}.element", t.element)}
     _fail(src, where, f"type {t!r} has no encoding (expected a tensor, scalar, tuple or list "
                       "type)")
+
+
+def _encode_dim(src: str, where: str, d: Any) -> Any:
+    """An int, or a symbolic size as its canonical text (`"B"`, `"48*B"`, `"B*T + 1"`)."""
+    if isinstance(d, str):
+        try:
+            e = dim(d)
+        except (SymbolicError, RecursionError):
+            e = None
+        if not isinstance(e, str):
+            _fail(src, where, f"{d!r} is not a symbolic size")
+        return str(e)
+    return _encode_int(src, where, d)
+
+
+def _decode_dim(src: str, where: str, d: Any) -> Any:
+    """A dim of a shape: an integer, or the text of a symbolic size, read by the whitelist
+    parser of ir/symbolic.py (symbols are ASCII identifiers; bounded length, degree, terms)."""
+    if not isinstance(d, str):
+        return _expect(src, where, d, "integer")
+    if not d:
+        _fail(src, where, "a symbolic dim must be a non-empty string")
+    try:
+        e = dim(d)
+    except (SymbolicError, RecursionError) as exc:
+        _fail(src, where, f"{d[:60]!r} is not a symbolic size: {exc}")
+    if not isinstance(e, str):
+        _fail(src, where, f"the symbolic size {d!r} is the constant {e}; write it as an integer")
+    return e
 
 
 def _decode_dtype(src: str, where: str, x: Any) -> DType:
@@ -79,14 +109,13 @@ def _decode_type(src: str, where: str, x: Any, depth: int = 0) -> Any:
     elements = 1
     for i, d in enumerate(dims):
         at = f"{where}.shape[{i}]"
+        if isinstance(d, str):
+            _printable(src, at, d, MAX_NAME)
+        d = _decode_dim(src, at, d)
         if not isinstance(d, str):
-            if _expect(src, at, d, "integer") < 0:
+            if d < 0:
                 _fail(src, at, f"a dim must be non-negative, found {d}")
             elements *= max(d, 1)
-        elif not d:
-            _fail(src, at, "a symbolic dim must be a non-empty string")
-        else:
-            _printable(src, at, d, MAX_NAME)
         shape.append(d)
     if elements > MAX_ELEMENTS:
         _fail(src, f"{where}.shape", f"{[d for d in shape]} has {elements} elements (counting "
@@ -149,7 +178,9 @@ def _decode_attr(src: str, where: str, x: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         _fail(src, where, f"attribute nested deeper than {MAX_DEPTH} levels")
     kind = _kind(x)
-    if kind in ("null", "boolean", "number", "string"):
+    if kind == "string":
+        return symbolic_attr(x)  # a size expression's text ('B*T') reads back as a SymExpr
+    if kind in ("null", "boolean", "number"):
         return x
     if kind == "integer":
         return _expect(src, where, x, "integer")

@@ -58,7 +58,8 @@ def _keep(ops, attrs):
 
 def _cat_kept(shapes) -> list:
     """Positions cat really joins: 1-D empty tensors are skipped, as PyTorch's legacy rule says."""
-    kept = [i for i, s in enumerate(shapes) if tuple(s) != (0,)]
+    kept = [i for i, s in enumerate(shapes)  # a symbolic 1-D size is kept: same result
+            if not (len(s) == 1 and isinstance(s[0], int) and s[0] == 0)]
     return kept or list(range(len(shapes)))
 
 
@@ -93,7 +94,7 @@ def _cat_shape(ops, attrs):
                 raise OpError(f"cat(): Sizes of tensors must match except in dimension {dim}. "
                               f"Expected size {a} but got size {b} for tensor number {i} in "
                               "the list.")
-        total = FRESH if _sym(total) or _sym(s[dim]) else total + s[dim]
+        total = FRESH if total is FRESH or s[dim] is FRESH else meta.dim(total) + meta.dim(s[dim])
     return ref[:dim] + (total,) + ref[dim + 1:]
 
 
@@ -169,7 +170,13 @@ def _split_shape(ops, attrs):
         raise OpError("split(): split expects at least a 1-dimensional tensor")
     dim = meta.normalize_dim("split", attrs["dim"], len(shape))
     sizes = tuple(attrs["sizes"])
-    if any(s < 0 for s in sizes) or not _sym(shape[dim]) and sum(sizes) != shape[dim]:
+    total = 0
+    for s in sizes:
+        total = meta.dim(total) + meta.dim(s)
+    # Sizes are polynomials of the symbols: a difference that is a non-zero int never fits
+    # (B + 8 vs B + 8 fits; (2, 3) of a symbolic B is checked when the graph runs).
+    off = 0 if shape[dim] is FRESH else meta.dim(shape[dim]) - total
+    if any(not _sym(s) and s < 0 for s in sizes) or (isinstance(off, int) and off != 0):
         raise OpError(f"split(): split_with_sizes expects split_sizes to sum exactly to "
                       f"{shape[dim]} (input tensor's size at dimension {dim}), but got "
                       f"split_sizes={list(sizes)}")
@@ -279,7 +286,7 @@ def _repeat_shape(ops, attrs):
         raise OpError("repeat(): Number of dimensions of repeat dims can not be smaller than "
                       "number of dimensions of tensor")
     padded = (1,) * (len(reps) - len(shape)) + shape
-    out = tuple(FRESH if _sym(s) and r != 1 else s if r == 1 else s * r
+    out = tuple(FRESH if s is FRESH and r != 1 else s if r == 1 else meta.dim(s) * meta.dim(r)
                 for s, r in zip(padded, reps))
     for d in out:
         if not _sym(d) and d < 0:

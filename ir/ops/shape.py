@@ -146,6 +146,15 @@ CLONE = register(OpDef(
     vjp=lambda ctx, g: (g,), samples=lambda rng: [Sample((_u(rng, 3, 4),))],
     ref=lambda x: np.array(x, copy=True)))
 
+CONTIGUOUS = register(OpDef(
+    name="contiguous", inputs=("input",), dtype_rule=meta.keep_first, shape_rule=meta.first_shape,
+    vjp=lambda ctx, g: (g,), grad_name="CloneBackward0",
+    samples=lambda rng: [Sample((_u(rng, 3, 4),)),
+                         Sample((_u(rng, 4, 3).T,), note="non-contiguous")],
+    ref=lambda x: np.ascontiguousarray(x),
+    doc="The input in C order (a copy only when it is not already): what `x.contiguous()` "
+        "records in a graph, so a later `view` sees the layout it needs."))
+
 COPY = register(OpDef(
     name="copy", inputs=("self", "src"), dtype_rule=meta.keep_first,
     shape_rule=lambda ops, attrs: (meta.expand_shape((ops[1],), {"size": tuple(ops[0].shape)})

@@ -371,21 +371,34 @@ register(OpDef(
 # ------------------------------------------------------------------------------ var and std
 
 def _var_parts(ctx):
-    """(shape, dims, keepdim, x - mean, divisor N - correction, N) of a var/std call."""
+    """(shape, dims, keepdim, x - mean, divisor N - correction, N) of a var/std call. N is a
+    number, or — when a reduced size is symbolic (graph autodiff of a dynamic batch) — a 0-d
+    tensor of the size computed when the graph runs, and so is the divisor."""
     x = ctx.inputs[0]
     shape, dims, keep = _attr_dims(ctx)
     n = math.prod(shape[d] for d in dims)
-    return shape, dims, keep, x - x.mean(dims, keepdim=True), max(0, n - ctx.attrs[
-        "correction"]), n
+    if not isinstance(n, int):
+        n = x.new_ones(()) * n  # the size as a value (x's dtype)
+        div = (n - ctx.attrs["correction"]).clamp(min=0)
+    else:
+        div = max(0, n - ctx.attrs["correction"])
+    return shape, dims, keep, x - x.mean(dims, keepdim=True), div, n
+
+
+def _recip(k, div):
+    """k / div, inf where div is 0 (div a number or a 0-d tensor)."""
+    if isinstance(div, (int, float)):
+        return k / div if div else math.inf
+    return k / div  # a tensor divides by 0 to inf
 
 
 def _var_grad(g, centered, div):
-    return g * centered * (2 / div if div else math.inf)
+    return g * centered * _recip(2, div)
 
 
 def _std_grad(g, centered, div, std):
     # Where std is 0 every centered value is 0 too: PyTorch's gradient there is 0, not nan.
-    return g * centered * (1 / div if div else math.inf) / (std + (std == 0))
+    return g * centered * _recip(1, div) / (std + (std == 0))
 
 
 def _var_vjp(ctx, g):
@@ -403,7 +416,7 @@ def _var_mean_vjp(ctx, grads):
         grad = _std_grad(g, centered, div, _keep(ctx.output[0], shape, dims, keep))
     else:
         grad = _var_grad(g, centered, div)
-    return (grad + g_mean / max(n, 1),)
+    return (grad + g_mean / (max(n, 1) if isinstance(n, int) else n.clamp(min=1)),)
 
 
 def _var_ref(x, dim=None, correction=1, keepdim=False):

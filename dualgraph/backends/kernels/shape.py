@@ -57,7 +57,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         "unsqueeze": lambda x, dim=0: xp.expand_dims(x, dim), "squeeze": squeeze,
         "getitem": lambda x, index: x[full_index(index)],
         "getitem_backward": getitem_backward, "setitem": setitem,
-        "clone": lambda x: x.copy(), "copy": copy,
+        "clone": lambda x: x.copy(), "copy": copy, "contiguous": xp.ascontiguousarray,
         "to_dtype": lambda x, dtype: x.astype(dtype.np),
         "to_device": lambda x, device: _transfer(x, device),
     }
