@@ -185,8 +185,8 @@ MUTATIONS: list[Mutation] = [
        "the zip-bomb compression-ratio check never fires",
        "tests/test_serialize.py"),
     _m("schema-int64-range", "dualgraph/serialize/schema.py",
-       "    if not INT64_MIN <= int(x) <= INT64_MAX:\n        _fail(src, where, f\"integer {x} is",
-       "    if not INT64_MIN <= int(x) <= INT64_MAX + 1:\n        _fail(src, where, f\"integer {x} is",
+       "    if not INT64_MIN <= int(x) <= INT64_MAX:\n        _fail(src, where, f\"integer {x}",
+       "    if not INT64_MIN <= int(x) <= INT64_MAX + 1:\n        _fail(src, where, f\"integer {x}",
        "an integer attribute one past int64's range is saved",
        "tests/test_serialize.py"),
     _m("schema-op-version", "dualgraph/serialize/schema.py",
@@ -195,7 +195,8 @@ MUTATIONS: list[Mutation] = [
        "tests/test_serialize.py", "tests/test_save_load.py"),
     # ------------------------------------------------------------------- _tensor_str
     _m("print-threshold", "dualgraph/_tensor_str.py",
-       "summarize = values.size > OPTIONS.threshold", "summarize = values.size >= OPTIONS.threshold",
+       "summarize = values.size > OPTIONS.threshold",
+       "summarize = values.size >= OPTIONS.threshold",
        "printing summarizes a tensor of exactly `threshold` elements",
        GUARDS, "tests/test_printing.py"),
     _m("print-sci-low", "dualgraph/_tensor_str.py",
@@ -320,7 +321,8 @@ def _pytest(copy: Path, python: str, tests: tuple, stop_first: bool, timeout: fl
         cmd += [f"--timeout={per_test_timeout}"]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=copy, env=_env(copy), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, preexec_fn=_limit_memory(memory_gb))
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_limit_memory(memory_gb))
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -10,6 +10,7 @@ documented behaviour: PyTorch is not imported).
 from __future__ import annotations
 
 import gc
+import sys
 import tracemalloc
 import zipfile
 
@@ -338,3 +339,32 @@ def test_default_threshold_prints_exactly_1000_elements_in_full():
 ])
 def test_scientific_notation_switches_on_below_1e_minus_4(make, expected):
     assert repr(make()) == expected
+
+
+# ------------------------------------------------------------ the mutation-testing script
+
+def _mutation_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "mutation_testing.py"
+    spec = importlib.util.spec_from_file_location("mutation_testing", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("mutation_testing", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return sys.modules["mutation_testing"]
+
+
+def test_mutation_list_is_well_formed(capsys):
+    mt = _mutation_script()
+    ids = [m.id for m in mt.MUTATIONS]
+    assert len(ids) >= 30 and len(set(ids)) == len(ids)
+    areas = ("ir/ops/", "ir/meta.py", "backends/kernels/", "autograd/", "jit/codegen.py",
+             "jit/tracer.py", "serialize/", "_tensor_str.py", "optim/", "nn/")
+    for area in areas:
+        assert any(area in m.file for m in mt.MUTATIONS), area
+    for m in mt.MUTATIONS:
+        assert m.original != m.mutated and m.tests, m.id
+        assert all((mt.ROOT / t).is_file() for t in m.tests), m.id
+        assert (mt.ROOT / m.file).is_file(), m.id
+    assert mt.main(["--list"]) == 0
+    assert f"{len(ids)} mutations" in capsys.readouterr().out
