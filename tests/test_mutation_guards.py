@@ -40,11 +40,13 @@ def test_sub_with_alpha_gradcheck_both_inputs(alpha):
     assert dg.autograd.gradcheck(lambda x, y: x.sub(y, alpha=alpha), (a, b))
 
 
+def _sub_alpha_sum(x, y):
+    return dg.sub(x, y, alpha=2.5).sum()
+
+
 def test_sub_with_alpha_closed_form_gradient_eager_traced_scripted():
     """d(a - alpha*b)/db = -alpha, summed over the broadcast rows."""
-    def f(x, y):
-        return dg.sub(x, y, alpha=2.5).sum()
-
+    f = _sub_alpha_sum
     a0, b0 = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
     traced = dg.jit.trace(f, (dg.tensor(a0), dg.tensor(b0)))
     scripted = dg.jit.script(f)
