@@ -105,7 +105,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return xp.take(x, index, axis=dim)
 
     def masked_fill(x, mask, value):
-        return xp.where(mask, value, x)
+        return xp.where(mask, value, x).astype(x.dtype, copy=False)  # a float value: x's dtype
 
     def masked_select(x, mask):
         shape = np.broadcast_shapes(x.shape, mask.shape)  # shapes only: NumPy serves CuPy too

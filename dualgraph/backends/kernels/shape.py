@@ -26,7 +26,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         lead = x.ndim - len(size)
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size)
                                           if s == 1 and x.shape[lead + i] != 1)
-        out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+        out = xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype) if axes else x  # ints stay
         return out.reshape(size) if lead else out
 
     def squeeze(x, dim=None):

@@ -163,7 +163,8 @@ def kernels(xp: Any) -> dict[str, Callable]:
 
     def logical(fn):
         def kernel(x, dim=None, keepdim=False):
-            return fn(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+            out = fn(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+            return out.astype(xp.uint8) if x.dtype == xp.uint8 else out  # PyTorch keeps uint8
         return kernel
 
     def softmax_parts(x, dim):
