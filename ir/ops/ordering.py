@@ -42,7 +42,7 @@ def _sort_ref(x, dim=-1, descending=False, stable=False):
 
 SORT = register(OpDef(
     name="sort", inputs=("input",), attrs={"dim": -1, "descending": False, "stable": False},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_sort_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_sort_shape, save_output=(1,),
     vjp=lambda ctx, grads: (_scatter_grad_back(grads[0], ctx.output[1], ctx),),
     samples=lambda rng: [Sample((_distinct(rng, 3, 4),), {"dim": -1}),
                          Sample((_distinct(rng, 3, 4),), {"dim": 0, "descending": True}),
@@ -69,7 +69,7 @@ def _topk_ref(x, k, dim=-1, largest=True, **unused):
 
 TOPK = register(OpDef(
     name="topk", inputs=("input",), attrs={"k": 1, "dim": -1, "largest": True, "sorted": True},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_topk_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_topk_shape, save_output=(1,),
     vjp=lambda ctx, grads: (_scatter_grad_back(grads[0], ctx.output[1], ctx),),
     samples=lambda rng: [Sample((_distinct(rng, 3, 5),), {"k": 2}),
                          Sample((_distinct(rng, 4, 3),), {"k": 3, "dim": 0, "largest": False})],
@@ -101,7 +101,7 @@ def _kthvalue_ref(x, k, dim=-1, keepdim=False):
 
 KTHVALUE = register(OpDef(
     name="kthvalue", inputs=("input",), attrs={"k": 1, "dim": -1, "keepdim": False},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_kthvalue_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_kthvalue_shape, save_output=(1,),
     vjp=_kthvalue_vjp,
     samples=lambda rng: [Sample((_distinct(rng, 3, 5),), {"k": 2}),
                          Sample((_distinct(rng, 4, 3),), {"k": 4, "dim": 0, "keepdim": True})],

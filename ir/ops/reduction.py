@@ -155,5 +155,5 @@ for _name, _pick in (("max", np.argmax), ("min", np.argmin)):
     register(OpDef(
         name=_name, inputs=("input",), attrs={"dim": 0, "keepdim": False}, kind=REDUCTION,
         num_outputs=2, dtype_rule=_arg_reduction_dtype, shape_rule=_arg_reduction_shape(_name),
-        vjp=_select_vjp, save_output=True, samples=_select_samples, ref=_select_ref(_pick),
+        vjp=_select_vjp, save_output=(1,), samples=_select_samples, ref=_select_ref(_pick),
         doc=f"({_name} values, their indices) along `dim`, as torch.{_name}(x, dim) returns."))
