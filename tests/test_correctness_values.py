@@ -156,3 +156,55 @@ def test_piecewise_constant_backward_is_zeros(fn, tmp_path):
             warnings.simplefilter("ignore", RuntimeWarning)  # inf * 0 inside pow's backward
             g = grad_of(f, x0)
         np.testing.assert_array_equal(g, [0.0, 0.0, 0.0], err_msg=mode)
+
+
+# ------------------------------------------------------------------ 3. relu and clamp keep -0.0
+# PyTorch's relu is clamp_min(x, 0), and its clamp returns x unless x is beyond a bound, so
+# relu(-0.0) is -0.0: atan2(-0.0, -1) = -pi (atan2(+0.0, -1) = +pi), copysign(1, -0.0) = -1.
+
+def relu_atan2(x):
+    return dg.atan2(dg.relu(x), -dg.ones_like(x))
+
+
+def clamp_min_atan2(x):
+    return dg.atan2(dg.clamp(x, min=0.0), -dg.ones_like(x))
+
+
+def clamp_max_copysign(x):
+    return dg.copysign(dg.ones_like(x), x.clamp(max=0.0))
+
+
+def clamp_both_signbit(x):
+    return dg.copysign(dg.ones_like(x), x.clamp(0.0, 1.0)) < 0  # torch.signbit
+
+
+def clamp_tensor_copysign(x):
+    return dg.copysign(dg.ones_like(x), dg.clamp(x, dg.zeros_like(x), dg.ones_like(x)))
+
+
+def relu_module_copysign(x):
+    return dg.copysign(dg.ones_like(x), nn.ReLU()(x))
+
+
+X_ZERO = [-0.0, 0.0, -1.0, 2.0]
+EXPECTED_ZERO = {
+    relu_atan2: [-math.pi, math.pi, math.pi, math.atan2(2.0, -1.0)],
+    clamp_min_atan2: [-math.pi, math.pi, math.pi, math.atan2(2.0, -1.0)],
+    clamp_max_copysign: [-1.0, 1.0, -1.0, 1.0],  # clamp(2, max=0) = +0.0
+    clamp_both_signbit: [True, False, False, False],
+    clamp_tensor_copysign: [-1.0, 1.0, 1.0, 1.0],
+    relu_module_copysign: [-1.0, 1.0, 1.0, 1.0],
+}
+
+
+@pytest.mark.parametrize("fn", list(EXPECTED_ZERO), ids=lambda f: f.__name__)
+def test_relu_and_clamp_keep_negative_zero(fn, tmp_path):
+    x = dg.tensor(X_ZERO)
+    for mode, f in compiled(fn, (x,), tmp_path).items():
+        np.testing.assert_allclose(f(x).numpy(), EXPECTED_ZERO[fn], rtol=1e-6, err_msg=mode)
+
+
+def test_relu_and_clamp_keep_nan():
+    x = dg.tensor([float("nan"), -1.0])
+    for out in (dg.relu(x), x.clamp(min=0.0), x.clamp(0.0, 1.0), x.relu_().clone()):
+        assert math.isnan(out[0].item()) and out[1].item() == 0.0

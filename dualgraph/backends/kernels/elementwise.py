@@ -22,11 +22,15 @@ def kernels(xp: Any) -> dict[str, Callable]:
         # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows.
         return xp.multiply(xp.add(xp.tanh(xp.multiply(x, 0.5)), 1.0), 0.5)
 
+    def relu(x):
+        # PyTorch's clamp_min(x, 0): x unless x < 0, so -0.0 stays -0.0 and NaN stays NaN
+        return xp.where(x < 0, x.dtype.type(0), x)
+
     return {
         "add": add, "sub": sub, "mul": xp.multiply, "div": div, "pow": xp.power,
         "neg": xp.negative, "reciprocal": xp.reciprocal, "exp": xp.exp, "log": xp.log,
         "sqrt": xp.sqrt, "tanh": xp.tanh, "sigmoid": sigmoid, "sin": xp.sin, "cos": xp.cos,
-        "sign": xp.sign, "abs": xp.abs, "relu": lambda x: xp.maximum(x, 0),
+        "sign": xp.sign, "abs": xp.abs, "relu": relu,
         "eq": xp.equal, "ne": xp.not_equal, "lt": xp.less, "le": xp.less_equal,
         "gt": xp.greater, "ge": xp.greater_equal,
     }
