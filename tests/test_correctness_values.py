@@ -208,3 +208,180 @@ def test_relu_and_clamp_keep_nan():
     x = dg.tensor([float("nan"), -1.0])
     for out in (dg.relu(x), x.clamp(min=0.0), x.clamp(0.0, 1.0), x.relu_().clone()):
         assert math.isnan(out[0].item()) and out[1].item() == 0.0
+
+
+# ------------------------------------------------------- 4. BCEWithLogits gradient at exactly 0
+# PyTorch: d/dx [(1 - y) x - (1 + (p - 1) y) log_sigmoid(x)] = (1 - y) - (1 + (p - 1) y)
+# sigmoid(-x); at x = 0: 0.5 - y without pos_weight (-0.5 for y = 1, 0.5 for y = 0), and
+# (1 - y) - (1 + (p - 1) y) / 2 with it (p = 3, y = 1: -1.5).
+
+def bce_logits(x, y):
+    return F.binary_cross_entropy_with_logits(x, y, reduction="sum")
+
+
+def bce_logits_pos_weight(x, y):
+    return F.binary_cross_entropy_with_logits(x, y, reduction="sum",
+                                              pos_weight=dg.tensor([3.0, 3.0]))
+
+
+def bce_logits_module(x, y):
+    return nn.BCEWithLogitsLoss(reduction="sum")(x, y)
+
+
+@pytest.mark.parametrize("fn, expected", [(bce_logits, [-0.5, 0.5]),
+                                          (bce_logits_pos_weight, [-1.5, 0.5]),
+                                          (bce_logits_module, [-0.5, 0.5])],
+                         ids=["functional", "pos_weight", "module"])
+def test_bce_with_logits_gradient_at_zero(fn, expected, tmp_path):
+    x0, y = [0.0, 0.0], dg.tensor([1.0, 0.0])
+    for mode, f in compiled(fn, (dg.tensor(x0), y), tmp_path).items():
+        np.testing.assert_allclose(grad_of(f, x0, y), expected, rtol=1e-6, err_msg=mode)
+        # the value at 0 is log 2 per element (times p for the positive one)
+        weight = 3.0 if fn is bce_logits_pos_weight else 1.0
+        np.testing.assert_allclose(f(dg.tensor(x0), y).item(), (weight + 1) * math.log(2),
+                                   rtol=1e-6, err_msg=mode)
+
+
+def test_bce_with_logits_keeps_large_logits_finite():
+    x = dg.tensor([-100.0, 100.0, -30.0], requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(x, dg.tensor([1.0, 0.0, 0.0]), reduction="none")
+    # (exactly 9.4e-14 at -30: float32's (1 - y) x - log_sigmoid(x) rounds it to 0, as PyTorch's)
+    np.testing.assert_allclose(loss.detach().numpy(), [100.0, 100.0, 0.0], rtol=1e-5, atol=1e-6)
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [-1.0, 1.0, 0.0], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------ 5. sigmoid's tail and BCE's input check
+# PyTorch's CPU sigmoid is 1 / (1 + exp(-x)): in float32 sigmoid(-17) = 4.1399e-8 (the tanh form
+# gave 5.96e-8), sigmoid(-20) = 2.0612e-9 (it gave 0), sigmoid(-87) = 1.6458e-38; below float32's
+# exp overflow (-88.7) PyTorch gives 0 too. BCE clamps each log at -100.
+
+def sigmoid_fn(x):
+    return x.sigmoid()
+
+
+def bce_of_sigmoid(x):
+    return F.binary_cross_entropy(x.sigmoid(), dg.ones_like(x), reduction="none")
+
+
+def test_sigmoid_keeps_the_float32_tail(tmp_path):
+    x = dg.tensor([-17.0, -20.0, -50.0, -87.0, 0.0, 20.0])
+    exact = [4.1399377e-08, 2.0611537e-09, 1.9287499e-22, 1.6458114e-38, 0.5, 1.0]
+    for mode, f in compiled(sigmoid_fn, (x,), tmp_path).items():
+        out = f(x)
+        assert out.dtype == dg.float32
+        np.testing.assert_allclose(out.numpy(), exact, rtol=1e-5, err_msg=mode)
+    assert dg.tensor(-100.0).sigmoid().item() == 0.0  # as PyTorch: exp(100) overflows float32
+
+
+def test_bce_of_sigmoid_matches_pytorch(tmp_path):
+    x = dg.tensor([-17.0, -20.0, -50.0, -87.0, -100.0, 3.0])
+    # -log(sigmoid(x)) = log(1 + exp(-x)) ~ -x; at -100 sigmoid is 0 and the log is clamped
+    expected = [17.0, 20.0, 50.0, 87.0, 100.0, math.log1p(math.exp(-3.0))]
+    for mode, f in compiled(bce_of_sigmoid, (x,), tmp_path).items():
+        np.testing.assert_allclose(f(x).numpy(), expected, rtol=1e-5, err_msg=mode)
+
+
+def bce_mean(p, y):
+    return F.binary_cross_entropy(p, y)
+
+
+def bce_module(p, y):
+    return nn.BCELoss()(p, y)
+
+
+@pytest.mark.parametrize("fn", [bce_mean, bce_module], ids=["functional", "module"])
+def test_bce_refuses_probabilities_outside_0_1_at_call_time(fn, tmp_path):
+    p, y = dg.tensor([0.25, 0.75]), dg.tensor([0.0, 1.0])
+    for mode, f in compiled(fn, (p, y), tmp_path).items():
+        np.testing.assert_allclose(f(p, y).item(), -math.log(0.75), rtol=1e-6, err_msg=mode)
+        for bad in ([0.5, float("nan")], [1.5, 0.5], [-0.1, 0.5]):
+            with pytest.raises(RuntimeError, match="all elements of input should be between 0 "
+                                                   "and 1"):
+                f(dg.tensor(bad), y)
+    assert "check_probability" in str(dg.jit.trace(fn, (p, y)).graph)
+
+
+def test_bce_gradient_through_the_check():
+    p = dg.tensor([0.25, 0.5], requires_grad=True)
+    F.binary_cross_entropy(p, dg.tensor([1.0, 0.0]), reduction="sum").backward()
+    # d/dp -[y log p + (1 - y) log(1 - p)] = (p - y) / (p (1 - p))
+    np.testing.assert_allclose(p.grad.numpy(), [-4.0, 2.0], rtol=1e-6)
+
+
+# ------------------------------------------- 9. cross_entropy / nll_loss / BCE trace and script
+# The data checks are ops (check_target, check_probability) that raise PyTorch's error when the
+# compiled function runs: IndexError "Target 5 is out of bounds." for a class index out of range.
+
+def ce(x, y):
+    return F.cross_entropy(x, y)
+
+
+def ce_module_weighted(x, y):
+    return nn.CrossEntropyLoss(weight=dg.tensor([1.0, 2.0, 0.5, 1.0]), ignore_index=3)(x, y)
+
+
+def ce_smoothing(x, y):
+    return F.cross_entropy(x, y, label_smoothing=0.1, reduction="sum")
+
+
+def nll(x, y):
+    return F.nll_loss(x.log_softmax(1), y)
+
+
+def nll_module(x, y):
+    return nn.NLLLoss(reduction="none")(x.log_softmax(1), y)
+
+
+def _ce_reference(x, y, weight=None, ignore=-100):
+    """NumPy: -w[y] log_softmax(x)[y], mean over the total weight of non-ignored targets."""
+    logp = x - x.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    w = np.ones(x.shape[1]) if weight is None else np.asarray(weight)
+    keep = y != ignore
+    picked = -logp[np.arange(len(y)), np.where(keep, y, 0)] * w[np.where(keep, y, 0)] * keep
+    return picked, (w[np.where(keep, y, 0)] * keep).sum(), logp
+
+
+@pytest.mark.parametrize("fn", [ce, ce_module_weighted, ce_smoothing, nll, nll_module],
+                         ids=lambda f: f.__name__)
+def test_classification_losses_trace_script_and_load(fn, tmp_path):
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(5, 4)).astype(np.float32)
+    y = dg.tensor([0, 3, 1, 2, 3])
+    picked, total, logp = _ce_reference(x0.astype(np.float64), y.numpy())
+    if fn is ce_module_weighted:
+        picked, total, _ = _ce_reference(x0.astype(np.float64), y.numpy(), [1, 2, 0.5, 1], 3)
+    expected = {ce: picked.sum() / total, nll: picked.sum() / total, nll_module: picked,
+                ce_module_weighted: picked.sum() / total,
+                ce_smoothing: 0.9 * picked.sum() + 0.1 / 4 * -logp.sum()}[fn]
+    eager_grad = grad_of(lambda x, t: fn(x, t).sum(), x0, y)
+    for mode, f in compiled(fn, (dg.tensor(x0), y), tmp_path).items():
+        np.testing.assert_allclose(f(dg.tensor(x0), y).numpy(), expected, rtol=1e-5,
+                                   err_msg=mode)
+        np.testing.assert_allclose(grad_of(lambda x, t: f(x, t).sum(), x0, y), eager_grad,
+                                   rtol=1e-5, atol=1e-7, err_msg=mode)
+        fresh = dg.tensor(rng.normal(size=(5, 4)).astype(np.float32))
+        np.testing.assert_allclose(f(fresh, y).numpy(), fn(fresh, y).numpy(), rtol=1e-5,
+                                   err_msg=mode)
+        with pytest.raises(IndexError, match=r"^Target 5 is out of bounds\.$"):
+            f(dg.tensor(x0), dg.tensor([0, 5, 1, 2, 3]))
+        with pytest.raises(IndexError, match=r"^Target -2 is out of bounds\.$"):
+            f(dg.tensor(x0), dg.tensor([0, 1, -2, 2, 1]))
+
+
+def test_cross_entropy_traces_with_a_symbolic_batch():
+    f = dg.jit.trace(ce, (dg.randn(5, 4), dg.tensor([0, 1, 2, 3, 0])),
+                     dynamic_dims=[{0: "B"}, {0: "B"}])
+    assert "check_target" in str(f.graph)
+    for batch in (1, 3, 8):
+        x, y = dg.randn(batch, 4), dg.randint(0, 4, (batch,))
+        np.testing.assert_allclose(f(x, y).item(), ce(x, y).item(), rtol=1e-5)
+    with pytest.raises(IndexError, match="Target 4 is out of bounds"):
+        f(dg.randn(2, 4), dg.tensor([4, 0]))
+
+
+def test_ignore_index_outside_the_class_range_is_accepted():
+    x = dg.randn(3, 4)
+    out = F.cross_entropy(x, dg.tensor([-100, 1, -100]))
+    np.testing.assert_allclose(out.item(), -x.log_softmax(1)[1, 1].item(), rtol=1e-5)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .common import sigmoid as stable_sigmoid
+
 
 def kernels(xp: Any) -> dict[str, Callable]:
     def add(a, b, alpha=1):
@@ -19,8 +21,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return rounded_divide(xp, a, b, rounding_mode, "div")
 
     def sigmoid(x):
-        # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows.
-        return xp.multiply(xp.add(xp.tanh(xp.multiply(x, 0.5)), 1.0), 0.5)
+        return stable_sigmoid(xp, x)
 
     def relu(x):
         # PyTorch's clamp_min(x, 0): x unless x < 0, so -0.0 stays -0.0 and NaN stays NaN
