@@ -153,7 +153,7 @@ def test_piecewise_constant_backward_is_zeros(fn, tmp_path):
     x0 = [0.0, 0.0, 0.25]
     for mode, f in compiled(fn, (dg.tensor(x0),), tmp_path).items():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # inf * 0 inside pow's backward
+            warnings.simplefilter("error")  # inf * 0 inside the backward: silent (item 8)
             g = grad_of(f, x0)
         np.testing.assert_array_equal(g, [0.0, 0.0, 0.0], err_msg=mode)
 
@@ -385,3 +385,68 @@ def test_ignore_index_outside_the_class_range_is_accepted():
     x = dg.randn(3, 4)
     out = F.cross_entropy(x, dg.tensor([-100, 1, -100]))
     np.testing.assert_allclose(out.item(), -x.log_softmax(1)[1, 1].item(), rtol=1e-5)
+
+
+# ------------------------------------------------ 8. no NumPy RuntimeWarnings where PyTorch is silent
+# PyTorch returns log(0) = -inf, sqrt(-1) = nan, 1/0 = inf, exp(1000) = inf, acos(2) = nan, the
+# mean of nothing = nan and cumsum([inf, -inf]) = [inf, nan] without a warning; under
+# `python -W error` (here: warnings as errors) none may raise.
+
+INF = float("inf")
+
+
+def silent_cases(x):
+    return (x.log(), x.sqrt(), 1 / x, x.exp(), x.acos(), x.reciprocal(), x.log1p(),
+            x.rsqrt(), dg.atanh(x), x.cumsum(0), x.softmax(0), (x ** -1.5), x.sigmoid())
+
+
+X_SPECIAL = [0.0, -1.0, 2.0, 1000.0, INF, -INF]
+
+
+def test_no_numpy_warnings_eager_and_compiled(tmp_path):
+    x = dg.tensor(X_SPECIAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for mode, f in compiled(silent_cases, (x,), tmp_path).items():
+            log, sqrt, inv, exp, acos, *_ = f(x)
+            np.testing.assert_array_equal(log.numpy()[:2], [-INF, np.nan], err_msg=mode)
+            assert np.isnan(sqrt.numpy()[1]) and inv.numpy()[0] == INF, mode
+            assert exp.numpy()[3] == INF and np.isnan(acos.numpy()[2]), mode
+        assert math.isnan(dg.zeros(0).mean().item())
+        np.testing.assert_array_equal(dg.zeros(3, 0).mean(1).numpy(), [np.nan] * 3)
+        assert dg.zeros(0, 3).mean(0).shape == (3,)
+        np.testing.assert_array_equal(dg.tensor([INF, -INF, 1.0]).cumsum(0).numpy(),
+                                      [INF, np.nan, np.nan])
+        # the bare kernels (add, sub, mul, sum): raised as errors, re-run quietly
+        assert math.isnan((dg.tensor([INF]) - dg.tensor([INF])).item())
+        assert (dg.tensor([3e38]) * 10).item() == INF
+        assert math.isnan(dg.tensor([INF, -INF]).sum().item())
+        y = dg.tensor([INF])
+        y.sub_(INF)  # the in-place ufunc path
+        assert math.isnan(y.item())
+        z = dg.tensor([0.0])
+        z.log_()
+        assert z.item() == -INF
+        g = dg.jit.trace(lambda a: (a.log() + a.exp()).sum() - a.sum(), (x,))
+        assert math.isnan(g(x).item())
+
+
+def test_numpy_error_state_of_the_caller_is_untouched():
+    before = np.geterr()
+    with np.errstate(divide="raise"):
+        dg.tensor([0.0]).log()  # dualgraph's own kernels are quiet ...
+        with pytest.raises(FloatingPointError):
+            np.log(np.zeros(1))  # ... and the caller's setting still holds for the caller
+    assert np.geterr() == before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        np.log(np.zeros(1))
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
+def test_backward_of_log_at_zero_is_silent():
+    x = dg.tensor([0.0, 1.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.log().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [INF, 1.0])

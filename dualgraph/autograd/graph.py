@@ -16,6 +16,7 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from ..backends import backend_for
+from ..backends.kernels.common import quiet_call
 from ..dispatch import bind
 from ..ir.registry import OpDef
 from ..tensor import Tensor, VersionCounter, _wrap
@@ -143,7 +144,8 @@ class OpNode(Node):
         if g is None:
             return [None] * len(self._next)
         ctx = self._ctx()
-        return fit_grads(self._op.vjp(ctx, g), ctx)
+        # the rule's own arithmetic (0 * inf where a `where` masks it) is as silent as PyTorch's
+        return fit_grads(quiet_call(self._op.vjp, ctx, g), ctx)
 
     def _apply_multi(self, grads: list) -> Sequence:
         """An op of several outputs: the rule gets one gradient per output, zeros where none
@@ -157,7 +159,7 @@ class OpNode(Node):
                 g = _wrap(backend_for(device).xp.zeros(shape, dtype.np), dtype, device)
             full.append(g)
         ctx = self._ctx()
-        return fit_grads(self._op.vjp(ctx, tuple(full)), ctx)
+        return fit_grads(quiet_call(self._op.vjp, ctx, tuple(full)), ctx)
 
     def _ctx(self) -> Ctx:
         op = self._op

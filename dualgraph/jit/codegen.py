@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends import Backend
+from ..backends.kernels.common import quiet
 from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.types import Device, DType, ListType, TensorType
 
@@ -248,4 +249,7 @@ def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tupl
     filename = f"<dualgraph-generated-{next(_counter)}:{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), env)
-    return env[name], source
+    fn = env[name]
+    if backend.xp.__name__ == "numpy":  # NumPy's FP warnings off for the call (PyTorch is silent)
+        fn = quiet(fn)
+    return fn, source

@@ -27,6 +27,10 @@ def _erf(xp: Any) -> Callable:
         return erf
 
 
+# Activations of inf/NaN inputs (NumPy warns, PyTorch is silent): see kernels/__init__.
+QUIET = frozenset({'gelu', 'gelu_backward', 'silu', 'softplus', 'elu', 'log_sigmoid'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     erf = _erf(xp)
 

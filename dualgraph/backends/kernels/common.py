@@ -3,9 +3,47 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+try:  # NumPy >= 2 keeps its floating-point error state in a context variable
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+    _IGNORE = _make_extobj(all="ignore")
+except ImportError:  # pragma: no cover - older NumPy: the public (slower) np.errstate
+    _extobj_contextvar = None
+
+
+def quiet(fn: Callable) -> Callable:
+    """`fn` with NumPy's floating-point warnings (divide by zero, overflow, invalid) off for the
+    duration of the call only: PyTorch returns inf/NaN silently where NumPy warns (log(0),
+    sqrt(-1), 1/0, exp(1000)). The caller's own error state is untouched (the setting lives in
+    a context variable, restored on return), so this costs two context-variable writes per call
+    and nothing on kernels that are not wrapped. `fn` stays reachable as `__wrapped__`."""
+    if _extobj_contextvar is None:  # pragma: no cover
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        set_state, reset_state = _extobj_contextvar.set, _extobj_contextvar.reset
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            token = set_state(_IGNORE)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                reset_state(token)
+    run.__wrapped__ = fn
+    run.__name__ = getattr(fn, "__name__", "kernel")
+    return run
+
+
+def _call(fn: Callable, *args: Any) -> Any:
+    return fn(*args)
+
+
+quiet_call = quiet(_call)
+quiet_call.__doc__ = "`fn(*args)` without NumPy's floating-point warnings (see `quiet`)."
 
 
 def axis(dim: Any) -> Any:

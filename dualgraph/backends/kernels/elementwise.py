@@ -7,6 +7,12 @@ from typing import Any, Callable
 from .common import sigmoid as stable_sigmoid
 
 
+# Kernels whose float results may be inf/NaN (1/0, log(0), sqrt(-1), exp(1000), sin(inf)): run
+# without NumPy's warnings (see kernels/__init__). add, sub and mul warn only for inf - inf,
+# 0 * inf or overflow at the float range's end; they stay bare, the eager hot path's cost.
+QUIET = frozenset({'div', 'pow', 'reciprocal', 'exp', 'log', 'sqrt', 'sin', 'cos', 'sigmoid'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def add(a, b, alpha=1):
         return xp.add(a, b) if alpha == 1 else xp.add(a, xp.multiply(b, alpha))

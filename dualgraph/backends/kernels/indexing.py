@@ -44,6 +44,10 @@ def _numpy_index(indices: tuple, dims: tuple) -> tuple:
     return tuple(where)
 
 
+# Accumulating inf/NaN: see kernels/__init__.
+QUIET = frozenset({'index_add'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def check_indices(shape: tuple, indices: tuple, dims: tuple) -> None:
         for ix, d in zip(indices, dims):

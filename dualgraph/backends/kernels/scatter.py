@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+# Accumulating inf/NaN: see kernels/__init__.
+QUIET = frozenset({'scatter_add'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def along(index, dim):
         """Index arrays that address `index`'s positions, with `index` itself along `dim`."""
