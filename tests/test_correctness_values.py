@@ -450,3 +450,75 @@ def test_backward_of_log_at_zero_is_silent():
         warnings.simplefilter("error")
         x.log().sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [INF, 1.0])
+
+
+# ------------------------------------------------------------ 6. bad input refused as PyTorch does
+
+def test_reshape_refuses_negative_sizes_other_than_minus_one():
+    for fn in (lambda x: x.reshape(-2, 3), lambda x: x.view(-2, 3)):
+        with pytest.raises(RuntimeError, match="invalid shape dimension -2"):
+            fn(dg.zeros(6))
+        with pytest.raises(RuntimeError, match="invalid shape dimension -2"):
+            dg.jit.trace(fn, (dg.zeros(6),))
+
+
+def test_squeeze_refuses_a_dim_out_of_range():
+    msg = r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)"
+    with pytest.raises(IndexError, match=msg):
+        dg.zeros(2, 1).squeeze(5)
+    with pytest.raises(IndexError, match=msg):
+        dg.jit.trace(lambda x: x.squeeze(5), (dg.zeros(2, 1),))
+    assert dg.zeros(2, 1).squeeze(-1).shape == (2,)
+
+
+@pytest.mark.parametrize("call", [
+    lambda out: dg.add(dg.ones(2), dg.ones(2), out=out),
+    lambda out: dg.mul(dg.ones(2), 2.5, out=out),
+    lambda out: dg.exp(dg.ones(2), out=out),
+    lambda out: dg.sum(dg.ones(2, 2), 0, out=out),
+    lambda out: dg.clamp(dg.ones(2), min=0.5, out=out),
+    lambda out: dg.where(dg.tensor([True, False]), dg.ones(2), 0.5, out=out),
+    lambda out: dg.cat([dg.ones(1), dg.ones(1)], out=out),
+    lambda out: dg.matmul(dg.ones(2, 2), dg.ones(2), out=out),
+], ids=["add", "mul", "exp", "sum", "clamp", "where", "cat", "matmul"])
+def test_out_refuses_a_dtype_the_result_cannot_be_cast_to(call):
+    out = dg.zeros(2, dtype=dg.int64)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        call(out)
+    np.testing.assert_array_equal(out.numpy(), [0, 0])  # nothing was written
+    wider = dg.zeros(2, dtype=dg.float64)  # float -> double is allowed, as in PyTorch
+    call(wider)
+    assert wider.dtype == dg.float64 and wider.numpy()[0] != 0
+
+
+def test_out_of_range_indices_give_pytorchs_error():
+    x = dg.zeros(2, 3)
+    msg = "index 5 is out of bounds for dimension 1 with size 3"
+    with pytest.raises(RuntimeError, match=msg):
+        x.gather(1, dg.tensor([[5]]))
+    with pytest.raises(RuntimeError, match=msg):
+        x.scatter_add_(1, dg.tensor([[5]]), dg.ones(1, 1))
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 1"):
+        x.gather(1, dg.tensor([[-1]]))  # PyTorch does not wrap negative indices here
+    f = dg.jit.trace(lambda a, i: a.gather(1, i), (x, dg.tensor([[0]])))
+    with pytest.raises(RuntimeError, match=msg):
+        f(x, dg.tensor([[5]]))
+
+
+def test_zero_dim_unbind_and_max():
+    with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no "
+                                         "dimensions"):
+        dg.tensor(1.0).unbind(0)
+    # PyTorch accepts max/min along dim 0 (or -1) of a 0-d tensor: (the value, index 0)
+    x = dg.tensor(2.0, requires_grad=True)
+    for name in ("max", "min"):
+        values, indices = getattr(x, name)(0)
+        assert values.shape == () and values.item() == 2.0
+        assert indices.dtype == dg.int64 and indices.item() == 0
+    (x.max(-1).values * 3).backward()
+    assert x.grad.item() == 3.0
+    with pytest.raises(IndexError, match=r"expected to be in range of \[-1, 0\], but got 1"):
+        x.max(1)
+    f = dg.jit.trace(lambda a: a.max(0)[0] * 3, (x,))
+    assert f(dg.tensor(5.0)).item() == 15.0

@@ -25,6 +25,10 @@ def kernels(xp: Any) -> dict[str, Callable]:
 
     def select(pick):
         def kernel(x, dim=0, keepdim=False):
+            if x.ndim == 0:  # PyTorch: max(0) of a 0-d tensor is (the value, index 0)
+                if dim not in (0, -1):
+                    raise IndexError("dim out of range")  # the meta function explains
+                return x.copy(), xp.zeros((), xp.int64)
             idx = xp.expand_dims(pick(x, axis=dim), dim)
             values = xp.take_along_axis(x, idx, axis=dim)
             if not keepdim:
