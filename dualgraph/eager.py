@@ -15,6 +15,7 @@ import numpy as np
 from .autograd import graph
 from .autograd.grad_mode import state as grad_state
 from .backends import backend_for
+from .backends.kernels.common import quiet
 from .ir.meta import SCALAR_TYPE_NAMES
 from .ir.registry import VIEW, OpDef, OpError, on_register
 from .ir.types import ALL_DTYPES, BOOL, CPU, FLOAT, INT, Device, DType, TensorType
@@ -135,6 +136,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
                 kernel = full
         try:
             out = kernel(*raws, **attrs) if attrs else kernel(*raws)
+        except RuntimeWarning:  # `python -W error`: NumPy's FP warning raised; PyTorch is silent
+            out = _rerun_quietly(op, kernel, raws, attrs)
         except Exception as exc:
             raise _explain(op, inputs, attrs, exc) from None
         if out.__class__ is not array_type:
@@ -174,6 +177,8 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         kernel, array_type, xp, plain = kernel_for(device)
         try:
             out = kernel(*raws, **attrs) if attrs else plain(*raws)
+        except RuntimeWarning:  # see _finish
+            out = _rerun_quietly(op, kernel if attrs else plain, raws, attrs)
         except Exception as exc:
             raise _explain(op, inputs, attrs, exc) from None
         if multi:
@@ -249,7 +254,10 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
             graph.record_inplace(op, inputs, attrs, self, old)
         return self
 
-    cpu_ufunc = cpu_plain if isinstance(cpu_plain, np.ufunc) else None
+    raw_plain = getattr(cpu_plain, "__wrapped__", cpu_plain)  # a quiet kernel's own ufunc
+    cpu_ufunc = raw_plain if isinstance(raw_plain, np.ufunc) else None
+    quiet_ufunc = quiet(cpu_ufunc) if cpu_ufunc is not None and cpu_plain is not raw_plain \
+        else None
 
     def ufunc_inplace(inputs: Sequence) -> bool:
         """`x.add_(y)` without autograd on the CPU: let the ufunc write into x (`out=`), when no
@@ -272,13 +280,28 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         if fast.get(self._dtype) is not self._dtype or not self._data.flags.writeable:
             return False
         try:
-            cpu_ufunc(*raws, out=self._data)
+            if quiet_ufunc is not None:
+                quiet_ufunc(*raws, out=self._data)
+            else:
+                cpu_ufunc(*raws, out=self._data)
+        except RuntimeWarning:
+            pass  # `-W error` made NumPy's FP warning an exception after the write: PyTorch's silence
         except (ValueError, TypeError, OverflowError):
             return False  # not broadcastable, or a scalar out of range: the general path explains
         self._version_counter().value += 1
         return True
 
     return run, run_inplace
+
+
+def _rerun_quietly(op: OpDef, kernel: Callable, raws: Sequence, attrs: dict) -> Any:
+    """A kernel's NumPy floating-point warning became an exception (`python -W error`, a
+    warnings filter): run it again without NumPy's warnings, since PyTorch returns inf/NaN
+    silently. Only on that failure path, so the kernels left bare (add, sub, mul) cost nothing
+    more on success. A random op is not run twice (it would draw twice): its warning stands."""
+    if op.random:
+        raise
+    return quiet(kernel)(*raws, **attrs)
 
 
 def _link_multi_view(src: Tensor, outs: tuple) -> None:

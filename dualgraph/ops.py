@@ -14,6 +14,8 @@ from ._tensor_ops import (ABS, ADD, COS, DIV, EQ, EXP, GE, GT, LE, LOG, LT, MATM
 from .autograd.grad_mode import no_grad, state as grad_state
 from .backends import backend_for
 from .dispatch import bind
+from .eager import can_cast
+from .ir.meta import SCALAR_TYPE_NAMES
 from .ir import get
 from .tensor import Tensor
 
@@ -30,6 +32,10 @@ def _out(name: str, result: Tensor, out: Tensor | None, inputs: tuple) -> Tensor
                                   for x in inputs + (out,)):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
+    if not can_cast(result._dtype, out._dtype):
+        raise RuntimeError(f"{name}(): result type {SCALAR_TYPE_NAMES[result._dtype.name]} can't "
+                           f"be cast to the desired output type "
+                           f"{SCALAR_TYPE_NAMES[out._dtype.name]}")
     if out._data.shape != result._data.shape:
         if out._view is not None:
             raise RuntimeError(f"{name}(): cannot resize the view given as out= from "

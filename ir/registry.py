@@ -75,7 +75,8 @@ class OpDef:
     template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads
-    save_output: bool = False  # whether the VJP reads the output
+    save_output: Any = False  # whether the VJP reads the output; for an op of several outputs
+    # a tuple of the output indices it reads (`(1,)`: the indices of `max(dim)`), True for all
     grad_name: Any = None  # node name as PyTorch prints it, or fn(inputs, attrs) -> name
     samples: Callable | None = None  # (rng) -> list[Sample]
     ref: Callable | None = None  # NumPy reference: (*inputs, **attrs) -> array

@@ -220,8 +220,10 @@ class _Autodiff:
                 inputs.append(None)
         output = None
         if op.save_output:
+            keep = op.save_output  # True, or the indices of the outputs the rule reads
             output = scope.fetch(node.outputs[0]) if op.num_outputs == 1 else tuple(
-                scope.fetch(o) for o in node.outputs)
+                scope.fetch(o) if keep is True or i in keep else None
+                for i, o in enumerate(node.outputs))
         types = [x.type if isinstance(x, Value) else None for x in node.inputs]
         ctx = Ctx(op, tuple(inputs), output, node.attrs,
                   tuple(_shape(t) if isinstance(t, TensorType) else None for t in types),

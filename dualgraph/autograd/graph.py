@@ -16,6 +16,7 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from ..backends import backend_for
+from ..backends.kernels.common import quiet_call
 from ..dispatch import bind
 from ..ir.registry import OpDef
 from ..tensor import Tensor, VersionCounter, _wrap
@@ -143,7 +144,8 @@ class OpNode(Node):
         if g is None:
             return [None] * len(self._next)
         ctx = self._ctx()
-        return fit_grads(self._op.vjp(ctx, g), ctx)
+        # the rule's own arithmetic (0 * inf where a `where` masks it) is as silent as PyTorch's
+        return fit_grads(quiet_call(self._op.vjp, ctx, g), ctx)
 
     def _apply_multi(self, grads: list) -> Sequence:
         """An op of several outputs: the rule gets one gradient per output, zeros where none
@@ -157,7 +159,7 @@ class OpNode(Node):
                 g = _wrap(backend_for(device).xp.zeros(shape, dtype.np), dtype, device)
             full.append(g)
         ctx = self._ctx()
-        return fit_grads(self._op.vjp(ctx, tuple(full)), ctx)
+        return fit_grads(quiet_call(self._op.vjp, ctx, tuple(full)), ctx)
 
     def _ctx(self) -> Ctx:
         op = self._op
@@ -171,7 +173,8 @@ class OpNode(Node):
         inputs = tuple(unpack_saved(s, self) if s.__class__ is tuple else s for s in self._saved)
         out = self._out
         output = None if out is None else (out.unpack(self) if isinstance(out, SavedOutput)
-                                           else tuple(o.unpack(self) for o in out))
+                                           else tuple(None if o is None else o.unpack(self)
+                                                      for o in out))
         meta = self._in_meta
         return Ctx(op, inputs, output, self._attrs,
                    tuple(m[0] if m is not None else None for m in meta),
@@ -352,8 +355,10 @@ def _record_multi(op: OpDef, inputs: Sequence, attrs: dict, outs: tuple) -> None
     node = _make_node(op, op.node_name(inputs, attrs), attrs, edges, _save(op, inputs),
                       _input_meta(inputs))
     node._out_meta = tuple((o._data.shape, o._dtype, o._device) for o in outs)
-    if op.save_output:
-        node._out = tuple(SavedOutput(o, i) for i, o in enumerate(outs))
+    keep = op.save_output
+    if keep:  # True: every output; a tuple: only those (indices, not the values PyTorch frees)
+        node._out = tuple(SavedOutput(o, i) if keep is True or i in keep else None
+                          for i, o in enumerate(outs))
     for i, o in enumerate(outs):
         if o._dtype.is_floating_point:
             o._grad_fn, o._output_nr, o._requires_grad = node, i, True

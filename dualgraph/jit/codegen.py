@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..backends import Backend
+from ..backends.kernels.common import quiet
 from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.symbolic import SymbolicError, SymExpr, dim, solve_source, to_source
 from ..ir.types import Device, DType, ListType, TensorType
@@ -337,6 +338,8 @@ def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tupl
     # The code object lives while the function or a traceback's frame does; then the source
     # leaves linecache and the file name is reused (CPython keeps each file name it compiled).
     weakref.finalize(fn.__code__, _release, filename, number)
+    if backend.xp.__name__ == "numpy":  # NumPy's FP warnings off for the call (PyTorch is silent)
+        fn = quiet(fn)
     return fn, source
 
 

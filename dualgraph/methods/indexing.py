@@ -25,6 +25,7 @@ INDEX_ADD, INDEX_COPY, INDEX_PUT = get("index_add"), get("index_copy"), get("ind
 GETITEM, PERMUTE, TRANSPOSE, RESHAPE = get("getitem"), get("permute"), get("transpose"), \
     get("reshape")
 GATHER = get("gather")
+INDEX_FILL, PUT, MASKED_SCATTER = get("index_fill"), get("put"), get("masked_scatter")
 
 
 def _named(name: str) -> type:
@@ -231,6 +232,27 @@ class Methods:
     def masked_select(self, mask: Any) -> Any:
         return bind(MASKED_SELECT, (self, mask))
 
+    def masked_scatter(self, mask: Any, source: Any) -> Any:
+        """`source`'s elements, in order, where `mask` (broadcast) is true; else `self`."""
+        return bind(MASKED_SCATTER, (self, mask, source))
+
+    def masked_scatter_(self, mask: Any, source: Any) -> Any:
+        return bind_inplace(MASKED_SCATTER, (self, mask, source))
+
+    def index_fill(self, dim: int, index: Any, value: Any) -> Any:
+        """`value` at `index` along `dim`."""
+        return bind(INDEX_FILL, (self, index, value), {"dim": dim})
+
+    def index_fill_(self, dim: int, index: Any, value: Any) -> Any:
+        return bind_inplace(INDEX_FILL, (self, index, value), {"dim": dim})
+
+    def put(self, index: Any, source: Any, accumulate: bool = False) -> Any:
+        """`source` at `index` of the flattened tensor (added when `accumulate`)."""
+        return bind(PUT, (self, index, source), {"accumulate": bool(accumulate)})
+
+    def put_(self, index: Any, source: Any, accumulate: bool = False) -> Any:
+        return bind_inplace(PUT, (self, index, source), {"accumulate": bool(accumulate)})
+
     def nonzero(self, *, as_tuple: bool = False) -> Any:
         """Indices of the non-zero elements: one row each, or one tensor per dim."""
         if not as_tuple:
@@ -433,6 +455,21 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Any:
     return input.masked_fill(mask, value)
 
 
+def masked_scatter(input: Any, mask: Any, source: Any) -> Any:
+    """`torch.masked_scatter`: `source`'s elements, in order, where `mask` is true."""
+    return input.masked_scatter(mask, source)
+
+
+def index_fill(input: Any, dim: int, index: Any, value: Any) -> Any:
+    """`torch.index_fill`: `value` at `index` along `dim`."""
+    return input.index_fill(dim, index, value)
+
+
+def put(input: Any, index: Any, source: Any, accumulate: bool = False) -> Any:
+    """`torch.put`: `source` at `index` of the flattened input (added when `accumulate`)."""
+    return input.put(index, source, accumulate)
+
+
 def masked_select(input: Any, mask: Any, *, out: Any = None) -> Any:
     return _out("masked_select", input.masked_select(mask), out, (input, mask))
 
@@ -510,4 +547,5 @@ __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "split",
            "unflatten", "movedim", "moveaxis", "swapaxes", "swapdims", "index_select",
            "masked_fill", "masked_select", "nonzero", "argwhere", "take", "take_along_dim",
            "gather", "sort", "argsort", "topk", "kthvalue", "unique", "scatter", "scatter_add",
-           "index_add", "index_copy", "index_put", "index_put_"]
+           "index_add", "index_copy", "index_put", "index_put_", "index_fill", "put",
+           "masked_scatter"]

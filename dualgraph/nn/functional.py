@@ -26,6 +26,7 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
+_CHECK_TARGET, _CHECK_PROBABILITY = get("check_target"), get("check_probability")
 _REDUCTIONS = ("none", "mean", "sum")
 _TINY = 1e-45  # float32's smallest subnormal: log(_TINY) < -100 in float32 and float64
 
@@ -230,12 +231,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if target.dim() != input.dim() - 1 or target.shape[0] != input.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0] if target.dim() else 0}).")
-    n_classes = input.shape[1]
+    # the class indices are checked by an op, at call time, so that the loss traces and scripts
+    target = bind(_CHECK_TARGET, (target, input), {"class_dim": 1, "ignore_index": ignore_index})
     ignored = target == ignore_index
     safe = target.masked_fill(ignored, 0)
-    bad = (safe < 0) | (safe >= n_classes)
-    if bool(bad.any()):
-        raise IndexError(f"Target {int(safe.masked_select(bad)[0].item())} is out of bounds.")
     picked = input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = creation.ones_like(picked) if weight is None else weight.index_select(
         0, safe.flatten()).reshape(safe.shape).to(picked.dtype)
@@ -308,8 +307,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
-    if input.numel() and (bool((input < 0).any()) or bool((input > 1).any())):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    # checked by an op at call time (NaN refused too), so that the loss traces and scripts
+    input = bind(_CHECK_PROBABILITY, (input,), {})
     # the argument is kept off 0 (log(0) would warn); its log is then below -100 and clamped
     log_x = input.clamp(min=_TINY).log().clamp(min=-100.0)
     log_1mx = (1.0 - input).clamp(min=_TINY).log().clamp(min=-100.0)
@@ -323,18 +322,16 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      size_average: Any = None, reduce: Any = None,
                                      reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
-    """BCE of sigmoid(x), computed as (1 - y) x + (1 + (p - 1) y) softplus(-x) so that no
-    exp overflows and no log sees 0."""
+    """BCE of sigmoid(x), as PyTorch computes it: (1 - y) x - (1 + (p - 1) y) log_sigmoid(x), so
+    that no exp overflows, no log sees 0, and the gradient at x = 0 is sigmoid(0) - y."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    # softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
-    sp_neg = (-input).clamp(min=0.0) + (-input.abs()).exp().log1p()
-    if pos_weight is None:
-        loss = (1.0 - target) * input + sp_neg
-    else:
-        loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * sp_neg
+    log_sig = bind(_LOGSIG, (input,), {})
+    if pos_weight is not None:
+        log_sig = log_sig * ((pos_weight - 1.0) * target + 1.0)
+    loss = (1.0 - target) * input - log_sig
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

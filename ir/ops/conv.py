@@ -323,6 +323,6 @@ def _pool_samples(rng):
 
 register(OpDef(
     name="max_pool2d_with_indices", inputs=("input",), attrs=dict(_POOL_ATTRS), num_outputs=2,
-    dtype_rule=_pool_dtype, shape_rule=_pool_shape, vjp=_pool_vjp, save_output=True,
+    dtype_rule=_pool_dtype, shape_rule=_pool_shape, vjp=_pool_vjp, save_output=(1,),
     grad_name="MaxPool2DWithIndicesBackward0", samples=_pool_samples, ref=pool_ref,
     doc="2-D max pooling of (N, C, H, W): (values, flat indices into each H*W plane)."))

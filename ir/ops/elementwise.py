@@ -86,8 +86,9 @@ MUL = _binary("mul", "({0} * {1})", meta.promote, vjp=_mul_vjp, ref=np.multiply)
 
 
 def _div_vjp(ctx, g):
-    if ctx.attrs["rounding_mode"] is not None:  # a rounded quotient is piecewise constant
-        return g * 0, g * 0 if ctx.needs_input_grad[1] else None
+    if ctx.attrs["rounding_mode"] is not None:  # a rounded quotient is piecewise constant:
+        zeros = g.new_zeros(g.shape)  # PyTorch's zeros_like(grad), not g * 0 (NaN for inf g)
+        return zeros, zeros if ctx.needs_input_grad[1] else None
     x, y = ctx.inputs
     gx = g / y
     gy = -gx * x / y if ctx.needs_input_grad[1] else None
@@ -137,13 +138,23 @@ DIV = _binary("div", "({0} / {1})", _div_dtype, vjp=_div_vjp, attrs={"rounding_m
 
 
 def _pow_vjp(ctx, g):
+    """PyTorch's pow_backward: it saves the inputs, not the output (so `y = a ** 2; y.mul_(2)`
+    leaves backward intact); an exponent of 0 gives a zero gradient (not 0 * inf = NaN), and a
+    base of 0 with an exponent >= 0 gives the exponent a zero gradient (not 0 * log 0)."""
     x, y = ctx.inputs
-    out = ctx.output
-    gx = g * y * x ** (y - 1) if ctx.needs_input_grad[0] else None
-    gy = None
+    where = lambda c, a, b: ctx.bind("where", (c, a, b), {})  # noqa: E731
+    gx = gy = None
+    if ctx.needs_input_grad[0]:
+        if isinstance(y, (int, float)):
+            gx = g.new_zeros(g.shape) if y == 0 else g * (y * x ** (y - 1))
+        else:
+            gx = where(y == 0, 0.0, g * (y * x ** (y - 1)))
     if ctx.needs_input_grad[1]:
-        log_x = x.log() if hasattr(x, "log") else math.log(x)  # `2 ** t`: the base is a scalar
-        gy = g * out * log_x
+        if isinstance(x, (int, float)):  # `2 ** t`: the base is a Python scalar
+            gy = g * (x ** y) * math.log(x) if x != 0 else where(y >= 0, 0.0, g * (x ** y) *
+                                                                 -math.inf)
+        else:
+            gy = where((x == 0) & (y >= 0), 0.0, g * (x ** y) * x.log())
     return gx, gy
 
 
@@ -155,7 +166,6 @@ def _pow_name(ins, attrs):
 
 POW = _binary("pow", "pow({0}, {1})", meta.promote, vjp=_pow_vjp, lo=0.5, hi=2.0,
               grad_name=_pow_name, ref=np.power)
-POW.save_output = True
 
 # ----------------------------------------------------------------------------------- unary math
 
@@ -178,7 +188,8 @@ SIN = _unary("sin", "sin({0})", vjp=lambda ctx, g: (g * ctx.inputs[0].cos(),), s
              ref=np.sin)
 COS = _unary("cos", "cos({0})", vjp=lambda ctx, g: (-g * ctx.inputs[0].sin(),), save_inputs=(0,),
              ref=np.cos)
-SIGN = _unary("sign", "sign({0})", dtype_rule=meta.keep_first, vjp=lambda ctx, g: (g * 0,),
+SIGN = _unary("sign", "sign({0})", dtype_rule=meta.keep_first,
+             vjp=lambda ctx, g: (g.new_zeros(g.shape),),  # zeros_like(grad), as PyTorch
               ref=np.sign)
 ABS = _unary("abs", "abs({0})", dtype_rule=meta.keep_first,
              vjp=lambda ctx, g: (g * ctx.inputs[0].sign(),), save_inputs=(0,), ref=np.abs)

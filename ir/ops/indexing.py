@@ -200,6 +200,9 @@ SPLIT = register(OpDef(
 
 def _unbind_count(ops, attrs):
     shape = _shape(ops[0])
+    if not shape:  # PyTorch's words (a 0-d tensor has nothing to unbind)
+        raise IndexError(f"unbind(): Dimension specified as {attrs['dim']} but tensor has no "
+                         "dimensions")
     size = shape[meta.normalize_dim("unbind", attrs["dim"], len(shape))]
     if _sym(size):
         raise OpError(f"unbind(): cannot unbind the symbolic dimension {size}: the number of "

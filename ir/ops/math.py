@@ -68,8 +68,9 @@ def _numbered(base: str, tensor_number: int, at: int = 1):
 
 
 def _zero_grad(ctx, g):
-    """Piecewise-constant ops (floor, round, ...): the gradient is zero wherever it exists."""
-    return (g * 0,)
+    """Piecewise-constant ops (floor, round, ...): the gradient is zero wherever it exists —
+    zeros, as PyTorch's `zeros_like(grad)`, never `g * 0` (NaN where g is inf or NaN)."""
+    return (g.new_zeros(g.shape),)
 
 
 def _where(ctx, cond, a, b):
@@ -295,7 +296,7 @@ HYPOT.save_output = True
 def _copysign_vjp(ctx, g):
     x = ctx.inputs[0]
     # d|x|*s/dx is sign(x) * sign(out); at x == 0 PyTorch gives 0, as sign(0) does.
-    gy = g * 0 if ctx.needs_input_grad[1] else None
+    gy = g.new_zeros(g.shape) if ctx.needs_input_grad[1] else None
     return g * (ctx.output.sign() * x.sign()), gy
 
 

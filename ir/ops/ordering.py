@@ -4,14 +4,15 @@ chose. Shared sampling helpers come from `indexing.py`."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
 
 from .. import meta
 from ..registry import OpDef, OpError, Sample, register
-from ..types import FRESH, int32, int64
-from .indexing import _LEGACY, _distinct, _same_size, _shape, _sym, _u
+from ..types import FRESH, bool_, int32, int64
+from .indexing import _CPP, _LEGACY, _distinct, _same_size, _shape, _sym, _u
 
 
 # --------------------------------------------------------------------------------- ordering
@@ -42,7 +43,7 @@ def _sort_ref(x, dim=-1, descending=False, stable=False):
 
 SORT = register(OpDef(
     name="sort", inputs=("input",), attrs={"dim": -1, "descending": False, "stable": False},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_sort_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_sort_shape, save_output=(1,),
     vjp=lambda ctx, grads: (_scatter_grad_back(grads[0], ctx.output[1], ctx),),
     samples=lambda rng: [Sample((_distinct(rng, 3, 4),), {"dim": -1}),
                          Sample((_distinct(rng, 3, 4),), {"dim": 0, "descending": True}),
@@ -69,7 +70,7 @@ def _topk_ref(x, k, dim=-1, largest=True, **unused):
 
 TOPK = register(OpDef(
     name="topk", inputs=("input",), attrs={"k": 1, "dim": -1, "largest": True, "sorted": True},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_topk_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_topk_shape, save_output=(1,),
     vjp=lambda ctx, grads: (_scatter_grad_back(grads[0], ctx.output[1], ctx),),
     samples=lambda rng: [Sample((_distinct(rng, 3, 5),), {"k": 2}),
                          Sample((_distinct(rng, 4, 3),), {"k": 3, "dim": 0, "largest": False})],
@@ -101,7 +102,7 @@ def _kthvalue_ref(x, k, dim=-1, keepdim=False):
 
 KTHVALUE = register(OpDef(
     name="kthvalue", inputs=("input",), attrs={"k": 1, "dim": -1, "keepdim": False},
-    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_kthvalue_shape, save_output=True,
+    num_outputs=2, dtype_rule=_sorted_dtype, shape_rule=_kthvalue_shape, save_output=(1,),
     vjp=_kthvalue_vjp,
     samples=lambda rng: [Sample((_distinct(rng, 3, 5),), {"k": 2}),
                          Sample((_distinct(rng, 4, 3),), {"k": 4, "dim": 0, "keepdim": True})],
@@ -261,3 +262,159 @@ INDEX_COPY = register(OpDef(
                         g.index_select(ctx.attrs["dim"], ctx.inputs[1])),
     samples=_index_write_samples, ref=_index_write_ref(False),
     doc="A copy of `self` with `source` written at `index` along `dim`."))
+
+
+# ---------------------------------------------------------- index_fill, put, masked_scatter
+
+def _index_fill_rule(ops, attrs):
+    x, index, value = ops
+    if index.dtype is not int64:
+        raise OpError("index_fill_(): Expected dtype int64 for index.")
+    if len(index.shape) > 1:
+        raise IndexError("index_fill_(): Index has to be a vector/scalar")
+    if meta.is_tensor(value) and len(value.shape):
+        raise OpError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                      f"with {len(value.shape)} dimension(s).")
+    meta.normalize_dim("index_fill_", attrs["dim"], len(x.shape))
+    return x.dtype, x.dtype
+
+
+def _index_fill_vjp(ctx, g):
+    index, dim = ctx.inputs[1], ctx.attrs["dim"]
+    kept = ctx.bind("index_fill", (g, index, 0.0), {"dim": dim})
+    # the value lands once on each filled position, however often the index repeats it
+    value = (g - kept).sum() if ctx.needs_input_grad[2] else None
+    return kept, None, value
+
+
+def _index_fill_ref(x, index, value, dim=0):
+    out = np.array(x, copy=True)
+    if out.ndim == 0:
+        return np.full_like(out, value) if np.size(index) else out
+    moved = np.moveaxis(out, dim, 0)
+    for i in np.reshape(index, -1):
+        moved[int(i)] = value
+    return out
+
+
+INDEX_FILL = register(OpDef(
+    name="index_fill", inputs=("self", "index", "value"), attrs={"dim": 0},
+    dtype_rule=_index_fill_rule, shape_rule=meta.first_shape, index_inputs=(1,),
+    save_inputs=(1,), vjp=_index_fill_vjp, inplace_variant=True,
+    grad_name=lambda ins, attrs: "IndexFillBackward1" if hasattr(ins[2], "shape")
+    else "IndexFillBackward0",
+    samples=lambda rng: [
+        Sample((_u(rng, 4, 3), np.array([0, 2]), 1.5), {"dim": 0}),
+        Sample((_u(rng, 2, 4), np.array([3, -4, 3]), np.array(-0.5)), {"dim": -1},
+               note="0-d value tensor, negative and repeated index"),
+        Sample((_u(rng, 3), np.array(1), 2.0), {"dim": 0}, note="0-d index"),
+        Sample((rng.integers(0, 5, size=(3, 2)), np.array([1]), 7), {"dim": 0}, grad=False,
+               note="int")],
+    ref=_index_fill_ref, doc="A copy of `self` with `value` written at `index` along `dim` "
+                             "(negative indices count from the end)."))
+
+
+def _put_rule(ops, attrs):
+    x, index, source = ops
+    if index.dtype is not int64:
+        raise OpError(f"put_(): Expected a long tensor for index, but got "
+                      f"{_LEGACY[index.dtype.name]}")
+    if source.dtype is not x.dtype:
+        raise OpError(f"put_(): self and source expected to have the same dtype, but got "
+                      f"self.dtype = {_LEGACY[x.dtype.name]} and source.dtype = "
+                      f"{_LEGACY[source.dtype.name]}")
+    n_src, n_index = meta.numel(source.shape), meta.numel(index.shape)
+    if n_src is not None and n_index is not None and n_src != n_index:
+        raise OpError(f"put_(): Expected source and index to have the same number of elements, "
+                      f"but got source.numel() = {n_src}, index.numel() = {n_index}")
+    return x.dtype, x.dtype
+
+
+def _put_vjp(ctx, g):
+    index = ctx.inputs[1]
+    accumulate = ctx.attrs["accumulate"]
+    gx = None
+    if ctx.needs_input_grad[0]:
+        gx = g if accumulate else ctx.bind(
+            "put", (g, index, g.new_zeros(ctx.shapes[2])), {"accumulate": False})
+    gs = g.take(index) if ctx.needs_input_grad[2] else None
+    return gx, None, gs
+
+
+def _put_ref(x, index, source, accumulate=False):
+    out = np.array(x, copy=True)
+    flat = out.reshape(-1)
+    for i, v in zip(np.reshape(index, -1), np.reshape(source, -1)):
+        flat[int(i)] = flat[int(i)] + v if accumulate else v
+    return out
+
+
+PUT = register(OpDef(
+    name="put", inputs=("self", "index", "source"), attrs={"accumulate": False},
+    dtype_rule=_put_rule, shape_rule=meta.first_shape, index_inputs=(1,), save_inputs=(1,),
+    vjp=_put_vjp, inplace_variant=True,
+    samples=lambda rng: [
+        Sample((_u(rng, 3, 4), np.array([[0, 10], [5, -1]]), _u(rng, 2, 2))),
+        Sample((_u(rng, 5), np.array([4, 4, 0]), _u(rng, 3)), {"accumulate": True},
+               note="repeated index, accumulate"),
+        Sample((np.array(1.5), np.array([0]), _u(rng, 1)), note="0-d self")],
+    ref=_put_ref, doc="A copy of `self` with `source`'s elements written at `index` of the "
+                      "flattened tensor (added when `accumulate`); negative indices count from "
+                      "the end."))
+
+
+def _masked_scatter_rule(ops, attrs):
+    x, mask, source = ops
+    if mask.dtype is not bool_:
+        raise OpError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                      f"{_CPP[mask.dtype.name]}")
+    if source.dtype is not x.dtype:
+        raise OpError(f"masked_scatter_: expected self and source to have same dtypes but got "
+                      f"{_LEGACY[x.dtype.name]} and {_LEGACY[source.dtype.name]}")
+    return x.dtype, x.dtype
+
+
+def _masked_scatter_shape(ops, attrs):
+    return meta.broadcast_shapes("masked_scatter", _shape(ops[0]), _shape(ops[1]))
+
+
+def _masked_scatter_vjp(ctx, g):
+    mask = ctx.inputs[1]
+    gx = g.masked_fill(mask, 0.0) if ctx.needs_input_grad[0] else None
+    gs = None
+    if ctx.needs_input_grad[2]:
+        # source element k went to the k-th true position of the mask: route each true
+        # position's gradient to its k (cumsum - 1); false positions go to a spare last slot
+        n = math.prod(ctx.shapes[2])
+        flat_mask = mask.expand(*g.shape).reshape(-1)
+        k = flat_mask.cumsum(0) - 1
+        slot = ctx.bind("where", (flat_mask, k, n), {})
+        acc = ctx.bind("scatter_add", (g.new_zeros((n + 1,)), slot, g.reshape(-1)), {"dim": 0})
+        gs = acc[:n].reshape(ctx.shapes[2])
+    return gx, None, gs
+
+
+def _masked_scatter_ref(x, mask, source):
+    shape = np.broadcast_shapes(np.shape(x), np.shape(mask))
+    out = np.array(np.broadcast_to(x, shape))
+    m = np.broadcast_to(mask, shape)
+    src = np.reshape(source, -1)
+    k = 0
+    for pos in np.ndindex(shape):
+        if m[pos]:
+            out[pos] = src[k]
+            k += 1
+    return out
+
+
+MASKED_SCATTER = register(OpDef(
+    name="masked_scatter", inputs=("self", "mask", "source"), dtype_rule=_masked_scatter_rule,
+    shape_rule=_masked_scatter_shape, index_inputs=(1,), save_inputs=(1,),
+    vjp=_masked_scatter_vjp, inplace_variant=True,
+    samples=lambda rng: [
+        Sample((_u(rng, 3, 4), rng.random((3, 4)) > 0.5, _u(rng, 12))),
+        Sample((_u(rng, 2, 3), np.array([True, False, True]), _u(rng, 3, 3)),
+               note="broadcast mask, larger source"),
+        Sample((_u(rng, 3), np.array([False, False, False]), _u(rng, 2)), note="no true")],
+    ref=_masked_scatter_ref, doc="A copy of `self` with `source`'s elements, in order, written "
+                                 "where `mask` is true (the mask broadcasts against `self`)."))

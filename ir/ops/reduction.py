@@ -130,6 +130,8 @@ def _arg_reduction_shape(op_name: str):
 def _select_vjp(ctx, grads):
     """max/min along a dim: the gradient goes to the selected element of each slice."""
     g = grads[0]
+    if not ctx.shapes[0]:  # a 0-d input: its one element was selected
+        return (g,)
     indices = ctx.output[1]
     dim = ctx.attrs["dim"]
     if not ctx.attrs["keepdim"]:
@@ -140,11 +142,15 @@ def _select_vjp(ctx, grads):
 def _select_samples(rng):
     x = rng.permutation(24).reshape(2, 3, 4) / 7.0  # distinct values: no ties
     return [Sample((x,), {"dim": 1}), Sample((x,), {"dim": -1, "keepdim": True}),
-            Sample((x[0, 0],), {"dim": 0})]
+            Sample((x[0, 0],), {"dim": 0}),
+            Sample((np.array(x[0, 0, 0]),), {"dim": 0}, note="0-d"),
+            Sample((np.array(x[0, 0, 1]),), {"dim": -1, "keepdim": True}, note="0-d, keepdim")]
 
 
 def _select_ref(pick):
     def ref(x, dim, keepdim=False):
+        if np.ndim(x) == 0:  # PyTorch: the value itself and index 0
+            return np.array(x, copy=True), np.array(0, dtype=np.int64)
         idx = np.expand_dims(pick(x, axis=dim), dim)
         values = np.take_along_axis(x, idx, axis=dim)
         return (values, idx) if keepdim else (np.squeeze(values, dim), np.squeeze(idx, dim))
@@ -155,5 +161,5 @@ for _name, _pick in (("max", np.argmax), ("min", np.argmin)):
     register(OpDef(
         name=_name, inputs=("input",), attrs={"dim": 0, "keepdim": False}, kind=REDUCTION,
         num_outputs=2, dtype_rule=_arg_reduction_dtype, shape_rule=_arg_reduction_shape(_name),
-        vjp=_select_vjp, save_output=True, samples=_select_samples, ref=_select_ref(_pick),
+        vjp=_select_vjp, save_output=(1,), samples=_select_samples, ref=_select_ref(_pick),
         doc=f"({_name} values, their indices) along `dim`, as torch.{_name}(x, dim) returns."))

@@ -347,7 +347,7 @@ def _mode_samples(rng):
 register(OpDef(
     name="median", inputs=("input",), attrs={"dim": -1, "keepdim": False}, kind=REDUCTION,
     num_outputs=2, dtype_rule=_selection_dtype("median", False),
-    shape_rule=_selection_shape("median"), vjp=_index_vjp, save_output=True,
+    shape_rule=_selection_shape("median"), vjp=_index_vjp, save_output=(1,),
     grad_name="MedianBackward1", samples=_median_samples,
     ref=lambda x, dim=-1, keepdim=False: _along(x, dim, keepdim, _median_of),
     doc="(lower median, its index) along `dim`: torch.median(x, dim)."))
@@ -363,7 +363,7 @@ register(OpDef(
 register(OpDef(
     name="mode", inputs=("input",), attrs={"dim": -1, "keepdim": False}, kind=REDUCTION,
     num_outputs=2, dtype_rule=_selection_dtype("mode", True), shape_rule=_selection_shape("mode"),
-    vjp=_index_vjp, save_output=True, samples=_mode_samples,
+    vjp=_index_vjp, save_output=(1,), samples=_mode_samples,
     ref=lambda x, dim=-1, keepdim=False: _along(x, dim, keepdim, _mode_of),
     doc="(most frequent value, its last index) along `dim`: torch.mode(x, dim)."))
 

@@ -3,7 +3,11 @@ family (as `ir/ops/` has one module of op records per family).
 
 Each family module defines `kernels(xp) -> {op name: callable(*arrays_or_scalars, **attrs)}` and
 may define `plain(xp)`: kernels for calls without attributes where a library function serves
-directly, saving the eager fast path a Python call. Inputs arrive already cast to the op's compute
+directly, saving the eager fast path a Python call. A family's `QUIET` names the kernels whose
+floating-point results may be inf or NaN (log(0), 1/0, exp(1000), inf - inf): PyTorch returns
+those silently where NumPy warns, so on NumPy `build` wraps exactly those kernels in
+`common.quiet` (NumPy's warnings off for the call, the caller's error state untouched); the
+others run bare, at no cost. Inputs arrive already cast to the op's compute
 dtype (the dtype rule in `ir` decides), so kernels only compute. Every module in this package is
 a family; a backend overrides an entry only where its library differs.
 """
@@ -14,17 +18,34 @@ import importlib
 import pkgutil
 from typing import Any, Callable
 
+from .common import quiet
+
 
 def _families() -> list:
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "common")
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
+def _warns(xp: Any) -> bool:
+    """Whether the library reports floating-point errors as warnings (NumPy; CuPy does not)."""
+    return getattr(xp, "__name__", "") == "numpy"
+
+
+def _quieted(family: Any, xp: Any, kernels: dict, check: bool = False) -> dict:
+    names = getattr(family, "QUIET", ())
+    unknown = set(names) - set(kernels)
+    if check and unknown:
+        raise ValueError(f"{family.__name__}.QUIET names no kernel of the family: {unknown}")
+    if not _warns(xp):
+        return kernels
+    return {name: quiet(k) if name in names else k for name, k in kernels.items()}
+
+
 def build(xp: Any) -> dict[str, Callable]:
     """The kernel table for one array library: every family's kernels, merged."""
     table: dict[str, Callable] = {}
     for family in _families():
-        for name, kernel in family.kernels(xp).items():
+        for name, kernel in _quieted(family, xp, family.kernels(xp), check=True).items():
             if name in table:
                 raise ValueError(f"kernel {name!r} is defined by two families")
             table[name] = kernel
@@ -36,5 +57,5 @@ def plain_kernels(xp: Any) -> dict[str, Callable]:
     table: dict[str, Callable] = {}
     for family in _families():
         if hasattr(family, "plain"):
-            table.update(family.plain(xp))
+            table.update(_quieted(family, xp, family.plain(xp)))
     return table

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from .common import sigmoid as stable_sigmoid
+
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
 
@@ -23,6 +25,10 @@ def _erf(xp: Any) -> Callable:
         def erf(x):
             return xp.asarray(vec(x)).astype(x.dtype, copy=False)
         return erf
+
+
+# Activations of inf/NaN inputs (NumPy warns, PyTorch is silent): see kernels/__init__.
+QUIET = frozenset({'gelu', 'gelu_backward', 'silu', 'softplus', 'elu', 'log_sigmoid'})
 
 
 def kernels(xp: Any) -> dict[str, Callable]:
@@ -44,11 +50,8 @@ def kernels(xp: Any) -> dict[str, Callable]:
             d = cdf + x * xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
         return (g * d).astype(xp.result_type(g, x), copy=False)
 
-    def sigmoid(x):
-        return 0.5 * (xp.tanh(0.5 * x) + 1.0)
-
     def silu(x):
-        return (x * sigmoid(x)).astype(x.dtype, copy=False)
+        return (x * stable_sigmoid(xp, x)).astype(x.dtype, copy=False)
 
     def softplus(x, beta=1.0, threshold=20.0):
         z = x * beta

@@ -3,14 +3,67 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+try:  # NumPy >= 2 keeps its floating-point error state in a context variable
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+    _IGNORE = _make_extobj(all="ignore")
+except ImportError:  # pragma: no cover - older NumPy: the public (slower) np.errstate
+    _extobj_contextvar = None
+
+
+def quiet(fn: Callable) -> Callable:
+    """`fn` with NumPy's floating-point warnings (divide by zero, overflow, invalid) off for the
+    duration of the call only: PyTorch returns inf/NaN silently where NumPy warns (log(0),
+    sqrt(-1), 1/0, exp(1000)). The caller's own error state is untouched (the setting lives in
+    a context variable, restored on return), so this costs two context-variable writes per call
+    and nothing on kernels that are not wrapped. `fn` stays reachable as `__wrapped__`."""
+    if _extobj_contextvar is None:  # pragma: no cover
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        set_state, reset_state = _extobj_contextvar.set, _extobj_contextvar.reset
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            token = set_state(_IGNORE)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                reset_state(token)
+    run.__wrapped__ = fn
+    run.__name__ = getattr(fn, "__name__", "kernel")
+    return run
+
+
+def _call(fn: Callable, *args: Any) -> Any:
+    return fn(*args)
+
+
+quiet_call = quiet(_call)
+quiet_call.__doc__ = "`fn(*args)` without NumPy's floating-point warnings (see `quiet`)."
 
 
 def axis(dim: Any) -> Any:
     """A PyTorch `dim` (int, tuple, list or None) as a NumPy `axis`."""
     return tuple(dim) if isinstance(dim, list) else dim
+
+
+def sigmoid(xp: Any, x: Any) -> Any:
+    """1 / (1 + exp(-x)), PyTorch's own CPU formula: exact in the tail down to float32's
+    exp overflow (sigmoid(-17) = 4.14e-8, sigmoid(-87) = 1.6e-38), then 0 as PyTorch gives; the
+    0.5 * (1 + tanh(x / 2)) form cancels to 0 below -17. Half precision is computed in float32,
+    as PyTorch does. The overflow of exp(-x) is expected: callers run it quietly."""
+    if x.dtype == xp.float16:
+        return sigmoid(xp, x.astype(xp.float32)).astype(xp.float16)
+    t = xp.negative(x)
+    if t.__class__ is not xp.ndarray:  # a 0-d input gives a NumPy scalar: no out=
+        return xp.asarray(1.0 / (1.0 + xp.exp(t)), dtype=x.dtype)
+    xp.exp(t, out=t)
+    xp.add(t, 1.0, out=t)
+    return xp.reciprocal(t, out=t)
 
 
 def full_index(index: tuple) -> tuple:

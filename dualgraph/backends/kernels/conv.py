@@ -7,6 +7,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+# Convolutions of inf/NaN or overflowing values: see kernels/__init__.
+QUIET = frozenset({'conv2d', 'conv2d_input_grad', 'conv2d_weight_grad'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def pad(x, padding, value=0.0):
         ph, pw = padding

@@ -44,6 +44,10 @@ def _numpy_index(indices: tuple, dims: tuple) -> tuple:
     return tuple(where)
 
 
+# Accumulating inf/NaN: see kernels/__init__.
+QUIET = frozenset({'index_add', 'put'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def check_indices(shape: tuple, indices: tuple, dims: tuple) -> None:
         for ix, d in zip(indices, dims):
@@ -198,6 +202,50 @@ def kernels(xp: Any) -> dict[str, Callable]:
             return out.reshape(shape)
         return kernel
 
+    def index_fill(x, index, value, dim=0):
+        if index.ndim > 1:
+            raise ValueError("index is not a vector")  # the meta function explains
+        index = index.reshape(-1)
+        size = x.shape[dim] if x.ndim else 1
+        bad = _first_bad(xp, index, -size, size)
+        if bad is not None:
+            raise IndexOutOfRange(f"index_fill_(): index {bad} is out of bounds for dimension "
+                                  f"{dim % max(x.ndim, 1)} with size {size}")
+        out = x.copy()
+        if x.ndim == 0:
+            if index.size:
+                out[...] = value
+            return out
+        out[(slice(None),) * (dim % x.ndim) + (index,)] = value
+        return out
+
+    def put(x, index, source, accumulate=False):
+        index, source = index.reshape(-1), source.reshape(-1)
+        if index.size != source.size:
+            raise ValueError("put: sizes differ")  # the meta function explains
+        bad = _first_bad(xp, index, -x.size, x.size)
+        if bad is not None:
+            raise IndexOutOfRange(f"put_(): out of range: tried to access index {bad} on a "
+                                  f"tensor of {x.size} elements.")
+        out = x.copy()
+        flat = out.reshape(-1)  # a view: `out` is a fresh contiguous copy
+        if accumulate:
+            xp.add.at(flat, index, source)
+        else:
+            flat[index] = source
+        return out
+
+    def masked_scatter(x, mask, source):
+        shape = np.broadcast_shapes(x.shape, mask.shape)
+        out = xp.array(xp.broadcast_to(x, shape))
+        m = xp.broadcast_to(mask, shape)
+        count = int(m.sum())
+        if count > source.size:
+            raise RuntimeError(f"masked_scatter_(): Number of elements of source < number of "
+                               f"ones in mask ({source.size} < {count})")
+        out[m] = source.reshape(-1)[:count]
+        return out
+
     def index(x, *indices, dims=()):
         check_indices(x.shape, indices, dims)
         return x[_numpy_index(indices, dims)]
@@ -220,6 +268,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
     return {
         "cat": cat, "stack": lambda *arrays, dim=0: xp.stack(arrays, axis=dim),
         "split": split, "unbind": unbind, "flip": flip, "roll": roll, "repeat": repeat,
+        "index_fill": index_fill, "put": put, "masked_scatter": masked_scatter,
         "index_select": index_select, "masked_fill": masked_fill, "masked_select": masked_select,
         "nonzero": lambda x: xp.argwhere(x).astype(xp.int64), "take": take,
         "sort": sort, "topk": topk, "kthvalue": kthvalue, "unique": unique,

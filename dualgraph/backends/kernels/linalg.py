@@ -68,6 +68,10 @@ def _diag_positions(xp: Any, n: int, offset: int) -> tuple:
     return rows, rows - max(-offset, 0) + max(offset, 0)
 
 
+# Products and norms that may overflow, log|det| of a singular matrix: see kernels/__init__.
+QUIET = frozenset({'linalg_vector_norm', 'vdot', 'einsum', 'trace', 'linalg_det', 'linalg_slogdet'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     lapack_error = getattr(xp.linalg, "LinAlgError", np.linalg.LinAlgError)
 

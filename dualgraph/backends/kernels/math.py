@@ -55,6 +55,11 @@ def rounded_divide(xp: Any, a: Any, b: Any, mode: str, op_name: str = "div") -> 
     return q
 
 
+# Kernels whose float results may be inf/NaN where NumPy warns and PyTorch is silent
+# (acos(2), atanh(1), log2(0), exp2(1000) ...): see kernels/__init__.
+QUIET = frozenset({'acos', 'acosh', 'asin', 'atanh', 'cosh', 'sinh', 'exp2', 'expm1', 'fmod', 'remainder', 'frac', 'hypot', 'lerp', 'log10', 'log1p', 'log2', 'rsqrt', 'square', 'tan', 'addcdiv', 'addcmul', 'addmm'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     table: dict[str, Callable] = {}
     table.update(_unary_kernels(xp))
@@ -135,12 +140,22 @@ def _binary_kernels(xp: Any) -> dict[str, Callable]:
             return xp.where(a == b, a, out) if out.dtype.kind == "f" else out
         return pick
 
+    def keep_x_on_ties(fn):
+        """clamp_min/clamp_max with a tensor bound: x where x equals the bound (-0.0 against 0
+        stays -0.0, as PyTorch's), NaN from either side."""
+        def clamp(x, bound):
+            x, bound = _pair(xp, x, bound)
+            out = fn(x, bound)
+            return xp.where(x == bound, x, out) if out.dtype.kind == "f" else out
+        return clamp
+
     table = {"fmod": fmod, "remainder": remainder}
     for name, fn in (("maximum", xp.maximum), ("minimum", xp.minimum), ("fmax", xp.fmax),
                      ("fmin", xp.fmin)):
         table[name] = first_on_ties(fn)
     for name, fn in (("atan2", xp.arctan2), ("hypot", xp.hypot), ("copysign", xp.copysign),
-                     ("clamp_min", xp.maximum), ("clamp_max", xp.minimum),
+                     ("clamp_min", keep_x_on_ties(xp.maximum)),
+                     ("clamp_max", keep_x_on_ties(xp.minimum)),
                      ("logical_and", xp.logical_and), ("logical_or", xp.logical_or),
                      ("logical_xor", xp.logical_xor), ("bitwise_and", xp.bitwise_and),
                      ("bitwise_or", xp.bitwise_or), ("bitwise_xor", xp.bitwise_xor)):
@@ -150,15 +165,23 @@ def _binary_kernels(xp: Any) -> dict[str, Callable]:
 
 def _selection_kernels(xp: Any) -> dict[str, Callable]:
     def clamp(x, min=None, max=None):
+        # PyTorch's vectorized clamp: max(min, x) then min(max, .) returning x unless it is
+        # beyond a bound, so x equal to a bound (-0.0 against 0) and NaN x pass unchanged.
         if min is not None:
-            x = xp.maximum(x, scalar_like(xp, min, x))
+            x = xp.where(x < min, scalar_like(xp, min, x), x)
         if max is not None:
-            x = xp.minimum(x, scalar_like(xp, max, x))
+            x = xp.where(x > max, scalar_like(xp, max, x), x)
         return x
 
     def clamp_tensor(x, lo, hi):
-        # max(x, min) then min(., max): where min > max the result is max, as in PyTorch.
-        return xp.minimum(xp.maximum(x, scalar_like(xp, lo, x)), scalar_like(xp, hi, x))
+        # max(x, min) then min(., max): where min > max the result is max, as in PyTorch; a NaN
+        # bound gives NaN, and x equal to a bound is x itself (-0.0 stays -0.0).
+        lo, hi = scalar_like(xp, lo, x), scalar_like(xp, hi, x)
+        t = xp.maximum(x, lo)
+        if t.dtype.kind == "f":
+            t = xp.where(x == lo, x, t)
+        out = xp.minimum(t, hi)
+        return xp.where(t == hi, t, out) if out.dtype.kind == "f" else out
 
     def where(cond, a, b):
         if cond.dtype != bool:

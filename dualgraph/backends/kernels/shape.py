@@ -8,7 +8,18 @@ from .common import full_index
 
 
 def kernels(xp: Any) -> dict[str, Callable]:
+    def check_shape(shape):
+        """NumPy reads any negative size as "infer"; PyTorch only -1 (the meta function then
+        says "invalid shape dimension -2")."""
+        if shape and min(shape) < -1:
+            raise ValueError("invalid shape dimension")
+
+    def reshape(x, shape):
+        check_shape(shape)
+        return x.reshape(shape)
+
     def view(x, shape):
+        check_shape(shape)
         try:
             return x.reshape(shape, copy=False)
         except ValueError:
@@ -33,6 +44,9 @@ def kernels(xp: Any) -> dict[str, Callable]:
         if dim is None:
             return xp.squeeze(x)
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        n = max(x.ndim, 1)
+        if any(not -n <= d < n for d in dims):
+            raise IndexError("squeeze(): dim out of range")  # the meta function explains
         dims = tuple(d % x.ndim for d in dims) if x.ndim else ()
         return xp.squeeze(x, axis=tuple(d for d in dims if x.shape[d] == 1))
 
@@ -50,7 +64,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return xp.array(xp.broadcast_to(xp.asarray(src, dtype=dst.dtype), dst.shape), copy=True)
 
     return {
-        "view": view, "reshape": lambda x, shape: x.reshape(shape),
+        "view": view, "reshape": reshape,
         "transpose": lambda x, dim0=0, dim1=1: xp.swapaxes(x, dim0, dim1),
         "permute": lambda x, dims: xp.transpose(x, dims),
         "expand": expand, "sum_to_size": sum_to_size,

@@ -37,6 +37,11 @@ def _count(shape: tuple, axes: tuple) -> int:
     return math.prod(shape[a] for a in axes)
 
 
+# Reductions and scans over inf/NaN or overflowing values (cumsum of [inf, -inf]): NumPy warns,
+# PyTorch is silent; see kernels/__init__.
+QUIET = frozenset({'prod', 'dist', 'cumsum', 'cumprod', 'std', 'std_mean', 'var', 'var_mean', 'logsumexp', 'softmax', 'log_softmax'})
+
+
 def kernels(xp: Any) -> dict[str, Callable]:
     def reduce_with(method: str):
         def kernel(x, dim=(), keepdim=False):
