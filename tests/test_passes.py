@@ -1,0 +1,391 @@
+"""The optimizing passes, tested the way LLVM's and MLIR's are: an input graph in the text form,
+the expected graph after the pass, compared by their printed forms; and the optimized graph run
+against the captured one on the same inputs."""
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import dualgraph as dg
+from dualgraph.backends import backend_for
+from dualgraph.ir.text import parse_graph, print_graph
+from dualgraph.ir.types import CPU
+from dualgraph.ir.verify import verify
+from dualgraph.jit.codegen import compile_graph
+from dualgraph.passes.cse import cse
+from dualgraph.passes.dce import dce
+from dualgraph.passes.fold import FOLD_LIMIT, fold_constants
+from dualgraph.passes.manager import PIPELINE, check_level, optimize
+from dualgraph.passes.rewrite import clone
+
+
+def _graph(text: str):
+    return parse_graph(textwrap.dedent(text).strip())
+
+
+def _after(pass_fn, text: str) -> tuple:
+    g = _graph(text)
+    log: list = []
+    changed = pass_fn(g, log)
+    verify(g)
+    return print_graph(g), changed, log
+
+
+def _expect(text: str) -> str:
+    return print_graph(_graph(text))
+
+
+def _run(graph, *arrays):
+    fn, _ = compile_graph(graph, backend_for(CPU))
+    return fn(*arrays)
+
+
+# ------------------------------------------------------------------------------------------ dce
+
+def test_dce_removes_unused_pure_nodes_and_keeps_effects_and_random_draws():
+    out, changed, log = _after(dce, """
+        graph(%x: f32[3]) {
+          %0 = cos(%x) : f32[3]
+          %1 = exp(%0) : f32[3]
+          %2 = rand() {size=(3,), dtype=float32, device=None} : f32[3]
+          %3 = sum(%x) {dim=None, keepdim=False, dtype=None} : f32[]
+          %4 = gt(%3, 0) : bool[]
+          %5 = assert(%4) {message='positive'} : bool[]
+          %6 = sin(%x) : f32[3]
+          return (%6)
+        }""")
+    assert changed and [entry[1].op.name for entry in log] == ["exp", "cos"]
+    assert out == _expect("""
+        graph(%x: f32[3]) {
+          %0 = rand() {size=(3,), dtype=float32, device=None} : f32[3]
+          %1 = sum(%x) {dim=None, keepdim=False, dtype=None} : f32[]
+          %2 = gt(%1, 0) : bool[]
+          %3 = assert(%2) {message='positive'} : bool[]
+          %4 = sin(%x) : f32[3]
+          return (%4)
+        }""")
+
+
+def test_dce_on_a_graph_without_dead_code_changes_nothing():
+    text = """
+        graph(%x: f32[3]) {
+          %0 = sin(%x) : f32[3]
+          return (%0)
+        }"""
+    out, changed, log = _after(dce, text)
+    assert not changed and not log and out == _expect(text)
+
+
+def test_dce_drops_unused_if_outputs_in_both_arms():
+    out, changed, _ = _after(dce, """
+        graph(%x: f32[3], %c: bool[]) {
+          %0, %1 = if(%c) : f32[3], f32[3] {
+            then() {
+              %2 = sin(%x) : f32[3]
+              %3 = cos(%x) : f32[3]
+              yield (%2, %3)
+            }
+            else() {
+              %4 = exp(%x) : f32[3]
+              yield (%4, %x)
+            }
+          }
+          return (%0)
+        }""")
+    assert changed
+    assert out == _expect("""
+        graph(%x: f32[3], %c: bool[]) {
+          %0 = if(%c) : f32[3] {
+            then() {
+              %1 = sin(%x) : f32[3]
+              yield (%1)
+            }
+            else() {
+              %2 = exp(%x) : f32[3]
+              yield (%2)
+            }
+          }
+          return (%0)
+        }""")
+
+
+def test_dce_drops_loop_carried_values_needed_only_by_themselves():
+    out, changed, _ = _after(dce, """
+        graph(%x: f32[3], %n: i64[]) {
+          %0, %1 = loop(%n, True, %x, %x) : f32[3], f32[3] {
+            body(%2: int, %3: f32[3], %4: f32[3]) {
+              %5 = mul(%3, 2) : f32[3]
+              %6 = add(%4, 1) {alpha=1} : f32[3]
+              yield (True, %5, %6)
+            }
+          }
+          return (%0)
+        }""")
+    assert changed
+    assert out == _expect("""
+        graph(%x: f32[3], %n: i64[]) {
+          %0 = loop(%n, True, %x) : f32[3] {
+            body(%1: int, %2: f32[3]) {
+              %3 = mul(%2, 2) : f32[3]
+              yield (True, %3)
+            }
+          }
+          return (%0)
+        }""")
+
+
+def test_dce_keeps_a_carried_value_the_rest_of_the_body_reads():
+    text = """
+        graph(%x: f32[3], %n: i64[]) {
+          %0, %1 = loop(%n, True, %x, %x) : f32[3], f32[3] {
+            body(%2: int, %3: f32[3], %4: f32[3]) {
+              %5 = mul(%3, %4) : f32[3]
+              %6 = add(%4, 1) {alpha=1} : f32[3]
+              yield (True, %5, %6)
+            }
+          }
+          return (%0)
+        }"""
+    out, changed, _ = _after(dce, text)
+    assert not changed and out == _expect(text)
+
+
+def test_dce_keeps_a_loop_condition_computed_from_a_carried_value():
+    text = """
+        graph(%x: f32[3]) {
+          %0, %1 = loop(9223372036854775807, True, %x, %x) : f32[3], f32[3] {
+            body(%2: int, %3: f32[3], %4: f32[3]) {
+              %5 = mul(%3, 2) : f32[3]
+              %6 = add(%4, 1) {alpha=1} : f32[3]
+              %7 = sum(%6) {dim=None, keepdim=False, dtype=None} : f32[]
+              %8 = lt(%7, 10) : bool[]
+              yield (%8, %5, %6)
+            }
+          }
+          return (%0)
+        }"""
+    out, changed, _ = _after(dce, text)
+    assert not changed and out == _expect(text)
+
+
+# ------------------------------------------------------------------------------------------ cse
+
+def test_cse_merges_same_op_inputs_and_attributes():
+    out, changed, log = _after(cse, """
+        graph(%x: f32[3, 4]) {
+          %0 = sum(%x) {dim=(1,), keepdim=False, dtype=None} : f32[3]
+          %1 = sum(%x) {dim=(1,), keepdim=False, dtype=None} : f32[3]
+          %2 = sum(%x) {dim=(0,), keepdim=False, dtype=None} : f32[4]
+          %3 = mul(%0, %1) : f32[3]
+          return (%3, %2)
+        }""")
+    assert changed and len(log) == 1
+    assert out == _expect("""
+        graph(%x: f32[3, 4]) {
+          %0 = sum(%x) {dim=(1,), keepdim=False, dtype=None} : f32[3]
+          %1 = sum(%x) {dim=(0,), keepdim=False, dtype=None} : f32[4]
+          %2 = mul(%0, %0) : f32[3]
+          return (%2, %1)
+        }""")
+
+
+def test_cse_tells_literals_of_different_types_apart():
+    text = """
+        graph(%x: i64[3]) {
+          %0 = mul(%x, 2) : i64[3]
+          %1 = mul(%x, 2.0) : f32[3]
+          %2 = add(%x, True) {alpha=1} : i64[3]
+          %3 = add(%x, 1) {alpha=1} : i64[3]
+          return (%0, %1, %2, %3)
+        }"""
+    out, changed, _ = _after(cse, text)
+    assert not changed and out == _expect(text)
+
+
+def test_cse_never_merges_random_draws():
+    text = """
+        graph(%x: f32[3]) {
+          %0 = rand() {size=(3,), dtype=float32, device=None} : f32[3]
+          %1 = rand() {size=(3,), dtype=float32, device=None} : f32[3]
+          %2 = add(%0, %1) {alpha=1} : f32[3]
+          return (%2)
+        }"""
+    out, changed, _ = _after(cse, text)
+    assert not changed and out == _expect(text)
+
+
+def test_cse_reuses_an_outer_value_inside_a_block_but_not_across_sibling_blocks():
+    out, changed, _ = _after(cse, """
+        graph(%x: f32[3], %c: bool[]) {
+          %0 = sin(%x) : f32[3]
+          %1 = if(%c) : f32[3] {
+            then() {
+              %2 = sin(%x) : f32[3]
+              %3 = cos(%x) : f32[3]
+              %4 = add(%2, %3) {alpha=1} : f32[3]
+              yield (%4)
+            }
+            else() {
+              %5 = cos(%x) : f32[3]
+              yield (%5)
+            }
+          }
+          %6 = cos(%x) : f32[3]
+          %7 = add(%1, %6) {alpha=1} : f32[3]
+          return (%7, %0)
+        }""")
+    assert changed
+    assert out == _expect("""
+        graph(%x: f32[3], %c: bool[]) {
+          %0 = sin(%x) : f32[3]
+          %1 = if(%c) : f32[3] {
+            then() {
+              %2 = cos(%x) : f32[3]
+              %3 = add(%0, %2) {alpha=1} : f32[3]
+              yield (%3)
+            }
+            else() {
+              %4 = cos(%x) : f32[3]
+              yield (%4)
+            }
+          }
+          %5 = cos(%x) : f32[3]
+          %6 = add(%1, %5) {alpha=1} : f32[3]
+          return (%6, %0)
+        }""")
+
+
+# ------------------------------------------------------------------------------------ constants
+
+def test_fold_computes_constant_subgraphs_with_the_eager_kernels():
+    g = _graph("""
+        graph(%x: f32[3]) {
+          %0 = full() {size=(3,), fill_value=2, dtype=float32, device=None} : f32[3]
+          %1 = exp(%0) : f32[3]
+          %2 = mul(%x, %1) : f32[3]
+          return (%2)
+        }""")
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    want = _run(clone(g), x)[0]
+    log: list = []
+    assert fold_constants(g, log)
+    dce(g, [])
+    verify(g)
+    assert g.op_counts() == {"constant": 1, "mul": 1}
+    np.testing.assert_array_equal(_run(g, x)[0], want)
+    np.testing.assert_allclose(want, x * np.exp(np.float32(2)), rtol=1e-6)
+
+
+def test_fold_keeps_large_results_random_draws_and_errors_as_nodes():
+    big = FOLD_LIMIT + 1
+    text = f"""
+        graph(%x: f32[3]) {{
+          %0 = full() {{size=({big},), fill_value=2, dtype=float32, device=None}} : f32[{big}]
+          %1 = rand() {{size=(3,), dtype=float32, device=None}} : f32[3]
+          %2 = add(%x, %1) {{alpha=1}} : f32[3]
+          return (%2, %0)
+        }}"""
+    out, changed, _ = _after(fold_constants, text)
+    assert not changed and out == _expect(text)
+
+
+def test_fold_takes_the_arm_of_a_constant_condition_and_drops_zero_trip_loops():
+    g = _graph("""
+        graph(%x: f32[3]) {
+          %0 = full() {size=(), fill_value=1, dtype=float32, device=None} : f32[]
+          %1 = gt(%0, 0) : bool[]
+          %2 = if(%1) : f32[3] {
+            then() {
+              %3 = sin(%x) : f32[3]
+              yield (%3)
+            }
+            else() {
+              %4 = cos(%x) : f32[3]
+              yield (%4)
+            }
+          }
+          %5 = loop(0, True, %2) : f32[3] {
+            body(%6: int, %7: f32[3]) {
+              %8 = mul(%7, 2) : f32[3]
+              yield (True, %8)
+            }
+          }
+          return (%5)
+        }""")
+    x = np.array([0.1, 0.2, 0.3], np.float32)
+    want = _run(clone(g), x)[0]
+    assert fold_constants(g, [])
+    dce(g, [])
+    verify(g)
+    assert print_graph(g) == _expect("""
+        graph(%x: f32[3]) {
+          %0 = sin(%x) : f32[3]
+          return (%0)
+        }""")
+    np.testing.assert_array_equal(_run(g, x)[0], want)
+
+
+# -------------------------------------------------------------------------------------- manager
+
+def test_levels_choose_the_passes():
+    assert [p.name for p in PIPELINE if p.level <= 0] == []
+    assert {p.name for p in PIPELINE if p.level <= 1} == {"dce", "cse"}
+    assert {p.name for p in PIPELINE if p.level <= 3} == {"dce", "cse", "fold"}
+    for bad in (-1, 4, 1.0, "3", True, None):
+        with pytest.raises(ValueError, match="opt_level must be an int from 0 to 3"):
+            check_level(bad, "optimize")
+
+
+def test_optimize_works_on_a_copy_and_reports_each_pass():
+    text = """
+        graph(%x: f32[3]) {
+          %0 = sin(%x) : f32[3]
+          %1 = sin(%x) : f32[3]
+          %2 = cos(%x) : f32[3]
+          %3 = add(%0, %1) {alpha=1} : f32[3]
+          return (%3)
+        }"""
+    g = _graph(text)
+    o0, r0 = optimize(g, 0)
+    assert print_graph(o0) == print_graph(g) and r0.runs == []
+    o3, r3 = optimize(g, 3)
+    assert print_graph(g) == _expect(text)  # the captured graph is untouched
+    assert o3.op_counts() == {"sin": 1, "add": 1}
+    assert (r3.nodes_before, r3.nodes_after) == (4, 2)
+    report = str(r3)
+    assert "removed   cos: result unused" in report and "merged    sin" in report
+    assert [r.name for r in r3.runs] == ["dce", "cse", "fold", "dce"]
+
+
+def test_dump_prints_a_unified_diff_of_the_chosen_pass(monkeypatch, capsys):
+    monkeypatch.setenv("DUALGRAPH_DUMP", "cse")
+    optimize(_graph("""
+        graph(%x: f32[3]) {
+          %0 = sin(%x) : f32[3]
+          %1 = sin(%x) : f32[3]
+          %2 = add(%0, %1) {alpha=1} : f32[3]
+          return (%2)
+        }"""), 1)
+    err = capsys.readouterr().err
+    assert "--- before cse" in err and "+++ after cse" in err
+    assert "-  %1 = sin(%x) : f32[3]" in err and "+  %1 = add(%0, %0)" in err
+    assert "before dce" not in err
+
+
+def test_optimized_traced_and_scripted_graphs_compute_what_the_captured_ones_do():
+    def f(x, w):
+        h = (x @ w).relu() + (x @ w).relu()
+        scale = dg.ones(4) * 3.0
+        dead = x.exp()  # noqa: F841
+        return (h * scale).sum(dim=1)
+
+    x, w = dg.randn(5, 3), dg.randn(3, 4)
+    traced = dg.jit.trace(f, (x, w))
+    opt, report = optimize(traced.graph, 3)
+    assert report.nodes_after < report.nodes_before
+    xa = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    wa = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(_run(opt, xa, wa)[0], _run(traced.graph, xa, wa)[0], rtol=1e-6)
+    np.testing.assert_allclose(_run(opt, xa, wa)[0],
+                               (2 * np.maximum(xa @ wa, 0) * 3.0).sum(axis=1), rtol=1e-5)
