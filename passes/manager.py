@@ -2,7 +2,7 @@
 dumps.
 
     opt_level 0   the graph as captured
-    opt_level 1   dce, cse (and dce again)
+    opt_level 1   dce, simplify, cse (and dce again)
     opt_level 2   + constant folding
     opt_level 3   everything that keeps results within floating-point tolerance of eager
                   (the default; fusion and memory planning join here as they land)
@@ -29,6 +29,7 @@ from .cse import cse
 from .dce import dce
 from .fold import fold_constants
 from .rewrite import clone
+from .simplify import simplify
 
 MAX_LEVEL = 3
 
@@ -45,6 +46,7 @@ class Pass:
 
 PIPELINE: tuple = (
     Pass("dce", dce, 1, "remove nodes, if outputs and loop-carried values nobody needs"),
+    Pass("simplify", simplify, 1, "apply the ops' algebraic identities (x*1, --x, x**2 ...)"),
     Pass("cse", cse, 1, "merge repeated pure nodes"),
     Pass("fold", fold_constants, 2, "compute constant nodes and constant control flow now"),
     Pass("dce", dce, 1, "remove what merging and folding left unread"),
@@ -73,7 +75,7 @@ class PassReport:
     def __str__(self) -> str:
         lines = [f"opt_level={self.level}: {self.nodes_before} -> {self.nodes_after} nodes"]
         for r in self.runs:
-            lines.append(f"  {r.name:<6} {r.seconds * 1e3:7.2f} ms  "
+            lines.append(f"  {r.name:<8} {r.seconds * 1e3:7.2f} ms  "
                          f"{len(r.changes)} change(s)")
             for kind, op, source, what in r.changes:
                 where = f"  [{source}]" if source else ""
