@@ -382,11 +382,13 @@ def test_optimized_traced_and_scripted_graphs_compute_what_the_captured_ones_do(
 
     x, w = dg.randn(5, 3), dg.randn(3, 4)
     traced = dg.jit.trace(f, (x, w))
-    opt, report = optimize(traced.graph, 3)
+    opt, report = optimize(traced.graph_before_passes, 3)
     assert report.nodes_after < report.nodes_before
     xa = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
     wa = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
-    np.testing.assert_allclose(_run(opt, xa, wa)[0], _run(traced.graph, xa, wa)[0], rtol=1e-6)
+    np.testing.assert_allclose(_run(opt, xa, wa)[0],
+                               _run(traced.graph_before_passes, xa, wa)[0], rtol=1e-6)
+    assert print_graph(traced.graph) == print_graph(opt)  # trace runs the same pipeline
     np.testing.assert_allclose(_run(opt, xa, wa)[0],
                                (2 * np.maximum(xa @ wa, 0) * 3.0).sum(axis=1), rtol=1e-5)
 
@@ -556,3 +558,80 @@ def test_the_pass_names_no_op():
     source = inspect.getsource(mod)
     for name in ("\"mul\"", "\"add\"", "\"reshape\"", "\"permute\"", "\"pow\"", "'mul'"):
         assert name not in source
+
+
+# ------------------------------------------------------------------ opt_level on every compiler
+
+def _wasteful(x):
+    a = x.sin() * 1
+    b = x.sin() * 1
+    unused = x.exp()  # noqa: F841
+    return (a + b).neg().neg()
+
+
+def test_trace_opt_level_chooses_the_pipeline_and_compile_changes_it():
+    x = dg.randn(4)
+    f0 = dg.jit.trace(_wasteful, x, opt_level=0)
+    assert print_graph(f0.graph) == print_graph(f0.graph_before_passes)
+    assert f0.graph.op_counts() == {"sin": 2, "mul": 2, "exp": 1, "add": 1, "neg": 2}
+    f3 = dg.jit.trace(_wasteful, x)
+    assert f3.opt_level == 3 and f3.graph.op_counts() == {"sin": 1, "add": 1}
+    y = dg.randn(4)
+    np.testing.assert_allclose(f3(y).numpy(), f0(y).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(f3(y).numpy(), 2 * np.sin(y.numpy()), rtol=1e-6)
+    assert f0.compile() is f0 and f0.graph.op_counts() == {"sin": 1, "add": 1}
+    report = str(f0.explain())
+    assert report.startswith("opt_level=3: 8 -> 2 nodes") and "removed   exp" in report
+    assert f0.compile(opt_level=1).opt_level == 1
+    with pytest.raises(ValueError, match="opt_level must be an int from 0 to 3, got 7"):
+        dg.jit.trace(_wasteful, x, opt_level=7)
+
+
+def test_gradients_through_optimized_graphs_equal_eager():
+    x = dg.randn(5, requires_grad=True)
+    f = dg.jit.trace(_wasteful, x.detach())
+    f(x).sum().backward()
+    fast = x.grad.clone()
+    x.grad = None
+    _wasteful(x).sum().backward()
+    np.testing.assert_allclose(fast.numpy(), x.grad.numpy(), rtol=1e-6)
+
+
+def test_script_opt_level_and_module_compile(tmp_path):
+    import dualgraph.nn as nn
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    sm = dg.jit.script(net, opt_level=0)
+    x = dg.randn(2, 3)
+    expected = net(x)
+    np.testing.assert_allclose(sm(x).detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+    assert sm.opt_level == 0
+    assert sm.compile() is sm and sm.opt_level == 3
+    np.testing.assert_allclose(sm(x).detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+    assert "opt_level=3" in str(sm.explain())
+    with pytest.raises(ValueError, match="opt_level"):
+        dg.jit.script(net, opt_level="fast")
+
+
+def test_files_keep_the_captured_graph_and_load_at_any_level(tmp_path):
+    x = dg.randn(4)
+    f = dg.jit.trace(_wasteful, x)
+    path = tmp_path / "w.dgm"
+    f.save(path)
+    g0 = dg.jit.load(path, opt_level=0)
+    assert g0.graph.op_counts() == f.graph_before_passes.op_counts()
+    g3 = dg.load(path)
+    assert g3.opt_level == 3 and g3.graph.op_counts() == {"sin": 1, "add": 1}
+    np.testing.assert_allclose(g0(x).numpy(), g3(x).numpy(), rtol=1e-6)
+
+
+def test_cli_passes_and_opt_level(tmp_path, capsys):
+    from dualgraph.cli import main
+    path = tmp_path / "w.dgm"
+    dg.jit.trace(_wasteful, dg.randn(4)).save(path)
+    assert main(["passes", str(path), "--ir"]) == 0
+    out = capsys.readouterr().out
+    assert "opt_level=3: 8 -> 2 nodes" in out and "// after simplify" in out
+    assert main(["show", str(path), "--opt-level", "0"]) == 0
+    assert "ops (8)" in capsys.readouterr().out
+    assert main(["show", str(path)]) == 0
+    assert "ops (2)" in capsys.readouterr().out

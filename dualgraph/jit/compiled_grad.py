@@ -21,9 +21,13 @@ class CompiledGradient:
     """The forward-with-residuals and backward functions of one graph, for one set of inputs
     that require grad, compiled per device."""
 
-    def __init__(self, graph: Any, wrt: Sequence[bool], name: str) -> None:
+    def __init__(self, graph: Any, wrt: Sequence[bool], name: str, opt_level: int = 3) -> None:
         from dualgraph.passes.autodiff import differentiate  # late: passes import jit
+        from dualgraph.passes.manager import optimize
         self.gradient = differentiate(graph, wrt)
+        # both graphs go through the same pipeline as the forward graph did
+        self.gradient.forward = optimize(self.gradient.forward, opt_level)[0]
+        self.gradient.backward = optimize(self.gradient.backward, opt_level)[0]
         self.name = name
         self._compiled: dict = {}
 
