@@ -113,11 +113,12 @@ def _demo_static_graphs(dg) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def show(path: str) -> int:
-    """Describe a saved function: its inputs, outputs, ops, state bytes and text IR."""
+def show(path: str, opt_level: int = 3) -> int:
+    """Describe a saved function: its inputs, outputs, ops, state bytes and text IR (after the
+    passes of `opt_level`; 0 shows the graph as saved)."""
     from .ir.text import format_type
     from .jit import load
-    fn = load(path)
+    fn = load(path, opt_level=opt_level)
     graph = fn.graph
     n_user = graph.meta.get("user_inputs", len(graph.inputs))
     print(f"{path}: compiled function {fn._name!r}")
@@ -136,12 +137,12 @@ def show(path: str) -> int:
     return 0
 
 
-def run(path: str, inputs: Sequence[str], output: str | None) -> int:
+def run(path: str, inputs: Sequence[str], output: str | None, opt_level: int = 3) -> int:
     """Run a saved function on `.npy` inputs; print the outputs or save the first as `.npy`."""
     import numpy as np
 
     import dualgraph as dg
-    fn = dg.jit.load(path)
+    fn = dg.jit.load(path, opt_level=opt_level)
     args = [dg.from_numpy(np.load(p, allow_pickle=False)) for p in inputs]
     with dg.no_grad():
         result = fn(*args)
@@ -152,6 +153,24 @@ def run(path: str, inputs: Sequence[str], output: str | None) -> int:
     else:
         for leaf in leaves:
             print(leaf)
+    return 0
+
+
+def passes(path: str, opt_level: int, show_ir: bool) -> int:
+    """Print what each pass of `opt_level` does to a saved function (and the IR after each)."""
+    from .ir.text import print_graph
+    from .jit import load
+    from .passes.manager import PIPELINE, optimize
+    from .passes.rewrite import clone
+    fn = load(path, opt_level=0)
+    print(optimize(fn.graph, opt_level)[1])
+    if show_ir:
+        graph = fn.graph
+        print(f"\n// as saved\n{print_graph(graph)}")
+        for level_pass in [p for p in PIPELINE if p.level <= opt_level]:
+            graph = clone(graph)
+            level_pass.fn(graph, [])
+            print(f"\n// after {level_pass.name}\n{print_graph(graph)}")
     return 0
 
 
@@ -167,12 +186,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dualgraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="a short tour of what dualgraph does today")
+    levels = dict(type=int, choices=range(4), default=3, metavar="{0,1,2,3}",
+                  help="the optimization level (default 3)")
     p = sub.add_parser("show", help="describe a saved .dgm function")
     p.add_argument("model")
+    p.add_argument("--opt-level", **levels)
     p = sub.add_parser("run", help="run a saved .dgm function on .npy inputs")
     p.add_argument("model")
+    p.add_argument("--opt-level", **levels)
     p.add_argument("--input", action="append", default=[], help="a .npy file, once per input")
     p.add_argument("--output", help="write the (first) output to this .npy file")
+    p = sub.add_parser("passes", help="what each optimization pass does to a saved function")
+    p.add_argument("model")
+    p.add_argument("--opt-level", **levels)
+    p.add_argument("--ir", action="store_true", help="print the IR after each pass too")
     p = sub.add_parser("viz", help="draw a saved .dgm function")
     p.add_argument("model")
     p.add_argument("-o", "--output", required=True, help="picture file: .svg, .png or .pdf")
@@ -188,9 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return demo()
         if args.command == "show":
-            return show(args.model)
+            return show(args.model, args.opt_level)
         if args.command == "run":
-            return run(args.model, args.input, args.output)
+            return run(args.model, args.input, args.output, args.opt_level)
+        if args.command == "passes":
+            return passes(args.model, args.opt_level, args.ir)
         return viz(args.model, args.output)
     except (DualgraphError, OSError, RuntimeError, ValueError) as exc:
         print(f"dualgraph {args.command}: error: {exc}", file=sys.stderr)

@@ -52,6 +52,42 @@ class Sample:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Algebra:
+    """The identities an op obeys, read by the simplification pass (passes/simplify.py) so that
+    the pass itself names no op. Each rule is applied only where the result keeps the value's
+    dtype and shape exactly.
+
+    identity: {input position: e} with op(..., e at that position, ...) == the other input
+        (`x * 1`, `x + 0`); a callable (attrs) -> that dict when attributes matter
+        (`x / 1` only without a rounding mode).
+    involution: op(op(x)) == x (`--x`).        idempotent: op(op(x)) == op(x) (`detach`).
+    same_type_identity: the op returns its input when the output type equals the input type
+        (`reshape`, `expand`, `to_dtype` to what it already is).
+    reshape_like: the output is the input's elements in row-major order, reshaped; a chain of
+        such ops collapses into one op that has `from_shape` ((shape) -> its attrs).
+    permutation: (attrs, rank) -> the axes order the op applies; a chain of such ops collapses
+        into one op that has `from_permutation` ((dims) -> its attrs), or vanishes.
+    unit_reduction: over dims of size 1 the op returns its input (reshaped if not keepdim).
+    rewrite: (node, emit) -> a replacement value or None, for strength reduction
+        (`x ** 2` -> `x * x`); `emit(op_name, inputs, attrs)` adds a node before `node`.
+    """
+
+    identity: Any = None
+    involution: bool = False
+    idempotent: bool = False
+    same_type_identity: bool = False
+    reshape_like: bool = False
+    from_shape: Callable | None = None
+    permutation: Callable | None = None
+    from_permutation: Callable | None = None
+    unit_reduction: bool = False
+    rewrite: Callable | None = None
+
+
+NO_ALGEBRA = Algebra()
+
+
 @dataclass(eq=False)
 class OpDef:
     """One op, declared once. See the module docstring; fields are read by every interpreter."""
@@ -79,6 +115,7 @@ class OpDef:
     # a tuple of the output indices it reads (`(1,)`: the indices of `max(dim)`), True for all
     grad_name: Any = None  # node name as PyTorch prints it, or fn(inputs, attrs) -> name
     samples: Callable | None = None  # (rng) -> list[Sample]
+    algebra: Algebra = NO_ALGEBRA  # identities for the simplification pass
     ref: Callable | None = None  # NumPy reference: (*inputs, **attrs) -> array
     doc: str = ""
     eager: Any = None  # filled by the eager runtime: the precomputed per-op entries

@@ -27,9 +27,13 @@ class CompiledGradient:
     """The forward-with-residuals and backward functions of one graph, for one set of inputs
     that require grad, compiled per device."""
 
-    def __init__(self, graph: Any, wrt: Sequence[bool], name: str) -> None:
+    def __init__(self, graph: Any, wrt: Sequence[bool], name: str, opt_level: int = 3) -> None:
         from dualgraph.passes.autodiff import differentiate  # late: passes import jit
+        from dualgraph.passes.manager import optimize
         self.gradient = g = differentiate(graph, wrt)
+        # both graphs go through the same pipeline as the forward graph did
+        g.forward = optimize(g.forward, opt_level)[0]
+        g.backward = optimize(g.backward, opt_level)[0]
         self.name = name
         self._compiled: dict = {}
         self.reads = _residuals_read(g.backward, len(g.grad_outputs))

@@ -158,13 +158,31 @@ class GraphFunction:
     the original function's return value (a tensor, or tuples, lists and dicts of them)."""
 
     def __init__(self, graph: Graph, state: Sequence[Any] = (), out_tree: Any = None,
-                 name: str = "forward") -> None:
-        self.graph = graph
+                 name: str = "forward", opt_level: int = 3) -> None:
         self.graph_before_passes = graph
         self._state = list(state)  # callables returning the current state tensors, or tensors
         self._out_tree = out_tree if out_tree is not None else graph.meta.get("out_tree")
         self._name = name
+        self._optimize(opt_level)
+
+    # --------------------------------------------------------------------------- passes
+    def _optimize(self, opt_level: int) -> None:
+        """Run the pass pipeline of `opt_level` on the captured graph; drop compiled code."""
+        from dualgraph.passes.manager import check_level, optimize  # late: passes import jit
+        self.opt_level = check_level(opt_level, f"{type(self).__name__}")
+        self.graph, self._report = optimize(self.graph_before_passes, opt_level)
         self._compiled: dict = {}
+        self.__dict__.pop("_gradients", None)
+
+    def compile(self, opt_level: int = 3) -> "GraphFunction":
+        """Recompile in place at `opt_level` (default: every pass) and return this function."""
+        self._optimize(opt_level)
+        return self
+
+    def explain(self) -> Any:
+        """What each pass did to the captured graph: its time and every node it removed, merged,
+        folded or rewrote, with the node's source line (prints as a table)."""
+        return self._report
 
     # ------------------------------------------------------------------------------ compiled
     def _compiled_for(self, device: Any) -> tuple:
@@ -213,7 +231,7 @@ class GraphFunction:
         cache = self.__dict__.setdefault("_gradients", {})
         entry = cache.get(mask)
         if entry is None:
-            entry = cache[mask] = CompiledGradient(self.graph, mask, self._name)
+            entry = cache[mask] = CompiledGradient(self.graph, mask, self._name, self.opt_level)
         return entry
 
     def backward_graph(self, *inputs: Any) -> Any:

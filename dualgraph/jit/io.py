@@ -51,7 +51,7 @@ def save(fn: Any, path: str | os.PathLike, *, keep_source: bool = True) -> None:
     if not isinstance(fn, GraphFunction):
         raise TypeError(f"jit.save() expects a traced, scripted or loaded function, got "
                         f"{type(fn).__name__}")
-    graph = fn.graph
+    graph = fn.graph_before_passes  # the program as captured: the loader runs its own passes
     names = list(graph.meta.get("params", ()))
     tensors = {_state_key(n): np.array(t._host(), order="C")  # 0-d stays 0-d
                for n, t in zip(names, fn._state_tensors())}
@@ -59,10 +59,11 @@ def save(fn: Any, path: str | os.PathLike, *, keep_source: bool = True) -> None:
               keep_source=keep_source)
 
 
-def load(path: str | os.PathLike) -> Any:
-    """Read a `.dgm` file written by `save`; returns a callable that behaves as the original."""
+def load(path: str | os.PathLike, opt_level: int = 3) -> Any:
+    """Read a `.dgm` file written by `save`; returns a callable that behaves as the original,
+    optimized at `opt_level` (the file holds the graph as captured)."""
     path = os.fspath(path)
-    return from_parts(path, *read_dgm(path))
+    return from_parts(path, *read_dgm(path), opt_level=opt_level)
 
 
 def _refuse(path: str, where: str, what: str) -> None:
@@ -87,7 +88,8 @@ def _check_callable(path: str, manifest: dict, graph: Any) -> str:
     return name
 
 
-def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFunction:
+def from_parts(path: str, manifest: dict, graph: Any, tensors: dict,
+               opt_level: int = 3) -> LoadedFunction:
     """A LoadedFunction from a file's parsed parts (checks the state against the graph)."""
     kind = manifest.get("kind")
     if kind != GRAPH_KIND or graph is None:
@@ -108,4 +110,4 @@ def from_parts(path: str, manifest: dict, graph: Any, tensors: dict) -> LoadedFu
                 f"{path}: the state tensor {name!r} has dtype {t.dtype} and shape "
                 f"{list(array.shape)}, but the graph's input %{name} is {value.type}")
         state.append(t if value.type.device.type == "cpu" else t.to(value.type.device))
-    return LoadedFunction(graph, state, name=fn_name)
+    return LoadedFunction(graph, state, name=fn_name, opt_level=opt_level)

@@ -41,7 +41,10 @@ class ScriptFunction:
     """A scripted function: call it like the original; `.graph` and `.code` show the last
     compiled specialization, `.graph_for(*args)` the one for given inputs."""
 
-    def __init__(self, fn: Callable, module: Any = None, dynamic_dims: Any = None) -> None:
+    def __init__(self, fn: Callable, module: Any = None, dynamic_dims: Any = None,
+                 opt_level: int = 3) -> None:
+        from dualgraph.passes.manager import check_level  # late: passes import jit
+        self.opt_level = check_level(opt_level, "jit.script()")
         self._fn = fn
         self._module = module
         self._dynamic = dynamic_dims or {}
@@ -148,7 +151,24 @@ class ScriptFunction:
 
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
                                       run, BlockTracer)
-        return TracedFunction(graph, fn, owners, tree)
+        return TracedFunction(graph, fn, owners, tree, self.opt_level)
+
+    def compile(self, opt_level: int = 3) -> "ScriptFunction":
+        """Recompile every specialization in place at `opt_level` (later ones compile at it too)
+        and return this function."""
+        from dualgraph.passes.manager import check_level
+        self.opt_level = check_level(opt_level, "compile()")
+        for compiled in self._cache.values():
+            compiled.compile(opt_level)
+        return self
+
+    def explain(self) -> Any:
+        """What the passes did to the last compiled specialization (see GraphFunction.explain)."""
+        return self._latest().explain()
+
+    @property
+    def graph_before_passes(self) -> Any:
+        return self._latest().graph_before_passes
 
     def _type_key(self, name: str, t: Tensor) -> tuple:
         typ = self._type_of(name, t)
@@ -218,12 +238,13 @@ class ScriptModule:
     train/eval mode); everything else — parameters, `train()`, `state_dict()` — is the original
     module's, so the two share their parameters."""
 
-    def __init__(self, module: Any, dynamic_dims: Any = None) -> None:
+    def __init__(self, module: Any, dynamic_dims: Any = None, opt_level: int = 3) -> None:
         forward = getattr(type(module), "forward", None)
         if not callable(forward):
             raise TypeError(f"jit.script(): {type(module).__name__} has no forward method")
         object.__setattr__(self, "_module", module)
-        object.__setattr__(self, "_forward", ScriptFunction(forward, module, dynamic_dims))
+        object.__setattr__(self, "_forward",
+                           ScriptFunction(forward, module, dynamic_dims, opt_level))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward(*args, **kwargs)
@@ -231,10 +252,22 @@ class ScriptModule:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward(*args, **kwargs)
 
-    def compile(self, *args: Any, **kwargs: Any) -> "ScriptModule":
-        """Compile in place at the highest optimization level there is (today the only one) and
-        return this module: seed 004's `compiled_model = scripted_model.compile()`."""
+    def compile(self, opt_level: int = 3) -> "ScriptModule":
+        """Recompile forward in place at `opt_level` (default: every pass) and return this
+        module: seed 004's `compiled_model = scripted_model.compile()`."""
+        self._forward.compile(opt_level)
         return self
+
+    @property
+    def opt_level(self) -> int:
+        return self._forward.opt_level
+
+    def explain(self) -> Any:
+        return self._forward.explain()
+
+    @property
+    def graph_before_passes(self) -> Any:
+        return self._forward.graph_before_passes
 
     def train(self, mode: bool = True) -> "ScriptModule":
         self._module.train(mode)
@@ -292,20 +325,20 @@ def script(obj: Any = None, *, dynamic_dims: Any = None, example_inputs: Any = N
     """Compile a function (`@dg.script`, `dg.jit.script(fn)`) or a module (`dg.jit.script(net)`)
     from its Python source. `dynamic_dims` ({dim: "B"} for every input, or {arg name: {dim:
     sym}}) keeps sizes symbolic; `example_inputs` (a list of argument tuples, PyTorch's name)
-    compiles those signatures now."""
+    compiles those signatures now; `opt_level` (0-3) chooses the passes (passes/manager.py)."""
     if obj is None:
         return lambda f: script(f, dynamic_dims=dynamic_dims, example_inputs=example_inputs,
                                 opt_level=opt_level)
     if isinstance(obj, (ScriptFunction, ScriptModule)):
         return obj
     if inspect.isfunction(obj):
-        result: Any = ScriptFunction(obj, None, dynamic_dims)
+        result: Any = ScriptFunction(obj, None, dynamic_dims, opt_level)
     elif inspect.ismethod(obj):
-        result = ScriptFunction(obj.__func__, obj.__self__, dynamic_dims)
+        result = ScriptFunction(obj.__func__, obj.__self__, dynamic_dims, opt_level)
     elif inspect.isclass(obj) or not callable(obj):
         raise TypeError(f"jit.script() takes a function or a module instance, got {obj!r}")
     else:
-        result = ScriptModule(obj, dynamic_dims)
+        result = ScriptModule(obj, dynamic_dims, opt_level)
     for example in example_inputs or ():
         args = example if isinstance(example, (tuple, list)) else (example,)
         (result._forward if isinstance(result, ScriptModule) else result).graph_for(*args)

@@ -32,9 +32,10 @@ MAX_DEPTH = 4  # how deep attribute scanning looks for the state of a module-lik
 class TracedFunction(GraphFunction):
     """What `dg.jit.trace` returns: the graph, its generated code, and the live state it reads."""
 
-    def __init__(self, graph: Graph, fn: Callable, owners: list, out_tree: Any) -> None:
+    def __init__(self, graph: Graph, fn: Callable, owners: list, out_tree: Any,
+                 opt_level: int = 3) -> None:
         super().__init__(graph, [_reader(owner, attr) for owner, attr, _ in owners], out_tree,
-                         name=graph.name)
+                         name=graph.name, opt_level=opt_level)
         self._fn = fn
         self._owners = owners
 
@@ -129,7 +130,10 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     """Capture `fn_or_module` by running it once on `example_inputs` (a tensor or a tuple, as in
     PyTorch; `trace(f, a, b)` also works). `dynamic_dims={0: "B"}` keeps the batch dimension
     symbolic so one graph serves every batch size. `check_inputs` reruns eager and traced on more
-    inputs and raises TraceError if they disagree."""
+    inputs and raises TraceError if they disagree. `opt_level` (0-3) chooses the passes that run
+    on the captured graph (passes/manager.py); `.compile(opt_level)` changes it later."""
+    from dualgraph.passes.manager import check_level  # late: passes import jit
+    check_level(opt_level, "jit.trace()")
     inputs = _as_inputs(example_inputs, more_inputs)
     module = None if inspect.isroutine(fn_or_module) else fn_or_module
     if inspect.ismethod(fn_or_module):
@@ -141,7 +145,7 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     types = [TensorType(t._dtype, s, t._device) for t, s in zip(inputs, shapes)]
     graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
                                   lambda tracer, xs: fn(*xs), Tracer)
-    traced = TracedFunction(graph, fn, owners, tree)
+    traced = TracedFunction(graph, fn, owners, tree, opt_level)
     if check_inputs:
         _check(fn, traced, check_inputs)
     return traced

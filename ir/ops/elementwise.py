@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import ELEMENTWISE, OpDef, OpError, Sample, register
+from ..registry import ELEMENTWISE, Algebra, OpDef, OpError, Sample, register
 from ..types import bool_, result_type
 
 
@@ -211,3 +211,23 @@ for _name, _tmpl, _ref in (("eq", "({0} == {1})", np.equal), ("ne", "({0} != {1}
                            ("gt", "({0} > {1})", np.greater),
                            ("ge", "({0} >= {1})", np.greater_equal)):
     _binary(_name, _tmpl, meta.compare, vjp=None, ref=_ref)
+
+
+# --------------------------------------------------------- identities (passes/simplify.py reads)
+
+def _square_as_product(node, emit):
+    """`x ** 2` -> `x * x`: the same correctly rounded result, without a call to pow."""
+    x, exponent = node.inputs
+    if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and exponent == 2 \
+            and getattr(x, "type", None) == node.output.type:
+        return emit(MUL, [x, x])
+    return None
+
+
+ADD.algebra = Algebra(identity=lambda attrs: {0: 0, 1: 0} if attrs["alpha"] == 1 else {1: 0})
+SUB.algebra = Algebra(identity={1: 0})
+MUL.algebra = Algebra(identity={0: 1, 1: 1})
+DIV.algebra = Algebra(identity=lambda attrs: {1: 1} if attrs["rounding_mode"] is None else {})
+POW.algebra = Algebra(identity={1: 1}, rewrite=_square_as_product)
+NEG.algebra = Algebra(involution=True)
+ABS.algebra = RELU.algebra = Algebra(idempotent=True)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import OPAQUE, REDUCTION, OpDef, Sample, register
+from ..registry import OPAQUE, REDUCTION, Algebra, OpDef, Sample, register
 from ..types import int64
 
 
@@ -163,3 +163,7 @@ for _name, _pick in (("max", np.argmax), ("min", np.argmin)):
         num_outputs=2, dtype_rule=_arg_reduction_dtype, shape_rule=_arg_reduction_shape(_name),
         vjp=_select_vjp, save_output=(1,), samples=_select_samples, ref=_select_ref(_pick),
         doc=f"({_name} values, their indices) along `dim`, as torch.{_name}(x, dim) returns."))
+
+
+# identities (passes/simplify.py reads): over size-1 dims these return their input
+SUM.algebra = MEAN.algebra = Algebra(unit_reduction=True)

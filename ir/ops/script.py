@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..meta import normalize_dim
-from ..registry import OPAQUE, OpDef, OpError, Sample, register
+from ..registry import OPAQUE, Algebra, OpDef, OpError, Sample, register
 from ..types import ListType, TensorType, bool_, int64, scalar_dtype
 
 
@@ -111,3 +111,6 @@ LIST_GET = register(OpDef(
     dtype_rule=_no_dtype, shape_rule=_no_dtype,
     type_rule=lambda operands, attrs: [_list_of("list_get", operands[0]).element],
     doc="The element at `index` (an int or a 0-d integer tensor)."))
+
+
+DETACH.algebra = Algebra(idempotent=True)  # detach(detach(x)) == detach(x) (passes/simplify.py)

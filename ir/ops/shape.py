@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import meta
-from ..registry import OPAQUE, VIEW, OpDef, Sample, register
+from ..registry import OPAQUE, VIEW, Algebra, OpDef, Sample, register
 from ..types import Device, float32, float64, int64
 
 
@@ -196,3 +196,23 @@ SETITEM = register(OpDef(
                          Sample((_u(rng, 3, 4), 2.5), {"index": (Ellipsis, 0)})],
     ref=_setitem_ref,
     doc="A copy of `self` with `self[index] = src`: how graphs express a write through a view."))
+
+
+# --------------------------------------------------------- identities (passes/simplify.py reads)
+
+def _swap(attrs, rank):
+    perm = list(range(rank))
+    a, b = attrs["dim0"] % max(rank, 1), attrs["dim1"] % max(rank, 1)
+    perm[a], perm[b] = perm[b], perm[a]
+    return perm
+
+
+VIEW_OP.algebra = Algebra(same_type_identity=True, reshape_like=True)
+RESHAPE.algebra = Algebra(same_type_identity=True, reshape_like=True,
+                          from_shape=lambda shape: {"shape": shape})
+UNSQUEEZE.algebra = SQUEEZE.algebra = Algebra(same_type_identity=True, reshape_like=True)
+TRANSPOSE.algebra = Algebra(permutation=_swap)
+PERMUTE.algebra = Algebra(
+    permutation=lambda attrs, rank: [d % rank for d in attrs["dims"]] if rank else [],
+    from_permutation=lambda dims: {"dims": tuple(dims)})
+EXPAND.algebra = TO_DTYPE.algebra = TO_DEVICE.algebra = Algebra(same_type_identity=True)

@@ -1,0 +1,89 @@
+"""Graph editing helpers the passes share: copy a graph, redirect the uses of a value, and find
+which values a region reads.
+
+Passes work on a copy (`clone`), so a compiled function keeps the graph as captured
+(`graph_before_passes`) beside the optimized one.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Sequence
+
+from ..ir.graph import Block, Graph, Node, Value, walk
+
+
+def clone(graph: Graph) -> Graph:
+    """A deep copy of the graph's structure: new Values, Nodes and Blocks; attribute values and
+    constant data are shared (passes never mutate them in place)."""
+    mapping: dict = {}
+
+    def value(v: Value) -> Value:
+        new = Value(v.type, v.name)
+        mapping[v] = new
+        return new
+
+    def ref(x: Any) -> Any:
+        return mapping.get(x, x) if isinstance(x, Value) else x
+
+    def nodes(src: Sequence[Node]) -> list:
+        out = []
+        for node in src:
+            new = Node.__new__(Node)
+            new.op, new.attrs, new.meta = node.op, dict(node.attrs), dict(node.meta)
+            new.inputs = [ref(x) for x in node.inputs]
+            new.blocks = [Block(b.name, [value(v) for v in b.inputs], (), ()) for b in node.blocks]
+            for nb, b in zip(new.blocks, node.blocks):
+                nb.nodes = nodes(b.nodes)
+                nb.outputs = [ref(y) for y in b.outputs]
+            new.outputs = []
+            for v in node.outputs:
+                nv = value(v)
+                nv.node, nv.index = new, v.index
+                new.outputs.append(nv)
+            out.append(new)
+        return out
+
+    g = Graph([value(v) for v in graph.inputs], (), (), graph.name)
+    g.nodes = nodes(graph.nodes)
+    g.outputs = [ref(v) for v in graph.outputs]
+    g.tensors = dict(graph.tensors)
+    g.meta = copy.deepcopy(graph.meta)
+    return g
+
+
+def replace_uses(graph: Graph, mapping: dict) -> None:
+    """Make every reader of a value in `mapping` (node inputs, block yields, graph outputs) read
+    its replacement instead. Chains (a -> b -> c) resolve to the end."""
+    if not mapping:
+        return
+
+    def final(x: Any) -> Any:
+        while isinstance(x, Value) and x in mapping:
+            x = mapping[x]
+        return x
+
+    for node in graph.all_nodes():
+        node.inputs = [final(x) for x in node.inputs]
+        for b in node.blocks:
+            b.outputs = [final(y) for y in b.outputs]
+    graph.outputs = [final(v) for v in graph.outputs]
+
+
+def reads(nodes: Iterable[Node]) -> set:
+    """Every value the nodes (and their blocks, yields included) read."""
+    found: set = set()
+    for node in walk(list(nodes)):
+        found.update(x for x in node.inputs if isinstance(x, Value))
+        for b in node.blocks:
+            found.update(y for y in b.outputs if isinstance(y, Value))
+    return found
+
+
+def is_pure(node: Node) -> bool:
+    """May be removed when unread, or merged with an identical node: no side effect, no random
+    draw, not a graph-only (mutable) list op, and blocks that are pure throughout."""
+    op = node.op
+    if op.effect or op.random or op.graph_only:
+        return False
+    return all(is_pure(n) for b in node.blocks for n in b.nodes)
