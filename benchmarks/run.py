@@ -54,7 +54,7 @@ def _pin_threads(threads: int) -> None:
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(threads)
-    except ImportError:
+    except ImportError:  # optional: the worker's environment variables already pin the pools
         pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -134,7 +134,7 @@ class _Worker:
     def close(self) -> None:
         try:
             self.ask(cmd="quit")
-        except (BrokenPipeError, ValueError):
+        except (BrokenPipeError, ValueError):  # the worker already exited: nothing to ask
             pass
         self.proc.wait(timeout=30)
 

@@ -266,7 +266,7 @@ class GraphFunction:
 def flatten(obj: Any, leaves: list) -> Any:
     """Record the structure of a return value and collect its tensor leaves."""
     if isinstance(obj, (tuple, list)):
-        return [type(obj).__name__, [flatten(x, leaves) for x in obj]]
+        return ["tuple" if isinstance(obj, tuple) else "list", [flatten(x, leaves) for x in obj]]
     if isinstance(obj, dict):
         return ["dict", [[k, flatten(v, leaves)] for k, v in obj.items()]]
     leaves.append(obj)

@@ -488,7 +488,8 @@ def generic_graph(sf: ScriptFunction) -> TracedFunction:
             if found is not None:
                 unified = _unify(attempt, found, types)
                 if unified is not None:
-                    unified.graph.meta["generic"] = True
+                    for g in (unified.graph_before_passes, unified.graph):  # saved / run
+                        g.meta["generic"] = True
                     return unified
     except _OutOfBudget:
         pass
@@ -503,7 +504,7 @@ def generic_graph(sf: ScriptFunction) -> TracedFunction:
 
 
 class _OutOfBudget(Exception):
-    pass
+    """The generic-graph search spent its GENERIC_BUDGET compiles without a graph."""
 
 
 def _generic_specs(sf: ScriptFunction) -> list:
