@@ -28,7 +28,7 @@ def _payloads(marker) -> list:
             f"f(*a):\n    {code}\n    return (a[0],)\ndef g", "class", "5", "", "a b"]
 
 
-def _graph(symbol: str, source: str) -> Graph:
+def _graph(symbol: str, source: str, fresh: str | None = None) -> Graph:
     """x: f32[symbol, 3] -> nonzero(x > 0) (a data-dependent size), and x + 1 with a source."""
     g = Graph(name="g")
     x = g.add_input(TensorType(float32, [symbol, 3], CPU), "x")
@@ -36,7 +36,8 @@ def _graph(symbol: str, source: str) -> Graph:
     y.meta["source"] = source
     gt = g.add_node(get("gt"), [x, 0.0], {})
     nz = g.add_node(get("nonzero"), [gt.output], {})
-    nz.outputs[0].type = TensorType(nz.outputs[0].type.dtype, [source, 2], CPU)  # u0 renamed
+    nz.outputs[0].type = TensorType(nz.outputs[0].type.dtype, [fresh or source, 2],
+                                    CPU)  # u0 renamed
     g.outputs = [y.output, nz.output]
     return g
 
