@@ -319,7 +319,7 @@ def _link_multi_view(src: Tensor, outs: tuple) -> None:
 
 
 def _install(op: OpDef) -> None:
-    if op.control or op.graph_only:
+    if op.control or op.region or op.graph_only:
         op.eager = op.eager_inplace = _graph_only(op)
         return
     op.eager, op.eager_inplace = make_entries(op)
@@ -327,7 +327,8 @@ def _install(op: OpDef) -> None:
 
 def _graph_only(op: OpDef) -> Callable:
     def refuse(inputs: Sequence, attrs: dict) -> Any:
-        what = "a control-flow op" if op.control else "a graph-only op"
+        what = "a control-flow op" if op.control else (
+            "a fused kernel" if op.region else "a graph-only op")
         raise TypeError(f"{op.name} is {what}: it exists only inside graphs (write Python "
                         "control flow and lists in eager code)")
     return refuse

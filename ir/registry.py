@@ -105,6 +105,8 @@ class OpDef:
     num_outputs: int = 1  # >1: dtype_rule gives a tuple of dtypes, shape_rule a tuple of shapes
     index_inputs: tuple = ()  # inputs holding indices: never cast to the compute dtype
     control: bool = False  # a control-flow op (if, loop): its types come from its blocks
+    region: bool = False  # computes what its one block computes, the block's inputs bound to
+    # the node's inputs and its yields being the outputs (a fused kernel: passes/fuse.py)
     effect: bool = False  # has a side effect (`assert`): passes must keep it though unread
     graph_only: bool = False  # runs only in generated code (autodiff's residual lists)
     type_rule: Callable | None = None  # (operand types, attrs) -> output types, for non-tensors

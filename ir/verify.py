@@ -59,6 +59,8 @@ class _Checker:
                                  f"{node.op.name}")
             if node.op.control:
                 self.control(node, scope, where)
+            elif node.op.region:
+                self.region(node, scope, where)
             else:
                 self.typed(node, where)
             for v in node.outputs:
@@ -98,6 +100,21 @@ class _Checker:
             self._check_if(node, scope, where, out_types)
         else:
             self._check_loop(node, scope, where, out_types)
+
+    def region(self, node: Node, scope: set, where: str) -> None:
+        """A region node (a fused kernel): one block whose inputs have the node's input types
+        and whose yields have its output types; the block sees nothing from outside."""
+        if len(node.blocks) != 1:
+            self.fail(where, f"{node.op.name} has one block, its body")
+        body = node.blocks[0]
+        in_types = [x.type if isinstance(x, Value) else type(x) for x in node.inputs]
+        if [v.type for v in body.inputs] != in_types:
+            self.fail(where, f"the body takes {_fmt([v.type for v in body.inputs])} but the node "
+                             f"is given {_fmt(in_types)}")
+        self.block(body, set(), where)
+        if _yield_types(body) != [o.type for o in node.outputs]:
+            self.fail(where, f"the body yields {_fmt(_yield_types(body))} but the node produces "
+                             f"{_fmt([o.type for o in node.outputs])}")
 
     def _check_if(self, node: Node, scope: set, where: str, out_types: list) -> None:
         if [b.name for b in node.blocks] != ["then", "else"] or len(node.inputs) != 1:

@@ -31,7 +31,7 @@ def _scan(nodes: list, available: dict, mapping: dict, log: list) -> list:
     for node in nodes:
         for b in node.blocks:
             b.nodes = _scan(b.nodes, dict(available), mapping, log)
-        if node.op.control or not is_pure(node):
+        if node.op.control or node.op.region or not is_pure(node):
             kept.append(node)
             continue
         key = (node.op.name, tuple(_input_key(x, mapping) for x in node.inputs),

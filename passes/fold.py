@@ -66,7 +66,8 @@ def _fold(nodes: list, mapping: dict, log: list) -> list:
 
 
 def _foldable(node: Node, mapping: dict) -> bool:
-    if node.op.name == "constant" or not is_pure(node) or node.op.moves_device:
+    if node.op.name == "constant" or node.op.region or not is_pure(node) or \
+            node.op.moves_device:
         return False
     for v in node.outputs:
         t = v.type

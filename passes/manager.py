@@ -3,7 +3,7 @@ dumps.
 
     opt_level 0   the graph as captured
     opt_level 1   dce, simplify, cse (and dce again)
-    opt_level 2   + constant folding
+    opt_level 2   + constant folding, elementwise fusion (passes/fuse.py)
     opt_level 3   everything that keeps results within floating-point tolerance of eager
                   (the default; fusion and memory planning join here as they land)
 
@@ -28,6 +28,7 @@ from ..ir.verify import verify
 from .cse import cse
 from .dce import dce
 from .fold import fold_constants
+from .fuse import fuse
 from .rewrite import clone
 from .simplify import simplify
 
@@ -50,6 +51,7 @@ PIPELINE: tuple = (
     Pass("cse", cse, 1, "merge repeated pure nodes"),
     Pass("fold", fold_constants, 2, "compute constant nodes and constant control flow now"),
     Pass("dce", dce, 1, "remove what merging and folding left unread"),
+    Pass("fuse", fuse, 2, "group elementwise ops into one generated kernel each"),
 )
 
 

@@ -15,12 +15,18 @@ class Backend:
     """An array library (`xp`), its array type and its kernels, for one device type."""
 
     def __init__(self, name: str, xp: Any, kernels: dict, array_type: type,
-                 plain: dict | None = None) -> None:
+                 plain: dict | None = None, fuser: Any = None) -> None:
         self.name = name
         self.xp = xp
         self.kernels = kernels
         self.plain = plain or {}  # faster kernels for calls without attributes
         self.array_type = array_type
+        self.fuser = fuser  # (body, title, fallback) -> one kernel for a fused node's body
+
+    def fused(self, body: Any, title: str, fallback: Any) -> Any:
+        """The callable computing a fused body: a generated kernel where this backend has a
+        generator and it can compile the body, else `fallback` (the body op by op)."""
+        return fallback if self.fuser is None else self.fuser(body, title, fallback)
 
     def kernel(self, op_name: str):
         try:

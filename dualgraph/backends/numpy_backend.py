@@ -9,4 +9,5 @@ from .kernels import build, plain_kernels
 
 
 def make_backend() -> Backend:
-    return Backend("cpu", np, build(np), np.ndarray, plain_kernels(np))
+    from .fusion import fused_kernel
+    return Backend("cpu", np, build(np), np.ndarray, plain_kernels(np), fused_kernel)

@@ -259,6 +259,9 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     if node.op.control:
         (_emit_if if node.op.name == "if" else _emit_loop)(em, node, indent, lines)
         return
+    if node.op.region:
+        _emit_fused(em, node, indent, lines)
+        return
     source = node.meta.get("source")
     note = comment(source) if source else ""
     k = em.next_id()
@@ -278,6 +281,26 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
         if isinstance(out.type, TensorType) and not out.type.shape:
             lines.append(f"{indent}v{k}_{i} = _asarray(v{k}_{i}, "
                          f"dtype={em.literal(out.type.dtype.np)})")
+
+
+def _emit_fused(em: _Emitter, node: Any, indent: str, lines: list) -> None:
+    """A fused node: one call of the backend's kernel for its body (or, where the backend has
+    no generator or cannot compile the body, the body's own ops compiled as a function)."""
+    body = node.blocks[0]
+    title = f"fused[{node.attrs['kernel']}]"
+    inner = Graph(body.inputs, body.nodes, body.outputs, safe_name(node.attrs["kernel"], "fused"))
+    fallback = compile_graph(inner, em.backend, inner.name)[0]
+    kernel = em.global_name("fk_", em.backend.fused(body, title, fallback))
+    k = em.next_id()
+    targets = []
+    for i, out in enumerate(node.outputs):
+        em.names[out] = f"v{k}_{i}"
+        targets.append(f"v{k}_{i}")
+    args = ", ".join(em.operand(x, None) for x in node.inputs)
+    source = node.meta.get("source")
+    trailing = "," if len(targets) == 1 else ""
+    lines.append(f"{indent}{', '.join(targets)}{trailing} = {kernel}({args})"
+                 f"{comment(title + (': ' + source if source else ''))}")
 
 
 def _emit_body(em: _Emitter, block: Any, indent: str, lines: list, targets: list) -> None:

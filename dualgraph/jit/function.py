@@ -121,6 +121,10 @@ def _run_nodes(nodes: list, env: dict, sizes: dict) -> None:
         if node.op.control:
             _run_control(node, env, sizes)
             continue
+        if node.op.region:  # a fused kernel means its body: run the body's ops one by one
+            inputs = [env[x] if isinstance(x, Value) else x for x in node.inputs]
+            env.update(zip(node.outputs, _run_block(node.blocks[0], {}, sizes, inputs)))
+            continue
         args = [env[x] if isinstance(x, Value) else x for x in node.inputs]
         attrs = {k: _resolve(v, sizes) for k, v in node.attrs.items()}
         result = bind(node.op, args, attrs)

@@ -1,0 +1,237 @@
+"""Elementwise fusion: groups of elementwise ops become one `fused` node, one generated kernel.
+
+Walking a node list in order, each elementwise op that has a scalar template joins the group of
+a producer whose result has the same shape (merging the groups of several producers at once when
+it can), or starts a group. A value used outside its group is still written out; everything else
+stays in registers. Groups of one op are left alone.
+
+A join is legal when the group can still be scheduled: every node is given a key — its position,
+or for a group the key just after its latest outside producer — and every outside reader of a
+group's values must have a larger key than the group. Readers already seen are checked when the
+group grows; readers to come are later nodes or groups that take their keys from their
+producers. The nodes are then emitted in key order, so no node moves before what it reads, and
+nodes outside groups (random draws, effects, mutations' write-backs, control flow) keep their
+relative order. `if`/`loop` bodies are fused inside; no group crosses a block's edge.
+
+Only values on the CPU fuse (the device with a kernel generator: dualgraph/backends/fusion.py);
+float16 stays unfused (Numba has no half arithmetic). Why a candidate did not fuse goes to the
+log, so `f.explain()` shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir.graph import Block, Graph, Node, Value
+from ..ir.registry import ELEMENTWISE, get
+from ..ir.types import TensorType
+from .rewrite import reads
+
+FUSIBLE_DEVICES = ("cpu",)
+
+
+class _Group:
+    __slots__ = ("members", "key", "shape", "users")
+
+    def __init__(self, node: Node, key: tuple) -> None:
+        self.members = [node]
+        self.key = key
+        self.shape = tuple(node.outputs[0].type.shape)
+        self.users: list = []  # outside nodes seen reading a member's value
+
+
+def fuse(graph: Graph, log: list) -> bool:
+    """Replace groups of elementwise nodes by fused nodes in place; True if any formed."""
+    made: list = []
+    graph.nodes = _fuse_list(graph.nodes, set(graph.outputs), made, log)
+    if not made:
+        return False
+    mapping, inside = {}, set()
+    for node, members, yields in made:
+        mapping.update(zip(yields, node.outputs))
+        inside.update(members)
+    bodies = {id(node.blocks[0]) for node, _, _ in made}
+    for node in graph.all_nodes():
+        if node not in inside:
+            node.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in node.inputs]
+        for b in node.blocks:
+            if id(b) not in bodies:
+                b.outputs = [mapping.get(y, y) if isinstance(y, Value) else y for y in b.outputs]
+    graph.outputs = [mapping.get(v, v) if isinstance(v, Value) else v for v in graph.outputs]
+    return True
+
+
+def why_not_fusible(node: Node) -> str | None:
+    """None if the node may join a group, else the reason it may not."""
+    op = node.op
+    if op.kind != ELEMENTWISE or op.control or op.region or node.blocks:
+        return "not an elementwise op"
+    if op.random or op.effect or op.graph_only or len(node.outputs) != 1:
+        return "a random draw or an effect"
+    if op.template is None:
+        return f"{op.name} has no scalar template"
+    out = node.outputs[0].type
+    if not isinstance(out, TensorType):
+        return "its result is not a tensor"
+    if out.device.type not in FUSIBLE_DEVICES:
+        return f"no kernel generator for {out.device.type} tensors"
+    if out.dtype.name == "float16":
+        return "float16 (generated kernels have no half arithmetic)"
+    for x in node.inputs:
+        t = x.type if isinstance(x, Value) else None
+        if isinstance(t, TensorType):
+            if t.dtype.name == "float16":
+                return "a float16 input"
+            if len(t.shape) > len(out.shape) or any(
+                    d != 1 and d != out.shape[len(out.shape) - len(t.shape) + k]
+                    for k, d in enumerate(t.shape)):
+                return "an input whose shape broadcasts only at run time"
+        elif isinstance(x, Value) and t not in (int, float, bool):
+            return f"an input of type {t}"
+    if callable(op.template) and not op.template(node.attrs, None):
+        return f"{op.name} has no template for these attributes"
+    return None
+
+
+def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
+    """Fuse within one node list; `escaping` holds the values read after it (the graph's
+    outputs or the block's yields)."""
+    for node in nodes:
+        for b in node.blocks:
+            b.nodes = _fuse_list(b.nodes, set(b.outputs), made, log)
+    position = {node: i for i, node in enumerate(nodes)}
+    group_of: dict = {}
+    groups: list = []
+
+    def key_of(node: Node) -> tuple:
+        g = group_of.get(node)
+        return g.key if g is not None else (position[node], 0)
+
+    def producer(x: Any) -> Node | None:
+        return x.node if isinstance(x, Value) and x.node in position else None
+
+    for node in nodes:
+        read = reads([node])
+        reason = why_not_fusible(node)
+        joined = None
+        if reason is None:
+            joined = _join(node, read, position, group_of, key_of, producer, log)
+            if joined is None:
+                inputs = [p for p in map(producer, read) if p is not None]
+                key = max((key_of(p) for p in inputs), default=(-1, 0))
+                joined = _Group(node, (key[0], key[1] + 1))
+                groups.append(joined)
+            group_of[node] = joined
+        elif node.op.kind == ELEMENTWISE and any(producer(x) in group_of for x in read):
+            log.append(("kept", node, f"{node.op.name} not fused: {reason}"))
+        for x in read:
+            p = producer(x)
+            g = group_of.get(p) if p is not None else None
+            if g is not None and g is not joined:
+                g.users.append(node)
+    fused = {}
+    for g in {id(g): g for g in group_of.values()}.values():
+        if len(g.members) > 1:
+            fused[id(g)] = _build(g, nodes, escaping, group_of, made, log)
+    order = []
+    for node in nodes:
+        g = group_of.get(node)
+        if g is None or len(g.members) == 1:
+            order.append((key_of(node), position[node], node))
+        elif node is g.members[-1]:
+            order.append((g.key, position[node], fused[id(g)]))
+    order.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in order]
+
+
+def _join(node: Node, read: set, position: dict, group_of: dict, key_of: Any, producer: Any,
+          log: list) -> _Group | None:
+    """Add `node` to the group(s) of its producers of the same shape, merging them, if the
+    schedule allows; the group it joined, or None."""
+    shape = tuple(node.outputs[0].type.shape)
+    candidates = []
+    for x in node.inputs:
+        p = producer(x)
+        g = group_of.get(p) if p is not None else None
+        if g is not None and g not in candidates:
+            if g.shape == shape:
+                candidates.append(g)
+            else:
+                log.append(("kept", node, f"{node.op.name} not fused with {p.op.name}: shapes "
+                                          f"{list(g.shape)} and {list(shape)} differ"))
+    if not candidates:
+        return None
+    tries = [candidates] if len(candidates) > 1 else []
+    tries += [[g] for g in sorted(candidates, key=lambda g: -len(g.members))]
+    for merge in tries:
+        blocker = _blocker(node, merge, read, group_of, key_of, producer)
+        if blocker is None:
+            target = merge[0]
+            for g in merge[1:]:
+                target.members += g.members
+                target.users += g.users
+                target.key = max(target.key, g.key)
+                for m in g.members:
+                    group_of[m] = target
+            target.members.append(node)
+            target.members.sort(key=lambda m: position[m])
+            target.key = _merged_key(node, merge, read, group_of, key_of, producer)
+            members = set(target.members)
+            target.users = [u for u in dict.fromkeys(target.users) if u not in members]
+            return target
+        if merge is tries[-1]:
+            log.append(("kept", node, f"{node.op.name} not fused: {blocker} reads the group's "
+                                      "values and must run before it"))
+    return None
+
+
+def _merged_key(node: Node, merge: list, read: set, group_of: dict, key_of: Any,
+                producer: Any) -> tuple:
+    outside = [p for p in map(producer, read) if p is not None and group_of.get(p) not in merge]
+    key = max((key_of(p) for p in outside), default=(-1, 0))
+    return max([g.key for g in merge] + [(key[0], key[1] + 1)])
+
+
+def _blocker(node: Node, merge: list, read: set, group_of: dict, key_of: Any,
+             producer: Any) -> str | None:
+    """The op of an outside reader that would have to run before the merged group, or None."""
+    new_key = _merged_key(node, merge, read, group_of, key_of, producer)
+    members = {m for g in merge for m in g.members} | {node}
+    for g in merge:
+        for u in g.users:
+            if u not in members and not key_of(u) > new_key:
+                return u.op.name
+    return None
+
+
+def _build(g: _Group, nodes: list, escaping: set, group_of: dict, made: list,
+           log: list) -> Node:
+    """The fused node for a group: its body holds the members; it writes the members' values
+    that anything outside the group reads."""
+    members = set(g.members)
+    outside_reads = reads(n for n in nodes if group_of.get(n) is not g) | escaping
+    mapping: dict = {}
+    body = Block("body")
+    inputs: list = []
+    for m in g.members:
+        for x in m.inputs:
+            if isinstance(x, Value) and x.node not in members and x not in mapping:
+                v = Value(x.type, None)
+                mapping[x] = v
+                body.inputs.append(v)
+                inputs.append(x)
+    body.nodes = list(g.members)
+    for m in g.members:
+        m.inputs = [mapping.get(x, x) if isinstance(x, Value) else x for x in m.inputs]
+    yields = [v for m in g.members for v in m.outputs if v in outside_reads]
+    body.outputs = list(yields)
+    names = ", ".join(m.op.name for m in g.members)
+    node = Node(get("fused"), inputs, {"kernel": names}, [v.type for v in yields], [body])
+    sources = [m.meta["source"] for m in g.members if m.meta.get("source")]
+    if sources:
+        node.meta["source"] = ", ".join(dict.fromkeys(sources))
+    made.append((node, g.members, yields))
+    log.append(("fused", node, f"fused[{names}]: {len(g.members)} ops in one kernel, "
+                               f"{len(yields)} value(s) written"))
+    return node
+
