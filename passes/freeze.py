@@ -38,6 +38,7 @@ import numpy as np
 
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Node, Value, operand_type
+from ..ir.meta import reduce_dims
 from ..ir.registry import get
 from ..ir.text import INLINE_LIMIT, print_graph
 from ..ir.types import TensorType
@@ -261,6 +262,8 @@ def _fold_chain(node: Node, nodes: list, readers: dict, mapping: dict, log: list
     """Fold the chain after producer `node`; (the chain's last node, the nodes to insert before
     it) when it folds, else None (the graph is left as it was)."""
     spec = PRODUCERS[node.op.name]
+    if not isinstance(node.inputs[spec.weight], Value):
+        return None
     weight = _constant(node.inputs[spec.weight])
     out = node.output
     typ = out.type
@@ -321,11 +324,7 @@ def _fold_chain(node: Node, nodes: list, readers: dict, mapping: dict, log: list
 
 def _squeezed_channel(node: Node, typ: TensorType, ch: int) -> int | None:
     """The channel's dim after a squeeze, or None if the squeeze removes it."""
-    from ..ir.meta import reduce_dims
-    try:
-        dims = reduce_dims(node.op.name, node.attrs.get("dim"), len(typ.shape))
-    except Exception:
-        return None
+    dims = reduce_dims(node.op.name, node.attrs.get("dim"), len(typ.shape))  # verified graph
     removed = [d for d in dims if typ.shape[d] == 1]
     if ch in removed:
         return None

@@ -2,8 +2,8 @@
 
 `trace` runs a function or module once under the tracing interpreter and returns a compiled
 `TracedFunction` (`.graph`, `.code`, `.save()`); `freeze` bakes a module's parameters and
-buffers into a `FrozenFunction` as constants, batch norm folded into its layers; `save` and `load` write and read `.dgm` files
-that run with dualgraph and NumPy alone.
+buffers into a `FrozenFunction` as constants, batch norm folded into its layers; `save` and
+`load` write and read `.dgm` files that run with dualgraph and NumPy alone.
 """
 
 from ..ir.errors import DualgraphError, VerificationError
@@ -14,6 +14,7 @@ from .script import ScriptFunction, ScriptModule, script
 from .trace import TracedFunction, trace
 from .tracer import ScriptError, TraceError, is_tracing
 
-__all__ = ["trace", "script", "freeze", "FrozenFunction", "ScriptFunction", "ScriptModule", "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
+__all__ = ["trace", "script", "freeze", "FrozenFunction", "ScriptFunction", "ScriptModule",
+           "save", "load", "TracedFunction", "LoadedFunction", "GraphFunction",
            "TraceError", "ScriptError", "GraphInputError", "DualgraphError", "VerificationError",
            "run_reference", "is_tracing"]
