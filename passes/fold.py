@@ -21,10 +21,12 @@ from .rewrite import is_pure, replace_uses
 FOLD_LIMIT = 1 << 16  # elements: the largest result folded into a constant
 
 
-def fold_constants(graph: Graph, log: list) -> bool:
-    """Fold constant nodes and constant control flow in place; True if anything folded."""
+def fold_constants(graph: Graph, log: list, limit: int = FOLD_LIMIT) -> bool:
+    """Fold constant nodes and constant control flow in place; True if anything folded.
+    `limit` is the largest result folded, in elements (freezing raises it to the size of the
+    largest parameter, so `weight.t()` folds however large the layer)."""
     mapping: dict = {}
-    graph.nodes = _fold(graph.nodes, mapping, log)
+    graph.nodes = _fold(graph.nodes, mapping, log, limit)
     replace_uses(graph, mapping)
     return bool(mapping) or any(entry[0] == "folded" for entry in log)
 
@@ -41,15 +43,15 @@ def _constant_of(x: Any, mapping: dict) -> Any:
     return None
 
 
-def _fold(nodes: list, mapping: dict, log: list) -> list:
+def _fold(nodes: list, mapping: dict, log: list, limit: int) -> list:
     out: list = []
     for node in nodes:
         if node.op.control:
-            out += _fold_control(node, mapping, log)
+            out += _fold_control(node, mapping, log, limit)
             continue
         for b in node.blocks:
-            b.nodes = _fold(b.nodes, mapping, log)
-        if _foldable(node, mapping):
+            b.nodes = _fold(b.nodes, mapping, log, limit)
+        if _foldable(node, mapping, limit):
             try:
                 arrays = _evaluate(node, mapping)
             except Exception:  # an error the call would raise at run time stays a run-time error
@@ -65,7 +67,7 @@ def _fold(nodes: list, mapping: dict, log: list) -> list:
     return out
 
 
-def _foldable(node: Node, mapping: dict) -> bool:
+def _foldable(node: Node, mapping: dict, limit: int) -> bool:
     if node.op.name == "constant" or node.op.region or not is_pure(node) or \
             node.op.moves_device:
         return False
@@ -73,7 +75,7 @@ def _foldable(node: Node, mapping: dict) -> bool:
         t = v.type
         if not isinstance(t, TensorType) or t.device.type != "cpu":
             return False
-        if any(not isinstance(d, int) for d in t.shape) or int(np.prod(t.shape)) > FOLD_LIMIT:
+        if any(not isinstance(d, int) for d in t.shape) or int(np.prod(t.shape)) > limit:
             return False
     return all(_constant_of(x, mapping) is not None for x in node.inputs)
 
@@ -100,10 +102,10 @@ def _constant_node(array: np.ndarray, like: Value, source: Node) -> Node:
     return const
 
 
-def _fold_control(node: Node, mapping: dict, log: list) -> list:
+def _fold_control(node: Node, mapping: dict, log: list, limit: int) -> list:
     """Fold inside the blocks, then the node itself when its condition is known now."""
     for b in node.blocks:
-        b.nodes = _fold(b.nodes, mapping, log)
+        b.nodes = _fold(b.nodes, mapping, log, limit)
     if node.op.name == "if":
         cond = _constant_of(node.inputs[0], mapping)
         if cond is None:
