@@ -24,7 +24,6 @@ import math
 import numba
 import numpy as np
 from numba import types
-from numba.core import cgutils  # noqa: F401  (kept for intrinsic authors; lowering uses builder)
 from numba.extending import intrinsic
 
 __all__ = ["FAST_FLOAT32", "fast_exp", "fast_log", "fast_tanh", "fast_erf",
