@@ -54,14 +54,20 @@ bitcast_f64_i64 = _make_bitcast(types.float64, types.int64, "bitcast_f64_i64")
 bitcast_i32_f32 = _make_bitcast(types.int32, types.float32, "bitcast_i32_f32")
 bitcast_f32_i32 = _make_bitcast(types.float32, types.int32, "bitcast_f32_i32")
 
-_jit = numba.njit(inline="always", cache=False, fastmath=False, error_model="numpy")
+# Public functions are ordinary dispatchers compiled with the NumPy error model (no
+# ZeroDivisionError branch around their divisions); LLVM inlines them into the caller's loop.
+# Inlining them at the Numba-IR level instead (inline="always") would compile their divisions
+# under the *caller's* error model, whose zero-check branch stops the loop from vectorizing.
+# Division-free helpers are inlined at the Numba-IR level.
+_jit = numba.njit(cache=False, fastmath=False, error_model="numpy")
+_inline = numba.njit(inline="always", cache=False, fastmath=False, error_model="numpy")
 
 _LOG2E = 1.4426950408889634
 _LN2 = 0.6931471805599453
 _ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting rounds to an integer
 
 
-@_jit
+@_inline
 def _exp64(y: float) -> float:
     """exp(y) in float64 for y in [-110, 110] (callers clamp); relative error ~1e-15.
 
@@ -182,14 +188,14 @@ def _unrolled(name: str, coefs: tuple):
     """Compile a fully unrolled Horner evaluation of the power-basis polynomial ``coefs``."""
     ns: dict = {}
     exec(compile(_horner_source(name, coefs, "t"), f"<fastmath {name}>", "exec"), ns)
-    return _jit(ns[name])
+    return _inline(ns[name])
 
 
 _erf_hi_poly = _unrolled("_erf_hi_poly", _ERF_HI)
 _erf_lo_poly = _unrolled("_erf_lo_poly", _ERF_LO)
 
 
-@_jit
+@_inline  # division-free; too large for LLVM's inliner, so inlined at the Numba-IR level
 def fast_erf(x: np.float32) -> np.float32:
     """float32 erf(x): erf(+-0)=+-0, erf(+-inf)=+-1, NaN->NaN, tiny x -> 2x/sqrt(pi).
 
@@ -200,7 +206,7 @@ def fast_erf(x: np.float32) -> np.float32:
     a = abs(xd)
     lo = xd * _erf_lo_poly(min(a, 1.0) * min(a, 1.0))
     ac = min(max(a, 1.0), 4.0)
-    hi = _erf_hi_poly((ac - 2.5) * (1.0 / 1.5))
+    hi = _erf_hi_poly((ac - 2.5) * 0.6666666666666666)
     hi = 1.0 if a >= 4.0 else hi
     hi = -hi if xd < 0.0 else hi
     res = lo if a <= 1.0 else hi
