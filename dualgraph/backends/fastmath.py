@@ -178,6 +178,7 @@ _ERF_LO = tuple(2.0 / math.sqrt(math.pi) * (-1.0) ** n / (math.factorial(n) * (2
 
 
 def _horner_source(name: str, coefs: tuple, var: str) -> str:
+    """Source of a function evaluating sum(coefs[i] * var**i) by Horner's rule, unrolled."""
     lines = [f"def {name}({var}):", f"    p = {coefs[-1]!r}"]
     lines += [f"    p = p * {var} + {c!r}" for c in reversed(coefs[:-1])]
     lines.append("    return p")
