@@ -110,7 +110,8 @@ class OpDef:
     effect: bool = False  # has a side effect (`assert`): passes must keep it though unread
     graph_only: bool = False  # runs only in generated code (autodiff's residual lists)
     type_rule: Callable | None = None  # (operand types, attrs) -> output types, for non-tensors
-    template: str | None = None  # elementwise scalar expression, e.g. "({0} * {1})"
+    template: Any = None  # elementwise scalar expression, e.g. "({0} * {1})", or
+    # (attrs, compute dtype or None) -> one, or None where these attributes do not fuse
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads
     save_output: Any = False  # whether the VJP reads the output; for an op of several outputs

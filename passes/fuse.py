@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir.graph import Block, Graph, Node, Value
+from ..ir.graph import Block, Graph, Node, Value, operand_type
 from ..ir.registry import ELEMENTWISE, get
 from ..ir.types import TensorType
 from .rewrite import reads
@@ -88,9 +88,16 @@ def why_not_fusible(node: Node) -> str | None:
                 return "an input whose shape broadcasts only at run time"
         elif isinstance(x, Value) and t not in (int, float, bool):
             return f"an input of type {t}"
-    if callable(op.template) and not op.template(node.attrs, None):
+    if callable(op.template) and not op.template(node.attrs, _compute_dtype(node)):
         return f"{op.name} has no template for these attributes"
     return None
+
+
+def _compute_dtype(node: Node) -> Any:
+    try:
+        return node.op.dtype_rule([operand_type(x) for x in node.inputs], node.attrs)[1]
+    except Exception:  # the verifier reports bad nodes; here it only means "do not fuse"
+        return None
 
 
 def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
@@ -130,9 +137,11 @@ def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
             if g is not None and g is not joined:
                 g.users.append(node)
     fused = {}
-    for g in {id(g): g for g in group_of.values()}.values():
-        if len(g.members) > 1:
-            fused[id(g)] = _build(g, nodes, escaping, group_of, made, log)
+    real = [g for g in {id(g): g for g in group_of.values()}.values() if len(g.members) > 1]
+    written = {id(g): reads(n for n in nodes if group_of.get(n) is not g) | escaping
+               for g in real}  # before any body takes its members' reads away
+    for g in real:
+        fused[id(g)] = _build(g, written[id(g)], group_of, made, log)
     order = []
     for node in nodes:
         g = group_of.get(node)
@@ -204,12 +213,10 @@ def _blocker(node: Node, merge: list, read: set, group_of: dict, key_of: Any,
     return None
 
 
-def _build(g: _Group, nodes: list, escaping: set, group_of: dict, made: list,
-           log: list) -> Node:
+def _build(g: _Group, outside_reads: set, group_of: dict, made: list, log: list) -> Node:
     """The fused node for a group: its body holds the members; it writes the members' values
     that anything outside the group reads."""
     members = set(g.members)
-    outside_reads = reads(n for n in nodes if group_of.get(n) is not g) | escaping
     mapping: dict = {}
     body = Block("body")
     inputs: list = []

@@ -31,11 +31,11 @@ _DIR: list = []  # the resolved cache folder, once
 def _version_key() -> str:
     import numba
 
-    from . import scalar_math
+    from . import fastmath, scalar_math
     h = hashlib.sha256()
     for part in (sys.version, np.__version__, numba.__version__):
         h.update(part.encode())
-    for mod in (scalar_math,):
+    for mod in (scalar_math, fastmath):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:16]
 
@@ -72,6 +72,7 @@ def load_module(source: str) -> ModuleType:
     name = f"dualgraph_kernel_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Numba's cached code finds its globals through this name
     spec.loader.exec_module(module)
     _MODULES[digest] = module
     return module

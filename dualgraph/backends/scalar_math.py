@@ -11,10 +11,15 @@ conditional expression are available too. `fast_*` are the vectorizable float32 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
+from .fastmath import fast_erf, fast_exp, fast_log, fast_tanh  # noqa: F401
+
 exp, log, sqrt, tanh = np.exp, np.log, np.sqrt, np.tanh
+erf = math.erf
 sin, cos, tan = np.sin, np.cos, np.tan
 asin, acos, atan = np.arcsin, np.arccos, np.arctan
 sinh, cosh = np.sinh, np.cosh
@@ -46,4 +51,4 @@ def frac(x):  # noqa: ANN001, ANN201
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "annotations", "np", "njit")]
+    "annotations", "np", "njit", "math")]

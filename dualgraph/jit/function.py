@@ -235,7 +235,10 @@ class GraphFunction:
         cache = self.__dict__.setdefault("_gradients", {})
         entry = cache.get(mask)
         if entry is None:
-            entry = cache[mask] = CompiledGradient(self.graph, mask, self._name, self.opt_level)
+            # differentiate the graph as captured (fused nodes have no VJP); the forward and
+            # backward graphs then go through the whole pipeline, fusion included
+            entry = cache[mask] = CompiledGradient(self.graph_before_passes, mask, self._name,
+                                                   self.opt_level)
         return entry
 
     def backward_graph(self, *inputs: Any) -> Any:

@@ -132,7 +132,16 @@ def _div_samples(rng):
         Sample((ints[0], -2), {"rounding_mode": "floor"}, grad=False, note="int by scalar")]
 
 
-DIV = _binary("div", "({0} / {1})", _div_dtype, vjp=_div_vjp, attrs={"rounding_mode": None},
+def _div_template(attrs, compute):
+    """True division, or the quotient rounded as the mode says; integer quotients (whose
+    division by zero NumPy defines its own way) stay unfused."""
+    if compute is not None and not compute.is_floating_point:
+        return "({0} / {1})" if attrs["rounding_mode"] is None else None
+    return {None: "({0} / {1})", "floor": "floor({0} / {1})",
+            "trunc": "trunc({0} / {1})"}.get(attrs["rounding_mode"])
+
+
+DIV = _binary("div", _div_template, _div_dtype, vjp=_div_vjp, attrs={"rounding_mode": None},
               grad_name=lambda ins, attrs: "DivBackward2" if attrs.get("rounding_mode")
               else "DivBackward0", samples=_div_samples, ref=_div_ref)
 

@@ -145,7 +145,8 @@ def _select_samples(rng):
 def _unary(name: str, vjp, ref, lo: float = -2.0, hi: float = 2.0, dtype_rule=None,
            save_inputs=(0,), save_output: bool = False, **extra) -> OpDef:
     return register(OpDef(
-        name=name, inputs=("input",), kind=ELEMENTWISE, template=f"{name}({{0}})",
+        name=name, inputs=("input",), kind=ELEMENTWISE,
+        template=extra.pop("template", f"{name}({{0}})"),
         dtype_rule=dtype_rule or meta.promote_to_float, shape_rule=meta.first_shape, vjp=vjp,
         save_inputs=() if save_output else save_inputs, save_output=save_output,
         inplace_variant=True, samples=extra.pop("samples", None) or _unary_samples(lo, hi),
@@ -234,6 +235,7 @@ def _round_ref(x, decimals=0):
 ROUND = _unary(
     "round", _zero_grad, _round_ref, save_inputs=(), dtype_rule=_round_dtype,
     attrs={"decimals": 0},
+    template=lambda attrs, compute: None if attrs["decimals"] else "round({0})",
     grad_name=lambda ins, attrs: f"RoundBackward{1 if attrs.get('decimals') else 0}",
     samples=lambda rng: _rounding_samples(rng) + [
         Sample((np.array([0.5, 1.5, 2.5, -0.5, -2.5]),), grad=False, note="halves to even"),
@@ -268,7 +270,9 @@ def _binary(name: str, dtype_rule, vjp, ref, samples, save_inputs=(0, 1), **extr
 
 FMOD = _binary("fmod", _only(meta.promote, "fmod", "fmod_cpu", _ints_floats), _fmod_vjp,
                lambda x, y: x - y * np.fix(np.true_divide(x, y)).astype(np.result_type(x, y)),
-               _remainder_samples, grad_name=_numbered("Fmod", 1), template="fmod({0}, {1})")
+               _remainder_samples, grad_name=_numbered("Fmod", 1),
+               template=lambda attrs, compute: "fmod({0}, {1})" if compute is None or
+               compute.is_floating_point else None)  # integer fmod by 0: NumPy's own rule
 REMAINDER = _binary(
     "remainder", _only(meta.promote, "remainder", "remainder_cpu", _ints_floats), _remainder_vjp,
     lambda x, y: x - y * np.floor(np.true_divide(x, y)).astype(np.result_type(x, y)),

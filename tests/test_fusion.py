@@ -1,0 +1,226 @@
+"""The fusion pass and its generated kernels: groups in the IR, schedules that stay legal, every
+templated elementwise op through a kernel equal to eager, and the kernel cache on disk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import dualgraph as dg
+from dualgraph.dispatch import bind
+from dualgraph.ir.graph import Block, Node, Value
+from dualgraph.ir.registry import ELEMENTWISE, all_ops, get
+from dualgraph.ir.text import parse_graph, print_graph
+from dualgraph.passes.fuse import fuse
+
+numba = pytest.importorskip("numba")
+from dualgraph.backends import fusion  # noqa: E402  (needs numba)
+
+
+def _fused(text: str) -> str:
+    g = parse_graph(text)
+    log: list = []
+    fuse(g, log)
+    return print_graph(g)
+
+
+def test_chain_becomes_one_fused_node_with_the_ops_named():
+    out = _fused("""
+    graph(%x: f32[B, 8], %y: f32[8]) {
+      %0 = mul(%x, 2.0) : f32[B, 8]
+      %1 = add(%0, %y) {alpha=1} : f32[B, 8]
+      %2 = tanh(%1) : f32[B, 8]
+      return (%2)
+    }""")
+    assert "fused(%x, %y) {kernel='mul, add, tanh'} : f32[B, 8]" in out
+    assert out.count("= mul(") == 1 and "yield (%" in out
+    assert print_graph(parse_graph(out)) == out  # the text form round-trips
+
+
+def test_value_read_outside_the_group_is_written_out():
+    out = _fused("""
+    graph(%x: f32[4]) {
+      %0 = exp(%x) : f32[4]
+      %1 = mul(%0, 3.0) : f32[4]
+      %2 = sum(%0) {dim=None, keepdim=False, dtype=None} : f32[]
+      return (%1, %2)
+    }""")
+    assert "fused(%x) {kernel='exp, mul'} : f32[4], f32[4]" in out  # exp's value and mul's
+
+
+def test_a_reader_between_members_blocks_the_join():
+    """`c = a + matmul(a, w)` cannot join a's group: matmul needs a before c's group runs."""
+    g = parse_graph("""
+    graph(%x: f32[4, 4], %w: f32[4, 4]) {
+      %0 = mul(%x, 2.0) : f32[4, 4]
+      %1 = exp(%0) : f32[4, 4]
+      %2 = matmul(%1, %w) : f32[4, 4]
+      %3 = add(%1, %2) {alpha=1} : f32[4, 4]
+      %4 = neg(%3) : f32[4, 4]
+      return (%4)
+    }""")
+    log: list = []
+    fuse(g, log)
+    ops = [n.op.name for n in g.nodes]
+    assert ops == ["fused", "matmul", "fused"]
+    assert [n.attrs["kernel"] for n in g.nodes if n.op.name == "fused"] == ["mul, exp", "add, neg"]
+    dg.ir.verify.verify(g)
+
+
+def test_no_fusion_across_shapes_and_for_ops_without_templates():
+    g = parse_graph("""
+    graph(%x: f32[3, 4], %y: f32[4]) {
+      %0 = exp(%y) : f32[4]
+      %1 = mul(%x, %0) : f32[3, 4]
+      %2 = add(%1, 1.0) {alpha=1} : f32[3, 4]
+      return (%2)
+    }""")
+    log: list = []
+    fuse(g, log)
+    assert [n.op.name for n in g.nodes] == ["exp", "fused"]
+    assert any("shapes" in what for kind, node, what in log if kind == "kept")
+
+
+def test_fused_graph_matches_eager_with_grads_and_explain_says_so():
+    def f(x, y):
+        return (dg.sigmoid(x * 2 + y) * (x - y)).sum()
+
+    x = dg.randn(64, 32, requires_grad=True)
+    y = dg.randn(32, requires_grad=True)
+    traced = dg.jit.trace(f, (x, y))
+    assert "fused" in traced.graph.op_counts()
+    assert "fused[mul, add, sigmoid, sub, mul]" in str(traced.explain())
+    out = traced(x, y)
+    out.backward()
+    gx, gy = x.grad.numpy().copy(), y.grad.numpy().copy()
+    x.grad = y.grad = None
+    ref = f(x, y)
+    ref.backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gy, y.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert traced.compile(0).graph.op_counts().get("fused") is None  # O0: as captured
+
+
+def test_fused_kernels_inside_loop_bodies():
+    @dg.jit.script
+    def f(x, n: int):
+        for _ in range(n):
+            x = dg.tanh(x * 0.5 + 1.0)
+        return x
+
+    x = dg.randn(100)
+    body = next(n for n in f.graph_for(x, 3).all_nodes() if n.op.name == "loop")
+    assert any(n.op.name == "fused" for n in body.blocks[0].nodes)
+    ref = x
+    for _ in range(3):
+        ref = dg.tanh(ref * 0.5 + 1.0)
+    np.testing.assert_allclose(f(x, 3).numpy(), ref.numpy(), rtol=1e-6)
+
+
+# ------------------------------------------------------------------ the `fused` column: every op
+
+TEMPLATED = [op for op in all_ops() if op.kind == ELEMENTWISE and op.template is not None]
+CASES = [pytest.param(op, k, id=f"{op.name}-{k}") for op in TEMPLATED
+         for k in range(len(op.samples(np.random.default_rng(0))))]
+
+
+def _body(op, sample, dtype, chain: bool):
+    """A fused body computing op(sample) (and, with `chain`, op's result added to itself) as
+    eager would, with the eager reference."""
+    arrays = [dg.tensor(x, dtype=dtype) if isinstance(x, np.ndarray) and x.dtype.kind == "f"
+              else (dg.tensor(x) if isinstance(x, np.ndarray) else x) for x in sample.inputs]
+    ref = bind(op, arrays, sample.attrs)
+    body = Block("body")
+    inputs, args = [], []
+    for a in arrays:
+        if isinstance(a, dg.Tensor):
+            v = Value(dg.ir.types.TensorType(a.dtype, a.shape, dg.ir.types.Device("cpu")))
+            body.inputs.append(v)
+            inputs.append(v)
+            args.append(a.numpy())
+        else:
+            inputs.append(a)
+    node = Node(op, inputs, op.full_attrs(sample.attrs),
+                op.meta_all([getattr(x, "type", x) for x in inputs], op.full_attrs(sample.attrs)))
+    body.nodes.append(node)
+    out = node.outputs[0]
+    if chain:
+        add = get("add")
+        second = Node(add, [out, out], add.full_attrs({}), add.meta_all([out.type] * 2, {}))
+        body.nodes.append(second)
+        out = second.outputs[0]
+        ref = bind(add, [ref, ref], {})
+    body.outputs = [out]
+    return body, args, ref
+
+
+def _no_fallback(*args):
+    raise AssertionError("the kernel fell back to NumPy")
+
+
+@pytest.mark.parametrize("op,k", CASES)
+@pytest.mark.parametrize("dtype,chain", [(dg.float64, False), (dg.float32, True)],
+                         ids=["f64-alone", "f32-chain"])
+def test_fused_kernel_matches_eager(op, k, dtype, chain):
+    sample = op.samples(np.random.default_rng(0))[k]
+    try:
+        body, args, ref = _body(op, sample, dtype, chain)
+    except Exception as exc:  # eager refuses this dtype: nothing to compare
+        pytest.skip(f"eager refuses it: {exc}")
+    try:
+        fusion.kernel_source(body, op.name)
+    except fusion.Unfusable as exc:
+        pytest.skip(f"not fusible: {exc}")
+    kernel = fusion.fused_kernel(body, op.name, _no_fallback)
+    (got,) = kernel(*args)
+    want = ref.numpy()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if want.dtype.kind == "f":
+        tol = 2e-6 if want.dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_most_templated_ops_fuse():
+    assert len(TEMPLATED) >= 49
+
+
+# ------------------------------------------------------------------------- cache and exact math
+
+def test_exact_math_switch_calls_libm(monkeypatch):
+    g = parse_graph("""
+    graph(%x: f32[4]) {
+      %0 = exp(%x) : f32[4]
+      %1 = tanh(%0) : f32[4]
+      yield (%1)
+    }""".replace("yield (%1)", "return (%1)"))
+    body = Block("body", g.inputs, g.nodes, g.outputs)
+    assert "fast_exp(" in fusion.kernel_source(body, "t")[0]
+    monkeypatch.setenv("DUALGRAPH_EXACT_MATH", "1")
+    source = fusion.kernel_source(body, "t")[0]
+    assert "fast_" not in source and "exp(" in source
+
+
+def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
+    script = textwrap.dedent("""
+        import dualgraph as dg
+        from dualgraph.backends import kernel_cache
+        f = dg.jit.trace(lambda x, y: (x * 3 + y) * (x - y), (dg.randn(8), dg.randn(8)))
+        f(dg.randn(8), dg.randn(8))
+        (module,) = kernel_cache._MODULES.values()
+        print(sum(module.serial.stats.cache_hits.values()),
+              sum(module.serial.stats.cache_misses.values()))
+    """)
+    env = dict(os.environ, DUALGRAPH_CACHE_DIR=str(tmp_path))
+    run = lambda: subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,  # noqa: E731
+                                 text=True, timeout=300, check=True).stdout.split()
+    assert run() == ["0", "1"]  # compiled
+    assert run() == ["1", "0"]  # loaded
+    assert len(list(tmp_path.glob("kernels-*/k*.py"))) == 1
