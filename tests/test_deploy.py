@@ -54,7 +54,7 @@ def test_mlp_and_rnn_load_in_a_fresh_process(tmp_path):
         np.testing.assert_allclose(np.load(tmp_path / f"mlp_out{batch}.npy"), expected[batch][0],
                                    rtol=1e-6)
         np.testing.assert_allclose(np.load(tmp_path / f"rnn_out{batch}.npy"), expected[batch][1],
-                                   rtol=1e-5)
+                                   rtol=1e-5, atol=1e-5)  # fused float32 tanh: a few ulps
 
 
 def test_loaded_function_keeps_buffer_side_effects(tmp_path):

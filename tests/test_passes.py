@@ -331,7 +331,8 @@ def test_fold_takes_the_arm_of_a_constant_condition_and_drops_zero_trip_loops():
 def test_levels_choose_the_passes():
     assert [p.name for p in PIPELINE if p.level <= 0] == []
     assert {p.name for p in PIPELINE if p.level <= 1} == {"dce", "simplify", "cse"}
-    assert {p.name for p in PIPELINE if p.level <= 3} == {"dce", "simplify", "cse", "fold"}
+    assert {p.name for p in PIPELINE if p.level <= 3} == {"dce", "simplify", "cse", "fold",
+                                                          "fuse"}
     for bad in (-1, 4, 1.0, "3", True, None):
         with pytest.raises(ValueError, match="opt_level must be an int from 0 to 3"):
             check_level(bad, "optimize")
@@ -351,11 +352,11 @@ def test_optimize_works_on_a_copy_and_reports_each_pass():
     assert print_graph(o0) == print_graph(g) and r0.runs == []
     o3, r3 = optimize(g, 3)
     assert print_graph(g) == _expect(text)  # the captured graph is untouched
-    assert o3.op_counts() == {"sin": 1, "add": 1}
-    assert (r3.nodes_before, r3.nodes_after) == (4, 2)
+    assert o3.op_counts() == {"fused": 1, "sin": 1, "add": 1}
+    assert (r3.nodes_before, r3.nodes_after) == (4, 3)  # fused(sin, add)
     report = str(r3)
     assert "removed   cos: result unused" in report and "merged    sin" in report
-    assert [r.name for r in r3.runs] == ["dce", "simplify", "cse", "fold", "dce"]
+    assert [r.name for r in r3.runs] == ["dce", "simplify", "cse", "fold", "dce", "fuse"]
 
 
 def test_dump_prints_a_unified_diff_of_the_chosen_pass(monkeypatch, capsys):
@@ -575,13 +576,13 @@ def test_trace_opt_level_chooses_the_pipeline_and_compile_changes_it():
     assert print_graph(f0.graph) == print_graph(f0.graph_before_passes)
     assert f0.graph.op_counts() == {"sin": 2, "mul": 2, "exp": 1, "add": 1, "neg": 2}
     f3 = dg.jit.trace(_wasteful, x)
-    assert f3.opt_level == 3 and f3.graph.op_counts() == {"sin": 1, "add": 1}
+    assert f3.opt_level == 3 and f3.graph.op_counts() == {"fused": 1, "sin": 1, "add": 1}
     y = dg.randn(4)
     np.testing.assert_allclose(f3(y).numpy(), f0(y).numpy(), rtol=1e-6)
     np.testing.assert_allclose(f3(y).numpy(), 2 * np.sin(y.numpy()), rtol=1e-6)
-    assert f0.compile() is f0 and f0.graph.op_counts() == {"sin": 1, "add": 1}
+    assert f0.compile() is f0 and f0.graph.op_counts() == {"fused": 1, "sin": 1, "add": 1}
     report = str(f0.explain())
-    assert report.startswith("opt_level=3: 8 -> 2 nodes") and "removed   exp" in report
+    assert report.startswith("opt_level=3: 8 -> 3 nodes") and "removed   exp" in report
     assert f0.compile(opt_level=1).opt_level == 1
     with pytest.raises(ValueError, match="opt_level must be an int from 0 to 3, got 7"):
         dg.jit.trace(_wasteful, x, opt_level=7)
@@ -620,7 +621,7 @@ def test_files_keep_the_captured_graph_and_load_at_any_level(tmp_path):
     g0 = dg.jit.load(path, opt_level=0)
     assert g0.graph.op_counts() == f.graph_before_passes.op_counts()
     g3 = dg.load(path)
-    assert g3.opt_level == 3 and g3.graph.op_counts() == {"sin": 1, "add": 1}
+    assert g3.opt_level == 3 and g3.graph.op_counts() == {"fused": 1, "sin": 1, "add": 1}
     np.testing.assert_allclose(g0(x).numpy(), g3(x).numpy(), rtol=1e-6)
 
 
@@ -630,8 +631,8 @@ def test_cli_passes_and_opt_level(tmp_path, capsys):
     dg.jit.trace(_wasteful, dg.randn(4)).save(path)
     assert main(["passes", str(path), "--ir"]) == 0
     out = capsys.readouterr().out
-    assert "opt_level=3: 8 -> 2 nodes" in out and "// after simplify" in out
+    assert "opt_level=3: 8 -> 3 nodes" in out and "// after simplify" in out
     assert main(["show", str(path), "--opt-level", "0"]) == 0
     assert "ops (8)" in capsys.readouterr().out
     assert main(["show", str(path)]) == 0
-    assert "ops (2)" in capsys.readouterr().out
+    assert "ops (1): add x1, fused x1, sin x1" in capsys.readouterr().out
