@@ -144,6 +144,16 @@ def test_trace_matches_eager(op, sample):
     _assert_same(reference, expected, 1e-6, 1e-7, op.name)
 
 
+@pytest.mark.parametrize("level", [0, 1], ids=["O0", "O1"])  # O3, the default, is above
+@pytest.mark.parametrize("op,sample", CASES)
+def test_trace_matches_eager_at_level(op, sample, level):
+    inputs = _inputs(sample, dg.float32)
+    expected = bind(op, inputs, sample.attrs)
+    traced, tensors = _traced(op, sample, inputs)
+    assert traced.compile(level).opt_level == level
+    _assert_same(traced(*tensors), expected, 1e-6, 1e-7, f"{op.name} at O{level}")
+
+
 OTHER_DTYPES = [dg.float16, dg.int64, dg.int32, dg.int16, dg.int8, dg.uint8, dg.bool_]
 # (op, input dtype) whose generated code still hands out an array of another dtype than its
 # label (NumPy promotes bool operands: relu's maximum(x, 0), pow, addcmul's products); whether
@@ -250,6 +260,15 @@ def test_script_matches_eager(op, sample, request, scripted_wrappers):
     scripted = dg.jit.script(scripted_wrappers[_case_id(request)])
     _assert_same(scripted(*_tensor_args(inputs)), expected, 1e-6, 1e-7, op.name)
     assert op.name in scripted.graph_before_passes.op_counts()
+
+
+@pytest.mark.parametrize("level", [0, 1], ids=["O0", "O1"])  # O3, the default, is above
+@pytest.mark.parametrize("op,sample", CASES)
+def test_script_matches_eager_at_level(op, sample, level, request, scripted_wrappers):
+    inputs = _inputs(sample, dg.float32)
+    expected = bind(op, inputs, sample.attrs)
+    scripted = dg.jit.script(scripted_wrappers[_case_id(request)], opt_level=level)
+    _assert_same(scripted(*_tensor_args(inputs)), expected, 1e-6, 1e-7, f"{op.name} at O{level}")
 
 
 def _case_id(request):

@@ -486,6 +486,22 @@ def test_involutions_idempotents_and_square():
         }""")
 
 
+def test_contiguous_of_contiguous_is_one_contiguous():
+    out = _simplified("""
+        graph(%x: f32[4, 3]) {
+          %0 = transpose(%x) {dim0=0, dim1=1} : f32[3, 4]
+          %1 = contiguous(%0) : f32[3, 4]
+          %2 = contiguous(%1) : f32[3, 4]
+          return (%2)
+        }""")
+    assert out == _expect("""
+        graph(%x: f32[4, 3]) {
+          %0 = transpose(%x) {dim0=0, dim1=1} : f32[3, 4]
+          %1 = contiguous(%0) : f32[3, 4]
+          return (%1)
+        }""")
+
+
 def test_permutations_compose_and_cancel():
     out = _simplified("""
         graph(%x: f32[2, 3, 4]) {

@@ -647,10 +647,12 @@ def script_of(fn):
 _SCRIPTED: dict = {}
 
 
-def scripted(name):
-    if name not in _SCRIPTED:
-        _SCRIPTED[name] = script_of(CASES[name][0])
-    return _SCRIPTED[name]
+def scripted(name, level=3):
+    if (name, level) not in _SCRIPTED:
+        _SCRIPTED[name, level] = script_of(CASES[name][0])
+        if level != 3:
+            _SCRIPTED[name, level].compile(level)
+    return _SCRIPTED[name, level]
 
 
 PARAMS = [pytest.param(name, k, id=f"{name}-{k}")
@@ -661,19 +663,20 @@ def test_corpus_is_big_enough():
     assert len(CASES) >= 32
 
 
+@pytest.mark.parametrize("level", [0, 1, 2, 3], ids=["O0", "O1", "O2", "O3"])
 @pytest.mark.parametrize("name,k", PARAMS)
-def test_scripted_matches_eager(name, k):
+def test_scripted_matches_eager(name, k, level):
     fn, ref, inputs, marks = CASES[name]
     ref = ref or fn
     args = inputs[k]
     with dg.no_grad():
         expected = to_np(ref(*to_dg(list(args))))
-        f = scripted(name)
+        f = scripted(name, level)
         got = to_np(f(*to_dg(list(args))))
     check_close(got, expected)
     text = str(f.graph)
     for mark in marks:
-        assert mark in text, f"{name}: {mark!r} missing from\n{text}"
+        assert mark in text, f"{name}: {mark!r} missing at O{level} from\n{text}"
 
 
 INPLACE_PARAMS = [pytest.param(name, k, id=f"{name}-{k}")

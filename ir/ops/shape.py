@@ -216,3 +216,4 @@ PERMUTE.algebra = Algebra(
     permutation=lambda attrs, rank: [d % rank for d in attrs["dims"]] if rank else [],
     from_permutation=lambda dims: {"dims": tuple(dims)})
 EXPAND.algebra = TO_DTYPE.algebra = TO_DEVICE.algebra = Algebra(same_type_identity=True)
+CONTIGUOUS.algebra = Algebra(idempotent=True)  # contiguous(contiguous(x)) == contiguous(x)
