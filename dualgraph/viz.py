@@ -218,11 +218,28 @@ def _print_names(graph: Graph) -> dict:
 def _add_nodes(dot: Any, graph: Graph, where: dict) -> None:
     names = _print_names(graph)
     for i, node in enumerate(graph.nodes):
+        if node.op.region:
+            _add_region(dot, node, i, where)
+            continue
         kind = "constant" if node.op.name == "constant" else "op"
         dot.node(f"n{i}", _label(node_label(node)), tooltip=_tooltip(node, names),
                  **STYLES[kind])
         for v in node.outputs:
             where[v] = f"n{i}"
+
+
+def _add_region(dot: Any, node: Node, i: int, where: dict) -> None:
+    """A fused node as a cluster named after its kernel, one box per op inside; its body's
+    values are drawn where they are computed."""
+    body = node.blocks[0]
+    with dot.subgraph(name=f"cluster_n{i}") as cluster:
+        cluster.attr(label=f"fused[{node.attrs.get('kernel', '')}]", style="rounded,dashed")
+        for k, member in enumerate(body.nodes):
+            cluster.node(f"n{i}_{k}", _label(node_label(member)), **STYLES["op"])
+            for v in member.outputs:
+                where[v] = f"n{i}_{k}"
+    for y, v in zip(body.outputs, node.outputs):
+        where[v] = where[y]
 
 
 def _type_text(v: Value) -> str:
@@ -242,6 +259,14 @@ def _edge_label(v: Value) -> Any:
 def _add_edges(dot: Any, graph: Graph, where: dict) -> None:
     params = set(graph.meta.get("params") or ())
     for i, node in enumerate(graph.nodes):
+        if node.op.region:  # edges into the ops inside, from the values bound to the body
+            outer = dict(zip(node.blocks[0].inputs, node.inputs))
+            for k, member in enumerate(node.blocks[0].nodes):
+                for x in member.input_values():
+                    x = outer.get(x, x)
+                    if x in where:
+                        dot.edge(where[x], f"n{i}_{k}", label=_edge_label(x), weight="4")
+            continue
         for x in node.input_values():
             if x in where:
                 # data edges pull harder than parameter edges: the main path runs straight down

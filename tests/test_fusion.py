@@ -224,3 +224,10 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
     assert run() == ["0", "1"]  # compiled
     assert run() == ["1", "0"]  # loaded
     assert len(list(tmp_path.glob("kernels-*/k*.py"))) == 1
+
+
+def test_pictures_draw_each_fused_node_as_a_cluster_of_its_ops():
+    traced = dg.jit.trace(lambda x, y: dg.tanh(x * 2 + y), (dg.randn(4), dg.randn(4)))
+    source = dg.viz.to_dot(traced).source
+    assert "subgraph cluster_n0" in source and 'label="fused[mul, add, tanh]"' in source
+    assert source.count("n0_") >= 5  # three op boxes and the edges between them
