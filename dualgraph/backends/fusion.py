@@ -256,3 +256,53 @@ class _Wrapper:
                           stacklevel=2)
             return self.fallback(*args)
         return tuple(outs)
+
+
+# ------------------------------------------------------------------- eager's generated kernels
+
+_EAGER: dict = {}
+
+
+def eager_kernel(op_name: str, fallback: Callable) -> Callable:
+    """A CPU eager kernel for an elementwise op that runs its scalar template as one generated
+    loop (compiled once per dtype and attributes, cached on disk), so a composite op such as
+    gelu makes one pass over memory instead of a NumPy call per step. Inputs of different
+    shapes, dtypes the generator lacks, and attributes without a template use `fallback`."""
+    def kernel(*arrays: Any, **attrs: Any) -> Any:
+        import numpy as np
+        first = arrays[0]
+        if not all(isinstance(a, np.ndarray) and a.shape == first.shape for a in arrays):
+            return fallback(*arrays, **attrs)
+        key = (op_name, tuple(sorted(attrs.items())), tuple(a.dtype for a in arrays))
+        run = _EAGER.get(key)
+        if run is None:
+            run = _EAGER[key] = _eager_body_kernel(op_name, arrays, attrs)
+        if run is False:
+            return fallback(*arrays, **attrs)
+        (out,) = run(*(a.reshape(-1) for a in arrays))
+        return out.reshape(first.shape)
+    kernel.__name__ = op_name
+    return kernel
+
+
+def _eager_body_kernel(op_name: str, arrays: tuple, attrs: dict) -> Any:
+    """The wrapper of a one-node body over flat arrays of a symbolic length, or False."""
+    from ..ir.graph import Node
+    from ..ir.registry import get
+    from ..ir.types import CPU, dtype_from_numpy
+    op = get(op_name)
+    try:
+        full = op.full_attrs(attrs)
+        body = Block("body", [Value(TensorType(dtype_from_numpy(a.dtype), ("n",), CPU))
+                              for a in arrays])
+        node = Node(op, list(body.inputs), full, op.meta_all([v.type for v in body.inputs], full))
+        body.nodes, body.outputs = [node], [node.outputs[0]]
+        kernel_source(body, op_name)
+    except Exception:  # noqa: BLE001 - anything the generator or meta refuses: NumPy's kernel
+        return False
+    run = fused_kernel(body, f"eager {op_name}", _unreachable)
+    return run if isinstance(run, _Wrapper) else False
+
+
+def _unreachable(*args: Any) -> Any:
+    raise RuntimeError("a generated eager kernel fell back: the caller runs NumPy's kernel")

@@ -188,3 +188,18 @@ def _log_sigmoid_ref(x):
 
 LOG_SIGMOID = _unary("log_sigmoid", "LogSigmoidBackward0",
                      lambda ctx, g: (g * (-ctx.inputs[0]).sigmoid(),), ref=_log_sigmoid_ref)
+
+
+# ----------------------------------------------- scalar templates (fused and generated kernels)
+
+_S = repr(math.sqrt(2.0 / math.pi))
+_INV_SQRT2, _INV_SQRT_2PI = repr(1.0 / math.sqrt(2.0)), repr(1.0 / math.sqrt(2.0 * math.pi))
+_GELU = {"none": f"({{0}} * 0.5 * (1.0 + erf({{0}} * {_INV_SQRT2})))",
+         "tanh": f"(0.5 * {{0}} * (1.0 + tanh(({{0}} + 0.044715 * {{0}} * {{0}} * {{0}}) * {_S})))"}
+_GELU_GRAD = {
+    "none": f"({{0}} * (0.5 * (1.0 + erf({{1}} * {_INV_SQRT2})) + "
+            f"{{1}} * exp(-0.5 * {{1}} * {{1}}) * {_INV_SQRT_2PI}))",
+    "tanh": None}  # its derivative needs tanh twice: left to NumPy
+GELU.template = lambda attrs, compute: _GELU.get(attrs["approximate"])
+GELU_BACKWARD.template = lambda attrs, compute: _GELU_GRAD.get(attrs["approximate"])
+SILU.template = "({0} / (1.0 + exp(-{0})))"  # x * sigmoid(x), PyTorch's formula

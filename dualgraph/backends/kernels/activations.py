@@ -68,5 +68,13 @@ def kernels(xp: Any) -> dict[str, Callable]:
     def log_sigmoid(x):
         return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
 
-    return {"gelu": gelu, "gelu_backward": gelu_backward, "silu": silu, "softplus": softplus,
-            "leaky_relu": leaky_relu, "elu": elu, "log_sigmoid": log_sigmoid}
+    table = {"gelu": gelu, "gelu_backward": gelu_backward, "silu": silu, "softplus": softplus,
+             "leaky_relu": leaky_relu, "elu": elu, "log_sigmoid": log_sigmoid}
+    if xp.__name__ == "numpy":  # the CPU runs the composite ones as one generated loop each
+        from ..fusion import eager_kernel
+        for name in GENERATED:
+            table[name] = eager_kernel(name, table[name])
+    return table
+
+
+GENERATED = ("gelu", "gelu_backward", "silu")  # ops whose CPU kernel is their template's loop
