@@ -231,3 +231,19 @@ def test_pictures_draw_each_fused_node_as_a_cluster_of_its_ops():
     source = dg.viz.to_dot(traced).source
     assert "subgraph cluster_n0" in source and 'label="fused[mul, add, tanh]"' in source
     assert source.count("n0_") >= 5  # three op boxes and the edges between them
+
+
+def test_eager_gelu_and_silu_run_generated_loops():
+    import math
+
+    import dualgraph.nn.functional as F
+    x = dg.randn(1000) * 4
+    xd = x.numpy().astype(np.float64)
+    erf = np.vectorize(math.erf)
+    np.testing.assert_allclose(F.gelu(x).numpy(), xd * 0.5 * (1 + erf(xd / math.sqrt(2))),
+                               rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(F.silu(x).numpy(), xd / (1 + np.exp(-xd)), rtol=2e-6, atol=1e-7)
+    made = {key[0] for key, run in fusion._EAGER.items() if run is not False}
+    assert {"gelu", "silu"} <= made
+    y = dg.randn(3, 4, dtype=dg.float16)  # no half arithmetic in kernels: NumPy's kernel
+    assert F.gelu(y).dtype is dg.float16
