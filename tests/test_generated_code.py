@@ -92,14 +92,18 @@ def test_generated_functions_do_not_fill_linecache():
     gc.collect()
     entries = len(linecache.cache)
     tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for _ in range(2000):
-        trace_and_call()
-    gc.collect()
-    grown = tracemalloc.get_traced_memory()[0] - before
+    growth = []
+    for window in range(2):  # a leak grows in both windows; a cache that earlier tests left
+        before = tracemalloc.get_traced_memory()[0]  # half-filled grows once at most
+        for _ in range(2000):
+            trace_and_call()
+        gc.collect()
+        growth.append(tracemalloc.get_traced_memory()[0] - before)
+        if growth[-1] < 100_000:
+            break
     tracemalloc.stop()
     assert len(linecache.cache) <= entries + 2  # it was one entry per trace: 2,000
-    assert grown < 100_000, grown  # bytes, for 2,000 traces (was +1.9 MB RSS)
+    assert min(growth) < 100_000, growth  # bytes, for 2,000 traces (was +1.9 MB RSS)
 
 
 def test_tracebacks_show_the_generated_line_while_the_function_lives():
