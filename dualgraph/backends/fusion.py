@@ -26,6 +26,8 @@ import os
 import warnings
 from typing import Any, Callable
 
+import numpy as np
+
 from ..ir.graph import Block, Value, operand_type
 from ..ir.types import DType, TensorType
 
@@ -215,10 +217,9 @@ class _Wrapper:
     def __init__(self, module: Any, layout: str, body: Block, title: str,
                  fallback: Callable) -> None:
         import numba
-        import numpy as np
         self.serial, self.parallel = module.serial, module.parallel
         self.flat = layout == "flat"
-        self.title, self.fallback, self.np = title, fallback, np
+        self.title, self.fallback = title, fallback
         self.threads = numba.get_num_threads
         self.tensor = [isinstance(v.type, TensorType) for v in body.inputs]
         shape = tuple(body.outputs[0].type.shape)
@@ -231,7 +232,6 @@ class _Wrapper:
     def __call__(self, *args: Any) -> tuple:
         if self.broken:
             return self.fallback(*args)
-        np = self.np
         if self.full is not None:
             shape = args[self.full].shape
         else:
@@ -269,7 +269,6 @@ def eager_kernel(op_name: str, fallback: Callable) -> Callable:
     gelu makes one pass over memory instead of a NumPy call per step. Inputs of different
     shapes, dtypes the generator lacks, and attributes without a template use `fallback`."""
     def kernel(*arrays: Any, **attrs: Any) -> Any:
-        import numpy as np
         first = arrays[0]
         if not all(isinstance(a, np.ndarray) and a.shape == first.shape for a in arrays):
             return fallback(*arrays, **attrs)

@@ -289,8 +289,7 @@ def _emit_fused(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     body = node.blocks[0]
     title = f"fused[{node.attrs['kernel']}]"
     inner = Graph(body.inputs, body.nodes, body.outputs, safe_name(node.attrs["kernel"], "fused"))
-    fallback = compile_graph(inner, em.backend, inner.name)[0]
-    kernel = em.global_name("fk_", em.backend.fused(body, title, fallback))
+    kernel = em.global_name("fk_", em.backend.fused(body, title, _LazyBody(inner, em.backend)))
     k = em.next_id()
     targets = []
     for i, out in enumerate(node.outputs):
@@ -301,6 +300,19 @@ def _emit_fused(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     trailing = "," if len(targets) == 1 else ""
     lines.append(f"{indent}{', '.join(targets)}{trailing} = {kernel}({args})"
                  f"{comment(title + (': ' + source if source else ''))}")
+
+
+class _LazyBody:
+    """A fused body's ops as a generated NumPy function, compiled only if a kernel needs it (no
+    generator for the backend, or one Numba could not compile)."""
+
+    def __init__(self, graph: Graph, backend: Backend) -> None:
+        self.graph, self.backend, self.fn = graph, backend, None
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fn is None:
+            self.fn = compile_graph(self.graph, self.backend, self.graph.name)[0]
+        return self.fn(*args)
 
 
 def _emit_body(em: _Emitter, block: Any, indent: str, lines: list, targets: list) -> None:
