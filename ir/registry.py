@@ -88,6 +88,31 @@ class Algebra:
 NO_ALGEBRA = Algebra()
 
 
+@dataclass(frozen=True)
+class RowStep:
+    """One step of a row kernel (see `Rows`): `kind` "max" or "sum" reduces `expr` over the
+    row's elements; "row" computes `expr` once per row. `store` keeps a reduction's element
+    values in the output, where the output expression reads them as `kept`."""
+
+    name: str
+    kind: str
+    expr: str
+    store: bool = False
+
+
+@dataclass(frozen=True)
+class Rows:
+    """How an op over one dim (`attrs[dim_attr]`) runs as a loop per row, read by the CPU
+    kernel generator (backends/fusion.py) so it names no op: the steps in order, over scalar
+    expressions of the element `x` and earlier steps' names, then `output` per element (or
+    once per row, `per_row`, for a reduction such as logsumexp). Sums accumulate in float64."""
+
+    steps: tuple
+    output: str
+    dim_attr: str = "dim"
+    per_row: bool = False
+
+
 @dataclass(eq=False)
 class OpDef:
     """One op, declared once. See the module docstring; fields are read by every interpreter."""
@@ -112,6 +137,7 @@ class OpDef:
     type_rule: Callable | None = None  # (operand types, attrs) -> output types, for non-tensors
     template: Any = None  # elementwise scalar expression, e.g. "({0} * {1})", or
     # (attrs, compute dtype or None) -> one, or None where these attributes do not fuse
+    rows: Rows | None = None  # a row-wise op's loop (softmax): see `Rows`
     vjp: Callable | None = None  # (ctx, grad) -> tuple of input grads (None where no grad)
     save_inputs: tuple = ()  # indices of inputs the VJP reads
     save_output: Any = False  # whether the VJP reads the output; for an op of several outputs

@@ -6,13 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from .. import meta
-from ..registry import OPAQUE, REDUCTION, OpDef, OpError, Sample, register
+from ..registry import OPAQUE, REDUCTION, OpDef, OpError, RowStep, Rows, Sample, register
 from ..types import bool_, float64, get_default_dtype, uint8
 from .statistics import (_TORCH_NAME, _attr_dims, _dims, _keep, _np_finish, _np_moved,
                          _reduction_shape)
 
 
 # ------------------------------------------------------------------------------- logsumexp
+
+# The row loops (CPU kernels, backends/fusion.py): the largest element, shifted by where it is
+# finite (a row of -inf or with an inf is not shifted, as the NumPy kernels do), a sum of exps.
+_SHIFTED_SUM = (RowStep("m", "max", "x"), RowStep("k", "row", "m if isfinite(m) else 0"),
+                RowStep("s", "sum", "exp(x - k)"))
 
 def _logsumexp_vjp(ctx, g):
     shape, dims, keep = _attr_dims(ctx)
@@ -41,7 +46,8 @@ register(OpDef(
     name="logsumexp", inputs=("input",), attrs={"dim": None, "keepdim": False}, kind=REDUCTION,
     dtype_rule=meta.promote_to_float, shape_rule=_reduction_shape("logsumexp"),
     vjp=_logsumexp_vjp, save_inputs=(0,), save_output=True, samples=_logsumexp_samples,
-    ref=_logsumexp_ref))
+    ref=_logsumexp_ref, rows=Rows(_SHIFTED_SUM + (RowStep("c", "row", "k + log(s)"),), "c",
+                                  per_row=True)))
 
 
 # --------------------------------------------------------------------------- cumsum, cumprod
@@ -179,10 +185,14 @@ register(OpDef(
     name="softmax", inputs=("input",), attrs={"dim": None, "dtype": None}, kind=OPAQUE,
     dtype_rule=_softmax_dtype("softmax"), shape_rule=_scan_shape("softmax"),
     vjp=lambda ctx, g: (ctx.output * (g - (g * ctx.output).sum(ctx.attrs["dim"], keepdim=True)),),
-    save_output=True, samples=_softmax_samples, ref=_softmax_ref(False)))
+    save_output=True, samples=_softmax_samples, ref=_softmax_ref(False),
+    rows=Rows((RowStep("m", "max", "x"), RowStep("s", "sum", "exp(x - m)", store=True),
+               RowStep("r", "row", "1 / s")), "kept * r")))
 
 register(OpDef(
     name="log_softmax", inputs=("input",), attrs={"dim": None, "dtype": None}, kind=OPAQUE,
     dtype_rule=_softmax_dtype("log_softmax"), shape_rule=_scan_shape("log_softmax"),
     vjp=lambda ctx, g: (g - ctx.output.exp() * g.sum(ctx.attrs["dim"], keepdim=True),),
-    save_output=True, samples=_softmax_samples, ref=_softmax_ref(True)))
+    save_output=True, samples=_softmax_samples, ref=_softmax_ref(True),
+    rows=Rows((RowStep("m", "max", "x"), RowStep("s", "sum", "exp(x - m)"),
+               RowStep("c", "row", "m + log(s)")), "x - c")))

@@ -194,11 +194,19 @@ def kernels(xp: Any) -> dict[str, Callable]:
         with np.errstate(**_QUIET):
             return shifted - xp.log(total)
 
-    return {"prod": prod, "amax": reduce_with("max"), "amin": reduce_with("min"),
-            "max_all": lambda x: x.max(), "min_all": lambda x: x.min(),
-            "argmax": arg(xp.argmax), "argmin": arg(xp.argmin), "median_all": median_all,
-            "median": median, "mode": mode, "var": var, "std": std, "var_mean": var_mean,
-            "std_mean": std_mean, "dist": dist,
-            "logsumexp": logsumexp, "cumsum": scan(xp.cumsum), "cumprod": scan(xp.cumprod),
-            "all": logical(xp.all), "any": logical(xp.any), "softmax": softmax,
-            "log_softmax": log_softmax}
+    table = {"prod": prod, "amax": reduce_with("max"), "amin": reduce_with("min"),
+             "max_all": lambda x: x.max(), "min_all": lambda x: x.min(),
+             "argmax": arg(xp.argmax), "argmin": arg(xp.argmin), "median_all": median_all,
+             "median": median, "mode": mode, "var": var, "std": std, "var_mean": var_mean,
+             "std_mean": std_mean, "dist": dist,
+             "logsumexp": logsumexp, "cumsum": scan(xp.cumsum), "cumprod": scan(xp.cumprod),
+             "all": logical(xp.all), "any": logical(xp.any), "softmax": softmax,
+             "log_softmax": log_softmax}
+    if xp.__name__ == "numpy":  # the CPU runs the row-wise ops as one generated loop per row
+        from ..row_kernels import row_kernel
+        for name in ROW_WISE:
+            table[name] = row_kernel(name, table[name])
+    return table
+
+
+ROW_WISE = ("softmax", "log_softmax", "logsumexp")  # ops whose CPU kernel is their Rows loop

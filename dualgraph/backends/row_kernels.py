@@ -1,0 +1,170 @@
+"""CPU kernels for row-wise ops (softmax, log_softmax, logsumexp): one Numba loop per row, built
+from the op's `Rows` record (ir/registry.py), so no op is named here.
+
+NumPy computes softmax in five passes over memory (max, subtract, exp, sum, divide), each
+allocating a temporary as large as the input. The generated kernel views a C-contiguous input
+as (outer, n, inner) around the op's dim and, for each row of n elements, runs the record's
+steps: reductions ("max", "sum") over the row, per-row values ("row"), and then the output per
+element (or once per row for a reduction). Sums accumulate in float64 and may be
+reassociated (so they vectorize); elementwise math is in
+the input's dtype, with the float32 approximations of fastmath.py unless DUALGRAPH_EXACT_MATH=1.
+Rows run in parallel (prange over the outer dim) from GRAIN elements up. Inputs the kernel does
+not cover (other dtypes, several dims, non-contiguous or empty arrays) use the NumPy kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from .fusion import GRAIN, _BUILTINS, Unfusable, _ctor, _fast_names, _Literals, _namespace
+
+_DTYPES = ("float32", "float64")
+_KERNELS: dict = {}
+
+
+def row_kernel_source(rows: Any, dtype_name: str, title: str) -> str:
+    """The module source of the row kernel for a `Rows` record at one float dtype."""
+    ctor = _ctor(_dtype(dtype_name))
+    fast = _fast_names() if dtype_name == "float32" else {}
+    names = {"x", "kept"} | {step.name for step in rows.steps}
+    allowed = _namespace() | _BUILTINS | names
+
+    def scalar(text: str) -> str:
+        tree = _Literals(ctor, fast, allowed).visit(ast.parse(text, mode="eval"))
+        return ast.unparse(tree)
+
+    index = "[o, i]" if rows.per_row else "[o, j, i]"
+    body = []
+    for step in rows.steps:
+        value = scalar(step.expr)
+        if step.kind == "row":
+            body.append(f"{step.name} = {value}")
+            continue
+        if step.kind == "max":  # max() vectorizes but drops NaN: a count of NaNs restores it
+            body += [f"{step.name} = {ctor}(-np.inf)", f"{step.name}_nan = 0"]
+            update = f"{step.name} = max({step.name}, v)\n{step.name}_nan += v != v"
+        elif step.kind == "sum":
+            body.append(f"{step.name} = 0.0")
+            update = f"{step.name} += v"
+        else:
+            raise Unfusable(f"row step kind {step.kind!r} is not max, sum or row")
+        body += ["for j in range(n):", "    x = inp[o, j, i]", f"    v = {ctor}({value})"]
+        if step.store:
+            if rows.per_row:
+                raise Unfusable("a per-row op cannot keep element values")
+            body.append("    out[o, j, i] = v")
+        body += [f"    {line}" for line in update.split("\n")]
+        if step.kind == "max":
+            body += [f"if {step.name}_nan:", f"    {step.name} = {ctor}(np.nan)"]
+    output = f"{ctor}({scalar(rows.output)})"
+    if rows.per_row:
+        body.append(f"out[o, i] = {output}")
+    else:
+        body += ["for j in range(n):", "    x = inp[o, j, i]", "    kept = out[o, j, i]",
+                 f"    out[o, j, i] = {output}"]
+    lines = [f"# dualgraph row kernel: {title}", "import numpy as np",
+             "from numba import njit, prange",
+             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
+    for variant, outer in (("serial", "range"), ("parallel", "prange")):
+        # reassociation lets the sums vectorize (each in float64, so the order barely matters)
+        opts = 'cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}'
+        if variant == "parallel":
+            opts += ", parallel=True"
+        lines += [f"@njit({opts})", f"def {variant}(inp, out):",
+                  "    outer, n, inner = inp.shape", f"    for o in {outer}(outer):",
+                  "        for i in range(inner):"]
+        lines += ["            " + line for line in body]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _dtype(name: str) -> Any:
+    from ..ir import types
+    return getattr(types, name)
+
+
+def row_kernel(op_name: str, fallback: Callable) -> Callable:
+    """The CPU eager kernel of a row-wise op: its generated row loop where it applies (a float32
+    or float64 C-contiguous input reduced over one dim), else `fallback` (the NumPy kernel)."""
+    from ..ir.registry import get
+    rows = get(op_name).rows
+
+    def kernel(x: Any, **attrs: Any) -> Any:
+        plan = _plan(x, attrs, rows)
+        run = plan and _module(op_name, rows, x.dtype.name)
+        if not run:
+            return fallback(x, **attrs)
+        axis, keep = plan
+        outer = math.prod(x.shape[:axis])
+        n, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
+        src = x.reshape(outer, n, inner)
+        out = np.empty((outer, inner) if rows.per_row else (outer, n, inner), x.dtype)
+        variant = run.parallel if x.size >= GRAIN and outer > 1 and _threads() > 1 \
+            else run.serial
+        try:
+            variant(src, out)
+        except Exception as exc:  # Numba's typing/lowering errors: the NumPy kernel, said once
+            from numba.core.errors import NumbaError
+            if not isinstance(exc, NumbaError):
+                raise
+            _KERNELS[(op_name, x.dtype.name)] = False
+            warnings.warn(f"dualgraph: the {op_name} row kernel did not compile "
+                          f"({type(exc).__name__}); using NumPy instead", RuntimeWarning,
+                          stacklevel=2)
+            return fallback(x, **attrs)
+        if not rows.per_row:
+            return out.reshape(x.shape)
+        shape = list(x.shape)
+        if keep:
+            shape[axis] = 1
+        else:
+            del shape[axis]
+        return out.reshape(shape)
+    kernel.__name__ = op_name
+    return kernel
+
+
+def _plan(x: Any, attrs: dict, rows: Any) -> tuple | None:
+    """(axis, keepdim) where the row loop computes this call exactly as the NumPy kernel, else
+    None: a float input of its own result dtype, one reduced dim, C order, not empty."""
+    if not (isinstance(x, np.ndarray) and x.dtype.name in _DTYPES and x.ndim
+            and x.size and x.flags.c_contiguous):
+        return None
+    if attrs.get("dtype") is not None and getattr(attrs["dtype"], "np", None) != x.dtype:
+        return None
+    dim = attrs.get(rows.dim_attr)
+    if isinstance(dim, (tuple, list)):
+        if len(dim) != 1:
+            return None
+        dim = dim[0]
+    if dim is None:
+        if x.ndim != 1 or not rows.per_row:
+            return None
+        dim = 0
+    if not isinstance(dim, int) or not -x.ndim <= dim < x.ndim:
+        return None
+    return dim % x.ndim, bool(attrs.get("keepdim", False))
+
+
+def _module(op_name: str, rows: Any, dtype_name: str) -> Any:
+    """The compiled kernel module for (op, dtype), or False where it cannot be built."""
+    key = (op_name, dtype_name)
+    module = _KERNELS.get(key)
+    if module is None:
+        try:
+            from .kernel_cache import load_module
+            module = load_module(row_kernel_source(rows, dtype_name, f"{op_name} {dtype_name}"))
+        except (ImportError, Unfusable):
+            module = False
+        _KERNELS[key] = module
+    return module
+
+
+def _threads() -> int:
+    import numba
+    return numba.get_num_threads()
