@@ -81,6 +81,21 @@ def no_bool(rule):
     return checked
 
 
+def bool_refused(op_name: str, rule, message: str | None = None):
+    """Wrap a dtype rule to refuse a computation in bool, with PyTorch's message: `message`
+    for any bool tensor input (relu), else where the result dtype would be bool (`pow` of two
+    bool tensors, `addcmul`), which NumPy would silently promote to int."""
+    def checked(operands, attrs):
+        result = rule(operands, attrs)
+        if message and any(is_tensor(x) and x.dtype is bool_ for x in operands):
+            raise OpError(message)
+        if result[0] is bool_:
+            raise OpError(f'"{op_name}" not implemented for \'Bool\'')
+        return result
+    checked.__name__ = getattr(rule, "__name__", "rule")
+    return checked
+
+
 def same_dtype(op_name: str):
     """All tensor inputs must share one dtype (`matmul`), as PyTorch requires."""
     def rule(operands, attrs):

@@ -156,9 +156,8 @@ def test_trace_matches_eager_at_level(op, sample, level):
 
 OTHER_DTYPES = [dg.float16, dg.int64, dg.int32, dg.int16, dg.int8, dg.uint8, dg.bool_]
 # (op, input dtype) whose generated code still hands out an array of another dtype than its
-# label (NumPy promotes bool operands: relu's maximum(x, 0), pow, addcmul's products); whether
-# eager should refuse bool there as PyTorch may is the ops' question. Remove a pair once fixed.
-KNOWN_ARRAY_DTYPE_BUGS = {("relu", "bool"), ("pow", "bool"), ("addcmul", "bool")}
+# label. Empty: relu, pow and addcmul refuse bool as PyTorch does (NumPy promoted it to int).
+KNOWN_ARRAY_DTYPE_BUGS: set = set()
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's, on values outside a dtype

@@ -173,7 +173,7 @@ def _pow_name(ins, attrs):
     return "PowBackward1" if hasattr(ins[1], "_dtype") else "PowBackward0"
 
 
-POW = _binary("pow", "pow({0}, {1})", meta.promote, vjp=_pow_vjp, lo=0.5, hi=2.0,
+POW = _binary("pow", "pow({0}, {1})", meta.bool_refused("pow", meta.promote), vjp=_pow_vjp, lo=0.5, hi=2.0,
               grad_name=_pow_name, ref=np.power)
 
 # ----------------------------------------------------------------------------------- unary math
@@ -202,7 +202,9 @@ SIGN = _unary("sign", "sign({0})", dtype_rule=meta.keep_first,
               ref=np.sign)
 ABS = _unary("abs", "abs({0})", dtype_rule=meta.keep_first,
              vjp=lambda ctx, g: (g * ctx.inputs[0].sign(),), save_inputs=(0,), ref=np.abs)
-RELU = _unary("relu", "max({0}, 0)", dtype_rule=meta.keep_first,
+RELU = _unary("relu", "max({0}, 0)",
+              dtype_rule=meta.bool_refused("relu", meta.keep_first,
+                                           "Boolean inputs not supported for relu"),
               vjp=lambda ctx, g: (g * (ctx.output > 0),), save_output=True,
               ref=lambda x: np.where(x > 0, x, 0.0))
 

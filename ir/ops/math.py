@@ -532,7 +532,8 @@ def _addc_samples(rng):
 
 ADDCMUL = register(OpDef(
     name="addcmul", inputs=("input", "tensor1", "tensor2"), attrs={"value": 1},
-    kind=ELEMENTWISE, dtype_rule=meta.promote, shape_rule=meta.broadcast_rule("addcmul"),
+    kind=ELEMENTWISE, dtype_rule=meta.bool_refused("addcmul_cpu_out", meta.promote),
+    shape_rule=meta.broadcast_rule("addcmul"),
     inplace_variant=True, save_inputs=(1, 2), samples=_addc_samples,
     vjp=lambda ctx, g: (g, g * ctx.inputs[2] * ctx.attrs["value"],
                         g * ctx.inputs[1] * ctx.attrs["value"]),
