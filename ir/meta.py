@@ -359,6 +359,42 @@ def expand_ellipsis(index: tuple, ndim: int) -> tuple:
     return tuple(out)
 
 
+def symbolic_slice_size(size: Any, index: slice) -> Any:
+    """The length of `index` over a symbolic size, as an expression: `x[1:-1]` of B is `B - 2`,
+    `x[:3]` is 3, `x[-2:]` is 2, `x[1:B - 1]` is `B - 2`. The size is taken to be at least what
+    the slice needs (B >= 2 for `1:-1`); the compiled function checks that when it is called.
+    A step other than 1 has no polynomial length and is refused, as is a start counted from the
+    end with a stop counted from the front."""
+    from .symbolic import dim as as_dim, is_symbolic, sub
+    if index.step not in (None, 1):
+        raise OpError(f"slicing symbolic dimension {size} with step {index.step} is not "
+                      f"supported (its length is not a polynomial of {size}); slice with step "
+                      "1, or mark the dimension static")
+
+    def position(bound: Any, default: Any) -> Any:
+        if bound is None:
+            return default
+        bound = as_dim(bound)
+        if isinstance(bound, int) and bound < 0:
+            return sub(size, -bound)  # counted from the end
+        return bound
+
+    start, stop = position(index.start, 0), position(index.stop, size)
+    length = sub(stop, start)
+    if isinstance(length, int):
+        if length < 0 or (is_symbolic(start) and not is_symbolic(stop)):
+            raise OpError(f"slicing symbolic dimension {size} with {_slice_text(index)}: its "
+                          "length depends on the size in a way sizes cannot express; mark the "
+                          "dimension static")
+        return length
+    return length
+
+
+def _slice_text(index: slice) -> str:
+    parts = ["" if v is None else str(v) for v in (index.start, index.stop)]
+    return ":".join(parts) + ("" if index.step is None else f":{index.step}")
+
+
 def apply_basic_index(shape: tuple, index: tuple) -> tuple:
     out = []
     dim = 0
@@ -369,10 +405,7 @@ def apply_basic_index(shape: tuple, index: tuple) -> tuple:
         size = shape[dim]
         if isinstance(i, slice):
             if isinstance(size, str):
-                if i != slice(None):
-                    raise OpError(f"slicing symbolic dimension {size} is not supported; mark the "
-                                  f"dimension static or slice after the graph")
-                out.append(size)
+                out.append(symbolic_slice_size(size, i))
             else:
                 out.append(len(range(*i.indices(size))))
         else:

@@ -736,14 +736,15 @@ class FunctionCompiler:
             self.unrolled(node, env, list(range(start, stop, step)))
 
     def size_tensor(self, x: Any) -> Any:
-        """A symbolic size (`x.size(0)` of a dynamic dim) as an int64 tensor read at run time."""
+        """A symbolic size (`x.size(0)` of a dynamic dim, or `2 * x.size(0)`) as an int64 tensor
+        read at run time."""
         if not isinstance(x, SymDim):
             return x
         for v in self.tracer.graph.inputs:
             if isinstance(v.type, TensorType) and x.name in v.type.shape:
                 dim = v.type.shape.index(x.name)
                 return self.tracer.wrap(self.tracer._emit(SYM_SIZE, [v], {"dim": dim}))
-        raise ScriptError(f"the size {x.name} is not a dimension of any input")
+        return x.tensor()  # an expression (`2*B`): computed from the bound sizes at run time
 
     def tensor_loop(self, node: ast.For, env: dict, t: TracerTensor) -> None:
         """`for row in t`: the trip count is t's first dimension."""

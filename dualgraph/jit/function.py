@@ -12,6 +12,7 @@ inputs and buffers the function changed in place or reassigned.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 from ..autograd.grad_mode import no_grad, state as grad_state
@@ -78,7 +79,37 @@ def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
             raise GraphInputError(f"{name}(): input '{v.name}' has the size {want}, whose "
                                   "symbols no input binds on its own")
         deferred = left
+    _check_derived_sizes(graph, sizes, name)
     return sizes
+
+
+_DERIVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _derived_sizes(graph: Graph) -> list:
+    """(expression, the op and source making it) of each size in the graph that some sizes of its symbols would
+    make negative (`B - 2`, from `x[1:-1]`): slicing takes the symbol to be large enough."""
+    found = _DERIVED.get(graph)
+    if found is None:
+        seen: dict = {}
+        for node in graph.all_nodes():
+            for out in node.outputs:
+                for d in getattr(out.type, "shape", ()):
+                    if isinstance(d, SymExpr) and not d.is_symbol and d not in seen and \
+                            any(c < 0 for c in d.poly.values()):
+                        where = node.meta.get("source") if isinstance(node.meta, dict) else None
+                        seen[d] = f"{node.op.name}" + (f" at {where}" if where else "")
+        found = _DERIVED[graph] = list(seen.items())
+    return found
+
+
+def _check_derived_sizes(graph: Graph, sizes: dict, name: str) -> None:
+    for expr, value in _derived_sizes(graph):
+        if all(s in sizes for s in expr.symbols) and evaluate(expr, sizes) < 0:
+            bound = ", ".join(f"{s}={sizes[s]}" for s in expr.symbols)
+            raise GraphInputError(f"{name}(): with {bound} the size {expr} of {value} would be "
+                                  "negative: the graph slices a symbolic dimension that the "
+                                  "inputs make too small")
 
 
 def _input_error(name: str, v: Any, t: Tensor, earlier: dict) -> None:
@@ -105,6 +136,8 @@ def _resolve(v: Any, sizes: dict) -> Any:
         return tuple(_resolve(x, sizes) for x in v)
     if isinstance(v, list):
         return [_resolve(x, sizes) for x in v]
+    if isinstance(v, slice):
+        return slice(_resolve(v.start, sizes), _resolve(v.stop, sizes), _resolve(v.step, sizes))
     return v
 
 

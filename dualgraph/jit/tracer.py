@@ -316,4 +316,6 @@ def _plain(v: Any) -> Any:
         return tuple(_plain(x) for x in v)
     if isinstance(v, list):
         return [_plain(x) for x in v]
+    if isinstance(v, slice):  # `x[1:x.shape[0] - 1]`: a bound that is a size
+        return slice(_plain(v.start), _plain(v.stop), _plain(v.step))
     return v

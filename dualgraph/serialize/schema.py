@@ -668,7 +668,8 @@ def _check_attr(src: str, where: str, value: Any, default: Any, symbols: set) ->
     """Refuse an attribute whose value does not have the type the op's default declares."""
     kind = _attr_kind(default)
     ok = {"bool": lambda v: isinstance(v, bool),
-          "number": lambda v: isinstance(v, (int, float)) or (isinstance(v, str) and v in symbols),
+          "number": lambda v: isinstance(v, (int, float)) or (isinstance(v, str) and
+                                                              _is_size(v, symbols)),
           "string": lambda v: isinstance(v, str),
           "sequence": lambda v: isinstance(v, (tuple, list)) or _is_size(v, symbols),
           "dtype": lambda v: isinstance(v, DType),
@@ -689,8 +690,20 @@ def _check_attr(src: str, where: str, value: Any, default: Any, symbols: set) ->
 
 
 def _is_size(v: Any, symbols: set) -> bool:
-    """An integer (not a bool) or the name of one of the graph's symbolic sizes."""
-    return isinstance(v, int) and not isinstance(v, bool) or isinstance(v, str) and v in symbols
+    """An integer (not a bool), one of the graph's symbolic sizes, or an expression over the
+    symbols of its sizes (`2*B - 1`, a scripted loop's trip count; read by the size parser's
+    whitelist, never evaluated as Python)."""
+    if isinstance(v, int) and not isinstance(v, bool) or isinstance(v, str) and v in symbols:
+        return True
+    if not isinstance(v, str):
+        return False
+    from ..ir.symbolic import SymbolicError, symbols_of
+    try:
+        used = symbols_of(v)
+        names = {n for d in symbols for n in symbols_of(d)}
+    except (SymbolicError, ValueError, SyntaxError):
+        return False
+    return bool(used) and set(used) <= names
 
 
 def _type_symbols(t: Any, found: set) -> None:
