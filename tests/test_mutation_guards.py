@@ -370,3 +370,79 @@ def test_mutation_list_is_well_formed(capsys):
         assert (mt.ROOT / m.file).is_file(), m.id
     assert mt.main(["--list"]) == 0
     assert f"{len(ids)} mutations" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ add's VJP and sub's kernel, alpha
+# Mutants: ir/ops/elementwise.py ADD vjp for `other` drops alpha; the sub kernel drops alpha.
+
+@pytest.mark.parametrize("alpha", [2.5, -3])
+def test_add_with_alpha_gradient_of_other_is_alpha(alpha):
+    a, b = _f64(3, 4, requires_grad=True), _f64(3, 4, requires_grad=True)
+    dg.add(a, b, alpha=alpha).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), np.full((3, 4), float(alpha)))  # d/db (a+alpha*b)
+    np.testing.assert_allclose(a.grad.numpy(), np.ones((3, 4)))
+    traced = dg.jit.trace(lambda x, y: dg.add(x, y, alpha=alpha).sum(), (a, b))
+    ta, tb = a.detach().requires_grad_(), b.detach().requires_grad_()
+    traced(ta, tb).backward()
+    np.testing.assert_allclose(tb.grad.numpy(), np.full((3, 4), float(alpha)))
+
+
+@pytest.mark.parametrize("alpha", [2.5, -3])
+def test_sub_with_alpha_values_match_numpy(alpha):
+    a, b = _f64(3, 4), _f64(4)
+    expected = a.numpy() - alpha * b.numpy()
+    np.testing.assert_allclose(dg.sub(a, b, alpha=alpha).numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(a.sub(b, alpha=alpha).numpy(), expected, rtol=1e-15)
+    traced = dg.jit.trace(lambda x, y: dg.sub(x, y, alpha=alpha), (a, b))
+    np.testing.assert_allclose(traced(a, b).numpy(), expected, rtol=1e-15)
+
+
+# ------------------------------------------------------------ generated code's outputs
+# Mutants: jit/codegen.py hands out its own constant array; leaves 0-d results NumPy scalars.
+
+def test_a_returned_constant_is_a_fresh_copy_each_call():
+    traced = dg.jit.trace(lambda x: (x * 2, dg.tensor([1.0, 2.0])), (dg.ones(2),), opt_level=0)
+    _, const = traced(dg.ones(2))
+    const.add_(100)  # the caller owns what it got
+    _, again = traced(dg.ones(2))
+    assert again.tolist() == [1.0, 2.0]
+
+
+def test_a_0d_result_is_a_0d_array():
+    traced = dg.jit.trace(lambda x: (x * 3).sum(), (dg.ones(4),), opt_level=0)
+    out = traced(dg.ones(4))
+    assert isinstance(out.numpy(), np.ndarray) and out.numpy().shape == ()
+    out.add_(1)  # in place on a 0-d tensor, as on eager's
+    assert out.item() == 13.0
+
+
+# ------------------------------------------------------------ the file format's bounds
+# Mutants: serialize/schema.py saves an integer one past int64; accepts op version + 1.
+
+def test_an_integer_attribute_past_int64_is_not_saved(tmp_path):
+    traced = dg.jit.trace(lambda x: x.clamp(max=2 ** 63), (dg.zeros(2),))
+    with pytest.raises(serialize.SerializationError, match="9223372036854775808"):
+        traced.save(tmp_path / "big.dgm")
+    ok = dg.jit.trace(lambda x: x.clamp(max=2 ** 63 - 1), (dg.zeros(2),))
+    ok.save(tmp_path / "ok.dgm")  # int64's largest value itself is fine
+
+
+def test_an_op_one_version_newer_is_refused(tmp_path):
+    from dualgraph.ir.registry import get
+    from .test_serialize import node, rejects, rewrite
+    newer = get("matmul").version + 1
+    path = rewrite(tmp_path, lambda m: node(m, "matmul").update(version=newer))
+    rejects(path, f"op 'matmul' has version {newer} in the file",
+            serialize.UnsupportedVersionError)
+
+
+# ------------------------------------------------------------ printing: edgeitems
+# Mutant: _tensor_str.py prints a summarized vector of 2*edgeitems+1 elements in full.
+
+def test_a_vector_one_past_twice_edgeitems_is_summarized():
+    dg.set_printoptions(threshold=3, edgeitems=2)
+    try:
+        assert repr(dg.arange(5.0)) == "tensor([0., 1.,  ..., 3., 4.])"  # PyTorch 2.13's output
+        assert repr(dg.arange(4.0)) == "tensor([0., 1., 2., 3.])"
+    finally:
+        dg.set_printoptions(profile="default")
