@@ -1,4 +1,4 @@
-"""CPU kernels for row-wise ops (softmax, log_softmax, logsumexp): one Numba loop per row, built
+"""CPU kernels for row-wise ops (softmax, log_softmax, logsumexp, layer norm): one Numba loop per row, built
 from the op's `Rows` record (ir/registry.py), so no op is named here.
 
 NumPy computes softmax in five passes over memory (max, subtract, exp, sum, divide), each
@@ -21,20 +21,29 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .fusion import GRAIN, _BUILTINS, Unfusable, _ctor, _fast_names, _Literals, _namespace
+from .fusion import (GRAIN, _BUILTINS, Unfusable, _ctor, _fast_names, _literal, _Literals,
+                     _namespace)
 
 _DTYPES = ("float32", "float64")
 _KERNELS: dict = {}
 
 
-def row_kernel_source(rows: Any, dtype_name: str, title: str) -> str:
-    """The module source of the row kernel for a `Rows` record at one float dtype."""
+def row_kernel_source(rows: Any, dtype_name: str, title: str, attrs: dict | None = None) -> str:
+    """The module source of the row kernel for a `Rows` record at one float dtype, with the
+    op's attributes written in as literals."""
     ctor = _ctor(_dtype(dtype_name))
     fast = _fast_names() if dtype_name == "float32" else {}
-    names = {"x", "kept"} | {step.name for step in rows.steps}
+    names = {"x", "kept", "n"} | {step.name for step in rows.steps}
+    taken = {"x", "kept", "n", "e_", "o", "i", "j", "inp", "out", "outer", "inner"}
+    for step in rows.steps:
+        if step.name in taken or step.name.endswith("_nan"):
+            raise Unfusable(f"row step name {step.name!r} is one the kernel uses itself")
+    literals = {k: _literal(v) for k, v in (attrs or {}).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
     allowed = _namespace() | _BUILTINS | names
 
     def scalar(text: str) -> str:
+        text = text.format(**literals)
         tree = _Literals(ctor, fast, allowed).visit(ast.parse(text, mode="eval"))
         return ast.unparse(tree)
 
@@ -47,17 +56,21 @@ def row_kernel_source(rows: Any, dtype_name: str, title: str) -> str:
             continue
         if step.kind == "max":  # max() vectorizes but drops NaN: a count of NaNs restores it
             body += [f"{step.name} = {ctor}(-np.inf)", f"{step.name}_nan = 0"]
-            update = f"{step.name} = max({step.name}, v)\n{step.name}_nan += v != v"
+            update = f"{step.name} = max({step.name}, e_)\n{step.name}_nan += e_ != e_"
         elif step.kind == "sum":
             body.append(f"{step.name} = 0.0")
-            update = f"{step.name} += v"
+            update = f"{step.name} += e_"
         else:
             raise Unfusable(f"row step kind {step.kind!r} is not max, sum or row")
-        body += ["for j in range(n):", "    x = inp[o, j, i]", f"    v = {ctor}({value})"]
+        # an element's value in the dtype it is stored or compared in; a sum's in what it
+        # computes in (float64 where it reads a float64 row value, as `(x - mu) ** 2`)
+        typed = step.kind == "max" or step.store
+        body += ["for j in range(n):", "    x = inp[o, j, i]",
+                 f"    e_ = {ctor}({value})" if typed else f"    e_ = {value}"]
         if step.store:
             if rows.per_row:
                 raise Unfusable("a per-row op cannot keep element values")
-            body.append("    out[o, j, i] = v")
+            body.append("    out[o, j, i] = e_")
         body += [f"    {line}" for line in update.split("\n")]
         if step.kind == "max":
             body += [f"if {step.name}_nan:", f"    {step.name} = {ctor}(np.nan)"]
@@ -92,11 +105,12 @@ def row_kernel(op_name: str, fallback: Callable) -> Callable:
     """The CPU eager kernel of a row-wise op: its generated row loop where it applies (a float32
     or float64 C-contiguous input reduced over one dim), else `fallback` (the NumPy kernel)."""
     from ..ir.registry import get
-    rows = get(op_name).rows
+    op = get(op_name)
+    rows, defaults = op.rows, op.default_attrs
 
     def kernel(x: Any, **attrs: Any) -> Any:
         plan = _plan(x, attrs, rows)
-        run = plan and _module(op_name, rows, x.dtype.name)
+        run = plan and _module(op_name, rows, x.dtype.name, {**defaults, **attrs})
         if not run:
             return fallback(x, **attrs)
         axis, keep = plan
@@ -112,7 +126,7 @@ def row_kernel(op_name: str, fallback: Callable) -> Callable:
             from numba.core.errors import NumbaError
             if not isinstance(exc, NumbaError):
                 raise
-            _KERNELS[(op_name, x.dtype.name)] = False
+            _KERNELS[_key(op_name, x.dtype.name, {**defaults, **attrs})] = False
             warnings.warn(f"dualgraph: the {op_name} row kernel did not compile "
                           f"({type(exc).__name__}); using NumPy instead", RuntimeWarning,
                           stacklevel=2)
@@ -137,7 +151,7 @@ def _plan(x: Any, attrs: dict, rows: Any) -> tuple | None:
         return None
     if attrs.get("dtype") is not None and getattr(attrs["dtype"], "np", None) != x.dtype:
         return None
-    dim = attrs.get(rows.dim_attr)
+    dim = attrs.get(rows.dim_attr) if rows.dim_attr else -1
     if isinstance(dim, (tuple, list)):
         if len(dim) != 1:
             return None
@@ -151,14 +165,20 @@ def _plan(x: Any, attrs: dict, rows: Any) -> tuple | None:
     return dim % x.ndim, bool(attrs.get("keepdim", False))
 
 
-def _module(op_name: str, rows: Any, dtype_name: str) -> Any:
-    """The compiled kernel module for (op, dtype), or False where it cannot be built."""
-    key = (op_name, dtype_name)
+def _key(op_name: str, dtype_name: str, attrs: dict) -> tuple:
+    return op_name, dtype_name, tuple(sorted((k, repr(v)) for k, v in attrs.items()))
+
+
+def _module(op_name: str, rows: Any, dtype_name: str, attrs: dict) -> Any:
+    """The compiled kernel module for (op, dtype, attributes), or False where it cannot be
+    built."""
+    key = _key(op_name, dtype_name, attrs)
     module = _KERNELS.get(key)
     if module is None:
         try:
             from .kernel_cache import load_module
-            module = load_module(row_kernel_source(rows, dtype_name, f"{op_name} {dtype_name}"))
+            module = load_module(row_kernel_source(rows, dtype_name, f"{op_name} {dtype_name}",
+                                                   attrs))
         except (ImportError, Unfusable):
             module = False
         _KERNELS[key] = module

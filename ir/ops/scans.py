@@ -196,3 +196,54 @@ register(OpDef(
     save_output=True, samples=_softmax_samples, ref=_softmax_ref(True),
     rows=Rows((RowStep("m", "max", "x"), RowStep("s", "sum", "exp(x - m)"),
                RowStep("c", "row", "m + log(s)")), "x - c")))
+
+
+# ------------------------------------------------------------------------------ layer norm
+
+def _layer_norm_dtype(operands, attrs):
+    d = operands[0].dtype
+    if not d.is_floating_point:
+        raise OpError(f"layer_norm(): expected a floating-point input, got "
+                      f"'{_TORCH_NAME[d.name]}'")
+    return d, d
+
+
+def _layer_norm_shape(operands, attrs):
+    shape = tuple(operands[0].shape)
+    if not shape:
+        raise OpError("layer_norm(): expected an input with at least 1 dimension, got a 0-d "
+                      "tensor")
+    return shape
+
+
+def _layer_norm_vjp(ctx, g):
+    # y = (x - mean) * r with r = 1/sqrt(var + eps) over the last dim (biased var):
+    # dx = r * (g - mean(g) - y * mean(g * y))
+    x, y = ctx.inputs[0], ctx.output
+    r = (x.var(-1, unbiased=False, keepdim=True) + ctx.attrs["eps"]).rsqrt()
+    return (r * (g - g.mean(-1, keepdim=True) - y * (g * y).mean(-1, keepdim=True)),)
+
+
+def _layer_norm_ref(x, eps=1e-5):
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps)
+
+
+def _layer_norm_samples(rng):
+    x = rng.uniform(-2.0, 2.0, size=(3, 5))
+    return [Sample((x,), {}), Sample((rng.uniform(-2.0, 2.0, size=(2, 3, 4)),), {"eps": 0.1}),
+            Sample((rng.uniform(-2.0, 2.0, size=(6,)),), {}),
+            Sample((np.full((2, 4), 3.0),), {}, grad=False, note="a constant row: 0, not NaN")]
+
+
+register(OpDef(
+    name="layer_norm", inputs=("input",), attrs={"eps": 1e-5}, kind=OPAQUE,
+    dtype_rule=_layer_norm_dtype, shape_rule=_layer_norm_shape, vjp=_layer_norm_vjp,
+    save_inputs=(0,), save_output=True, grad_name="NativeLayerNormBackward0",
+    samples=_layer_norm_samples, ref=_layer_norm_ref,
+    doc="(x - mean) / sqrt(var + eps) over the last dim (biased variance): F.layer_norm's "
+        "normalization; its weight and bias are elementwise ops after it.",
+    rows=Rows((RowStep("s", "sum", "x"), RowStep("mu", "row", "s / n"),
+               RowStep("v", "sum", "(x - mu) * (x - mu)"),
+               RowStep("r", "row", "1 / sqrt(v / n + {eps})")), "(x - mu) * r", dim_attr=None)))

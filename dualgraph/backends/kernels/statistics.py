@@ -194,6 +194,12 @@ def kernels(xp: Any) -> dict[str, Callable]:
         with np.errstate(**_QUIET):
             return shifted - xp.log(total)
 
+    def layer_norm(x, eps=1e-5):
+        mean = x.mean(axis=-1, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=-1, keepdims=True)
+        return centered / xp.sqrt(var + eps)
+
     table = {"prod": prod, "amax": reduce_with("max"), "amin": reduce_with("min"),
              "max_all": lambda x: x.max(), "min_all": lambda x: x.min(),
              "argmax": arg(xp.argmax), "argmin": arg(xp.argmin), "median_all": median_all,
@@ -201,7 +207,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
              "std_mean": std_mean, "dist": dist,
              "logsumexp": logsumexp, "cumsum": scan(xp.cumsum), "cumprod": scan(xp.cumprod),
              "all": logical(xp.all), "any": logical(xp.any), "softmax": softmax,
-             "log_softmax": log_softmax}
+             "log_softmax": log_softmax, "layer_norm": layer_norm}
     if xp.__name__ == "numpy":  # the CPU runs the row-wise ops as one generated loop per row
         from ..row_kernels import row_kernel
         for name in ROW_WISE:
@@ -209,4 +215,4 @@ def kernels(xp: Any) -> dict[str, Callable]:
     return table
 
 
-ROW_WISE = ("softmax", "log_softmax", "logsumexp")  # ops whose CPU kernel is their Rows loop
+ROW_WISE = ("softmax", "log_softmax", "logsumexp", "layer_norm")  # ops whose CPU kernel is their Rows loop
