@@ -13,6 +13,11 @@ producers. The nodes are then emitted in key order, so no node moves before what
 nodes outside groups (random draws, effects, mutations' write-backs, control flow) keep their
 relative order. `if`/`loop` bodies are fused inside; no group crosses a block's edge.
 
+A row-wise op (one whose registry record has `rows`: softmax, log_softmax, layer_norm) heads a
+group of its own, which its elementwise consumers of the same shape join (layer norm's weight and
+bias, a scale after softmax): the kernel generator runs them in the op's row loop
+(backends/row_kernels.py). Such a group is never merged with another.
+
 Only values on the CPU fuse (the device with a kernel generator: dualgraph/backends/fusion.py);
 float16 stays unfused (Numba has no half arithmetic). Why a candidate did not fuse goes to the
 log, so `f.explain()` shows it.
@@ -31,13 +36,27 @@ FUSIBLE_DEVICES = ("cpu",)
 
 
 class _Group:
-    __slots__ = ("members", "key", "shape", "users")
+    __slots__ = ("members", "key", "shape", "users", "row")
 
-    def __init__(self, node: Node, key: tuple) -> None:
+    def __init__(self, node: Node, key: tuple, row: bool = False) -> None:
         self.members = [node]
         self.key = key
         self.shape = tuple(node.outputs[0].type.shape)
         self.users: list = []  # outside nodes seen reading a member's value
+        self.row = row  # headed by a row-wise op (softmax, layer_norm): its consumers join
+
+
+def row_head(node: Node) -> bool:
+    """Whether the node is a row-wise op (its registry record has `rows`, one value per element)
+    that may head a group: its elementwise consumers then run inside its row loop."""
+    rows = node.op.rows
+    if rows is None or rows.per_row or len(node.outputs) != 1 or node.blocks:
+        return False
+    out, x = node.outputs[0].type, operand_type(node.inputs[0])
+    return (isinstance(out, TensorType) and isinstance(x, TensorType)
+            and out.device.type in FUSIBLE_DEVICES and out.dtype.name in ("float32", "float64")
+            and x.dtype is out.dtype and tuple(x.shape) == tuple(out.shape) and bool(out.shape)
+            and all(v is None or isinstance(v, (bool, int, float)) for v in node.attrs.values()))
 
 
 def fuse(graph: Graph, log: list) -> bool:
@@ -121,7 +140,13 @@ def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
         read = reads([node])
         reason = why_not_fusible(node)
         joined = None
-        if reason is None:
+        if reason is not None and row_head(node):  # heads a group of its own; never joins one
+            inputs = [p for p in map(producer, read) if p is not None]
+            key = max((key_of(p) for p in inputs), default=(-1, 0))
+            joined = _Group(node, (key[0], key[1] + 1), row=True)
+            groups.append(joined)
+            group_of[node] = joined
+        elif reason is None:
             joined = _join(node, read, position, group_of, key_of, producer, log)
             if joined is None:
                 inputs = [p for p in map(producer, read) if p is not None]
@@ -170,7 +195,8 @@ def _join(node: Node, read: set, position: dict, group_of: dict, key_of: Any, pr
                                           f"{list(g.shape)} and {list(shape)} differ"))
     if not candidates:
         return None
-    tries = [candidates] if len(candidates) > 1 else []
+    # a row-headed group takes consumers one group at a time (its head stays its first node)
+    tries = [candidates] if len(candidates) > 1 and not any(g.row for g in candidates) else []
     tries += [[g] for g in sorted(candidates, key=lambda g: -len(g.members))]
     for merge in tries:
         blocker = _blocker(node, merge, read, group_of, key_of, producer)

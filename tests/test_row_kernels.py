@@ -166,3 +166,81 @@ def test_layer_norm_of_a_constant_row_is_zero_and_gradients_match_eager_composit
     assert "layer_norm" in str(traced.graph)
     np.testing.assert_allclose(traced(dg.from_numpy(x)).numpy(),
                                F.layer_norm(dg.from_numpy(x), (6,)).numpy(), rtol=1e-13)
+
+
+# ------------------------------------------- compiled graphs: a row op and its consumers fused
+
+def _fused_kernels(traced) -> list:
+    return [n.attrs["kernel"] for n in traced.graph.all_nodes() if n.op.name == "fused"]
+
+
+FUSED_CASES = {
+    "layer norm affine relu": ((64, 96), lambda t, w, b: F.layer_norm(t, (96,), w, b).relu(),
+                               "layer_norm, mul, add, relu"),
+    "softmax scaled": ((64, 96), lambda t, w, b: F.softmax(t, dim=-1) * w + 0.5,
+                       "softmax, mul, add"),
+    "log_softmax dim 0": ((96, 64), lambda t, w, b: F.log_softmax(t, dim=0) * 2 - t,
+                          "log_softmax, mul, sub"),
+    "softmax 3-d middle dim": ((4, 96, 5), lambda t, w, b: F.softmax(t, dim=1).sqrt() * t,
+                               "softmax, sqrt, mul"),
+}
+
+
+@pytest.mark.parametrize("name", FUSED_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_op_and_consumers_fuse_and_match_eager(name, dtype):
+    shape, fn, kernel = FUSED_CASES[name]
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = dg.from_numpy(rng.standard_normal(96).astype(dtype))
+    b = dg.from_numpy(rng.standard_normal(96).astype(dtype))
+    traced = dg.jit.trace(lambda t: fn(t, w, b), (dg.from_numpy(x),))
+    assert _fused_kernels(traced) == [kernel]
+    expected = fn(dg.from_numpy(x.astype(np.float64)), w.double(), b.double()).numpy()
+    tol = 3e-5 if dtype == np.float32 else 1e-12
+    got = traced(dg.from_numpy(x)).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def test_a_fused_row_group_writes_every_value_read_outside():
+    x = np.random.default_rng(12).standard_normal((32, 40))
+
+    def fn(t):
+        p = F.softmax(t, dim=-1)
+        return p * 3, p.sum()  # p itself is read by the sum
+
+    traced = dg.jit.trace(fn, (dg.from_numpy(x),))
+    (a, s), (ea, es) = traced(dg.from_numpy(x)), fn(dg.from_numpy(x))
+    np.testing.assert_allclose(a.numpy(), ea.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(s.item(), es.item(), rtol=1e-12)
+
+
+def test_a_weight_along_another_dim_falls_back_to_numpy_and_is_right():
+    """softmax over dim 0 times a vector along the last dim: the row loop cannot read it, so
+    the fused node runs its body's NumPy code."""
+    x = np.random.default_rng(13).standard_normal((30, 20))
+    w = dg.from_numpy(np.random.default_rng(14).standard_normal(20))
+    fn = lambda t: F.softmax(t, dim=0) * w  # noqa: E731
+    traced = dg.jit.trace(fn, (dg.from_numpy(x),))
+    np.testing.assert_allclose(traced(dg.from_numpy(x)).numpy(), fn(dg.from_numpy(x)).numpy(),
+                               rtol=1e-12)
+
+
+def test_fused_row_groups_train_with_eager_gradients():
+    rng = np.random.default_rng(15)
+    x, w = rng.standard_normal((16, 24)), rng.standard_normal(24)
+
+    def fn(t, weight):
+        return (F.gelu(F.layer_norm(t, (24,), weight)) * F.softmax(t, dim=-1)).sum()
+
+    traced = dg.jit.trace(fn, (dg.from_numpy(x), dg.from_numpy(w)))
+    assert len(_fused_kernels(traced)) >= 1
+    grads = []
+    for run in (traced, fn):
+        tx = dg.from_numpy(x.copy()).requires_grad_()
+        tw = dg.from_numpy(w.copy()).requires_grad_()
+        run(tx, tw).backward()
+        grads.append((tx.grad.numpy(), tw.grad.numpy()))
+    for got, expected in zip(*grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

@@ -198,6 +198,15 @@ def kernel_source(body: Block, title: str) -> tuple[str, str]:
 def fused_kernel(body: Block, title: str, fallback: Callable) -> Callable:
     """A callable `(*inputs) -> tuple of outputs` computing `body` in one Numba kernel, or
     `fallback` itself when the body cannot become one (Unfusable) or Numba is not installed."""
+    if body.nodes and body.nodes[0].op.rows is not None:  # a row op and its consumers
+        from .row_kernels import FusedRowKernel, fused_row_source
+        try:
+            source, layout = fused_row_source(body, title)
+            from .kernel_cache import load_module
+            module = load_module(source)
+        except (Unfusable, ImportError):
+            return fallback
+        return FusedRowKernel(module, layout, body, title, fallback)
     try:
         source, layout = kernel_source(body, title)
     except Unfusable:

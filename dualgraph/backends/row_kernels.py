@@ -188,3 +188,146 @@ def _module(op_name: str, rows: Any, dtype_name: str, attrs: dict) -> Any:
 def _threads() -> int:
     import numba
     return numba.get_num_threads()
+
+
+# ------------------------------------------------- fused: a row op and its elementwise consumers
+
+def fused_row_source(body: Any, title: str) -> tuple[str, dict]:
+    """(module source, layout) for a fused body headed by a row-wise op (passes/fuse.py): the
+    op's row loop, whose last pass computes the consumers' templates in registers and stores
+    every value the body yields. Inputs are the row (viewed (outer, n, inner)), tensors of its
+    shape, single elements, or, where the row is the last dim, vectors of the row's length."""
+    from ..ir.graph import Value
+    from ..ir.types import TensorType
+    from .fusion import _expression
+    head = body.nodes[0]
+    rows, out_type = head.op.rows, head.outputs[0].type
+    shape = tuple(out_type.shape)
+    axis = head.attrs.get(rows.dim_attr) if rows.dim_attr else -1
+    if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+        raise Unfusable("the row op's dim is not one int")
+    axis %= len(shape)
+    ctor = _ctor(out_type.dtype)
+    fast = _fast_names() if out_type.dtype.name == "float32" else {}
+    if head.inputs[0] not in body.inputs:
+        raise Unfusable("the row op's input is computed inside the body")
+    layout, params, loads, prelude = {}, [], [], []
+    names: dict = {}
+    for k, v in enumerate(body.inputs):
+        names[v] = f"a{k}"
+        if not isinstance(v.type, TensorType):
+            params.append(f"s{k}")
+            prelude.append(f"a{k} = s{k}")
+            continue
+        own = tuple(v.type.shape)
+        params.append(f"in{k}")
+        if own == shape:
+            layout[k], index = "rows", "[o, j, i]"
+        elif all(d == 1 for d in own):
+            layout[k], index = "one", "[0]"
+        elif axis == len(shape) - 1 and own[-1] == shape[-1] and all(d == 1 for d in own[:-1]):
+            layout[k], index = "row", "[j]"
+        else:
+            raise Unfusable(f"an input of shape {list(own)} broadcasts across rows")
+        loads.append(f"a{k} = x" if v is head.inputs[0] else f"a{k} = in{k}{index}")
+    row_input = f"in{body.inputs.index(head.inputs[0])}"
+    steps_src = row_kernel_source(rows, out_type.dtype.name, title,
+                                  {k: v for k, v in head.attrs.items()})
+    # the steps of the plain row kernel, reading the fused kernel's row input
+    steps = _steps_lines(steps_src)
+    allowed = _namespace() | _BUILTINS | set(names.values()) | {"x", "kept"}
+    names[head.outputs[0]] = "t0"
+    compute = [f"t0 = {ctor}({_output_expr(rows, ctor, fast, head.attrs)})"]
+    for m, node in enumerate(body.nodes[1:], start=1):
+        if not (node.op.template and len(node.outputs) == 1 and not node.blocks):
+            raise Unfusable(f"{node.op.name} is not an elementwise op with a template")
+        compute.append(f"t{m} = {_expression(node, names, fast, allowed)}")
+        names[node.outputs[0]] = f"t{m}"
+    stores = [f"out{m}[o, j, i] = {names[y]}" for m, y in enumerate(body.outputs)]
+    args = ", ".join(params + [f"out{m}" for m in range(len(body.outputs))])
+    lines = [f"# dualgraph fused row kernel: {title}", "import numpy as np",
+             "from numba import njit, prange",
+             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
+    for variant, outer in (("serial", "range"), ("parallel", "prange")):
+        opts = 'cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}'
+        if variant == "parallel":
+            opts += ", parallel=True"
+        lines += [f"@njit({opts})", f"def {variant}({args}):"]
+        lines += [f"    {p}" for p in prelude]
+        lines += [f"    outer, n, inner = {row_input}.shape", f"    for o in {outer}(outer):",
+                  "        for i in range(inner):"]
+        lines += ["            " + s.replace("inp[", f"{row_input}[").replace("out[", "out0[")
+                  for s in steps]
+        lines += ["            for j in range(n):", f"                x = {row_input}[o, j, i]",
+                  "                kept = out0[o, j, i]"]
+        lines += ["                " + s for s in loads + compute + stores]
+        lines.append("")
+    return "\n".join(lines) + "\n", layout
+
+
+def _steps_lines(source: str) -> list:
+    """The per-row step lines of a plain row kernel's serial variant (its last loop, the
+    output pass, left out), unindented to the row body's level."""
+    lines = source.split("def serial(inp, out):\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    body = [ln[12:] for ln in lines[3:]]  # under `for o` / `for i`
+    last = max(k for k, ln in enumerate(body) if ln.startswith("for j in range(n):"))
+    return body[:last]
+
+
+def _output_expr(rows: Any, ctor: str, fast: dict, attrs: dict) -> str:
+    literals = {k: _literal(v) for k, v in attrs.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    allowed = _namespace() | _BUILTINS | {"x", "kept", "n"} | {s.name for s in rows.steps}
+    tree = _Literals(ctor, fast, allowed).visit(ast.parse(rows.output.format(**literals),
+                                                          mode="eval"))
+    return ast.unparse(tree)
+
+
+class FusedRowKernel:
+    """Calls a fused row kernel: views the inputs as its layout needs, allocates the outputs,
+    picks the serial or parallel variant; NumPy code (with a warning) where Numba fails."""
+
+    def __init__(self, module: Any, layout: dict, body: Any, title: str,
+                 fallback: Callable) -> None:
+        head = body.nodes[0]
+        rows = head.op.rows
+        self.serial, self.parallel = module.serial, module.parallel
+        self.layout, self.title, self.fallback = layout, title, fallback
+        self.row = body.inputs.index(head.inputs[0])
+        rank = len(head.outputs[0].type.shape)
+        axis = head.attrs.get(rows.dim_attr) if rows.dim_attr else -1
+        self.axis = axis % rank
+        self.dtypes = [y.type.dtype.np for y in body.outputs]
+        self.broken = False
+
+    def __call__(self, *args: Any) -> tuple:
+        if self.broken:
+            return self.fallback(*args)
+        shape = args[self.row].shape
+        outer = math.prod(shape[:self.axis])
+        n, inner = shape[self.axis], math.prod(shape[self.axis + 1:])
+        call = []
+        for k, a in enumerate(args):
+            how = self.layout.get(k)
+            if how == "rows":
+                call.append(np.ascontiguousarray(a).reshape(outer, n, inner))
+            elif how is not None:
+                call.append(np.ascontiguousarray(a).reshape(-1))
+            else:
+                call.append(a)
+        outs = [np.empty((outer, n, inner), d) for d in self.dtypes]
+        size = outer * n * inner
+        kernel = self.parallel if size >= GRAIN and outer > 1 and _threads() > 1 \
+            else self.serial
+        try:
+            kernel(*call, *outs)
+        except Exception as exc:  # Numba's typing/lowering errors: NumPy code, said once
+            from numba.core.errors import NumbaError
+            if not isinstance(exc, NumbaError):
+                raise
+            self.broken = True
+            warnings.warn(f"dualgraph: kernel {self.title} did not compile ({type(exc).__name__}"
+                          f"); running its ops through NumPy instead", RuntimeWarning,
+                          stacklevel=2)
+            return self.fallback(*args)
+        return tuple(o.reshape(shape) for o in outs)
