@@ -446,3 +446,30 @@ def test_a_vector_one_past_twice_edgeitems_is_summarized():
         assert repr(dg.arange(4.0)) == "tensor([0., 1., 2., 3.])"
     finally:
         dg.set_printoptions(profile="default")
+
+
+# ------------------------------------------------------------ views made stale by an in-place write
+# Mutant: jit/tracer.py no longer bumps its stamp on an in-place write, so a view taken before the
+# write keeps the old value.
+
+def _write_base_then_read_view(x):
+    b = x * 1
+    v = b[0]
+    b.add_(1)  # v is a view of b: eager (and PyTorch) see the write through it
+    return v * 2
+
+
+def _write_one_view_then_read_another(x):
+    b = x * 1
+    first, second = b[0], b[1]
+    first.mul_(10)  # written back into b; `second` is another view of b, and overlaps nothing
+    return b.sum() + second.sum() + first.sum()
+
+
+@pytest.mark.parametrize("fn", [_write_base_then_read_view, _write_one_view_then_read_another])
+def test_views_see_in_place_writes_when_traced(fn):
+    x = _f64(3, 4)
+    expected = fn(x.clone()).numpy()
+    traced = dg.jit.trace(fn, (x.clone(),))
+    np.testing.assert_allclose(traced(x.clone()).numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(dg.jit.script(fn)(x.clone()).numpy(), expected, rtol=1e-15)
