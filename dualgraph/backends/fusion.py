@@ -176,23 +176,30 @@ def kernel_source(body: Block, title: str) -> tuple[str, str]:
     where = "[j0]" if flat else "[" + ", ".join(loops) + "]"
     stores = [f"out{m}{where} = {names[y]}" for m, y in enumerate(outs)]
     args = ", ".join(params + [f"out{m}" for m in range(len(outs))])
-    lines = [f"# dualgraph fused kernel: {title}", "import numpy as np",
-             "from numba import njit, prange",
-             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
-    for variant, outer in (("serial", "range"), ("parallel", "prange")):
-        opts = 'cache=True, error_model="numpy", nogil=True'
-        if variant == "parallel":
-            opts += ", parallel=True"
-        lines += [f"@njit({opts})", f"def {variant}({args}):"]
-        lines += [f"    {p}" for p in prelude]
-        lines.append("    shape = out0.shape")
+
+    def nest(outer: str) -> list:
+        lines = [f"    {p}" for p in prelude] + ["    shape = out0.shape"]
         indent = "    "
         for d, j in enumerate(loops):
             lines.append(f"{indent}for {j} in {outer if d == 0 else 'range'}(shape[{d}]):")
             indent += "    "
-        lines += [indent + s for s in loads + compute + stores]
-        lines.append("")
-    return "\n".join(lines) + "\n", "flat" if flat else "nd"
+        return lines + [indent + s for s in loads + compute + stores]
+
+    return module_source(f"fused kernel: {title}", args, nest), "flat" if flat else "nd"
+
+
+def module_source(title: str, args: str, nest: Callable, fastmath: str = "") -> str:
+    """A kernel module's source: a `serial` and a `parallel=True` variant of one function whose
+    body `nest(outer)` gives (indented under its def), `outer` being `range` or `prange` for
+    the outermost loop; `fastmath` is extra njit options (`, fastmath={...}`)."""
+    lines = [f"# dualgraph {title}", "import numpy as np", "from numba import njit, prange",
+             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
+    for variant, outer in (("serial", "range"), ("parallel", "prange")):
+        opts = 'cache=True, error_model="numpy", nogil=True' + fastmath
+        if variant == "parallel":
+            opts += ", parallel=True"
+        lines += [f"@njit({opts})", f"def {variant}({args}):"] + nest(outer) + [""]
+    return "\n".join(lines) + "\n"
 
 
 def fused_kernel(body: Block, title: str, fallback: Callable) -> Callable:
@@ -253,18 +260,26 @@ class _Wrapper:
             call += [o.reshape(-1) for o in outs]
         else:
             call = list(args) + outs
-        try:
-            kernel(*call)
-        except Exception as exc:  # Numba's typing/lowering errors: NumPy code, said once
-            from numba.core.errors import NumbaError
-            if not isinstance(exc, NumbaError):
-                raise
-            self.broken = True
-            warnings.warn(f"dualgraph: kernel {self.title} did not compile ({type(exc).__name__}"
-                          f"); running its ops through NumPy instead", RuntimeWarning,
-                          stacklevel=2)
+        if not launch(self, kernel, call):
             return self.fallback(*args)
         return tuple(outs)
+
+
+def launch(owner: Any, kernel: Callable, call: list) -> bool:
+    """Run a generated kernel; False where Numba cannot compile it for these arguments (its
+    typing or lowering errors): `owner.broken` is then set, a RuntimeWarning says so once, and
+    the caller runs NumPy code instead."""
+    try:
+        kernel(*call)
+        return True
+    except Exception as exc:
+        from numba.core.errors import NumbaError
+        if not isinstance(exc, NumbaError):
+            raise
+        owner.broken = True
+        warnings.warn(f"dualgraph: kernel {owner.title} did not compile ({type(exc).__name__}); "
+                      f"running its ops through NumPy instead", RuntimeWarning, stacklevel=3)
+        return False
 
 
 # ------------------------------------------------------------------- eager's generated kernels

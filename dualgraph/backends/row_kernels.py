@@ -22,32 +22,37 @@ from typing import Any, Callable
 import numpy as np
 
 from .fusion import (GRAIN, _BUILTINS, Unfusable, _ctor, _fast_names, _literal, _Literals,
-                     _namespace)
+                     _namespace, launch, module_source)
 
 _DTYPES = ("float32", "float64")
 _KERNELS: dict = {}
 
 
-def row_kernel_source(rows: Any, dtype_name: str, title: str, attrs: dict | None = None) -> str:
-    """The module source of the row kernel for a `Rows` record at one float dtype, with the
-    op's attributes written in as literals."""
+_TAKEN = {"x", "kept", "n", "e_", "o", "i", "j", "inp", "out", "outer", "inner"}
+
+
+def _scalar_writer(rows: Any, dtype_name: str, attrs: dict | None) -> tuple[str, Callable]:
+    """(the dtype's constructor, a function turning a record expression into kernel source:
+    attributes written in as literals, literals typed, float32 math routed to fastmath)."""
     ctor = _ctor(_dtype(dtype_name))
     fast = _fast_names() if dtype_name == "float32" else {}
-    names = {"x", "kept", "n"} | {step.name for step in rows.steps}
-    taken = {"x", "kept", "n", "e_", "o", "i", "j", "inp", "out", "outer", "inner"}
     for step in rows.steps:
-        if step.name in taken or step.name.endswith("_nan"):
+        if step.name in _TAKEN or step.name.endswith("_nan"):
             raise Unfusable(f"row step name {step.name!r} is one the kernel uses itself")
     literals = {k: _literal(v) for k, v in (attrs or {}).items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    allowed = _namespace() | _BUILTINS | names
+    allowed = _namespace() | _BUILTINS | {"x", "kept", "n"} | {s.name for s in rows.steps}
 
-    def scalar(text: str) -> str:
-        text = text.format(**literals)
-        tree = _Literals(ctor, fast, allowed).visit(ast.parse(text, mode="eval"))
+    def scalar(text: str, extra: set = frozenset()) -> str:
+        tree = _Literals(ctor, fast, allowed | extra).visit(
+            ast.parse(text.format(**literals), mode="eval"))
         return ast.unparse(tree)
+    return ctor, scalar
 
-    index = "[o, i]" if rows.per_row else "[o, j, i]"
+
+def _row_steps(rows: Any, ctor: str, scalar: Callable, row: str, out: str) -> list:
+    """The lines computing a record's steps for one row (under `for o` / `for i`), reading the
+    element from `row` and keeping stored values in `out`; the output pass is the caller's."""
     body = []
     for step in rows.steps:
         value = scalar(step.expr)
@@ -56,44 +61,52 @@ def row_kernel_source(rows: Any, dtype_name: str, title: str, attrs: dict | None
             continue
         if step.kind == "max":  # max() vectorizes but drops NaN: a count of NaNs restores it
             body += [f"{step.name} = {ctor}(-np.inf)", f"{step.name}_nan = 0"]
-            update = f"{step.name} = max({step.name}, e_)\n{step.name}_nan += e_ != e_"
+            update = [f"{step.name} = max({step.name}, e_)", f"{step.name}_nan += e_ != e_"]
         elif step.kind == "sum":
             body.append(f"{step.name} = 0.0")
-            update = f"{step.name} += e_"
+            update = [f"{step.name} += e_"]
         else:
             raise Unfusable(f"row step kind {step.kind!r} is not max, sum or row")
         # an element's value in the dtype it is stored or compared in; a sum's in what it
         # computes in (float64 where it reads a float64 row value, as `(x - mu) ** 2`)
         typed = step.kind == "max" or step.store
-        body += ["for j in range(n):", "    x = inp[o, j, i]",
+        body += ["for j in range(n):", f"    x = {row}[o, j, i]",
                  f"    e_ = {ctor}({value})" if typed else f"    e_ = {value}"]
         if step.store:
             if rows.per_row:
                 raise Unfusable("a per-row op cannot keep element values")
-            body.append("    out[o, j, i] = e_")
-        body += [f"    {line}" for line in update.split("\n")]
+            body.append(f"    {out}[o, j, i] = e_")
+        body += [f"    {line}" for line in update]
         if step.kind == "max":
             body += [f"if {step.name}_nan:", f"    {step.name} = {ctor}(np.nan)"]
+    return body
+
+
+def _rows_nest(row: str, per_row_lines: list) -> Callable:
+    """The loop nest over (outer, inner) around one row's lines, for `module_source`."""
+    def nest(outer: str) -> list:
+        return ([f"    outer, n, inner = {row}.shape", f"    for o in {outer}(outer):",
+                 "        for i in range(inner):"]
+                + ["            " + line for line in per_row_lines])
+    return nest
+
+
+# reassociation lets the sums vectorize (each in float64, so the order barely matters)
+_REASSOC = ', fastmath={"reassoc"}'
+
+
+def row_kernel_source(rows: Any, dtype_name: str, title: str, attrs: dict | None = None) -> str:
+    """The module source of the row kernel for a `Rows` record at one float dtype, with the
+    op's attributes written in as literals."""
+    ctor, scalar = _scalar_writer(rows, dtype_name, attrs)
+    body = _row_steps(rows, ctor, scalar, "inp", "out")
     output = f"{ctor}({scalar(rows.output)})"
     if rows.per_row:
         body.append(f"out[o, i] = {output}")
     else:
         body += ["for j in range(n):", "    x = inp[o, j, i]", "    kept = out[o, j, i]",
                  f"    out[o, j, i] = {output}"]
-    lines = [f"# dualgraph row kernel: {title}", "import numpy as np",
-             "from numba import njit, prange",
-             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
-    for variant, outer in (("serial", "range"), ("parallel", "prange")):
-        # reassociation lets the sums vectorize (each in float64, so the order barely matters)
-        opts = 'cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}'
-        if variant == "parallel":
-            opts += ", parallel=True"
-        lines += [f"@njit({opts})", f"def {variant}(inp, out):",
-                  "    outer, n, inner = inp.shape", f"    for o in {outer}(outer):",
-                  "        for i in range(inner):"]
-        lines += ["            " + line for line in body]
-        lines.append("")
-    return "\n".join(lines) + "\n"
+    return module_source(f"row kernel: {title}", "inp, out", _rows_nest("inp", body), _REASSOC)
 
 
 def _dtype(name: str) -> Any:
@@ -197,7 +210,6 @@ def fused_row_source(body: Any, title: str) -> tuple[str, dict]:
     op's row loop, whose last pass computes the consumers' templates in registers and stores
     every value the body yields. Inputs are the row (viewed (outer, n, inner)), tensors of its
     shape, single elements, or, where the row is the last dim, vectors of the row's length."""
-    from ..ir.graph import Value
     from ..ir.types import TensorType
     from .fusion import _expression
     head = body.nodes[0]
@@ -207,17 +219,17 @@ def fused_row_source(body: Any, title: str) -> tuple[str, dict]:
     if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
         raise Unfusable("the row op's dim is not one int")
     axis %= len(shape)
-    ctor = _ctor(out_type.dtype)
-    fast = _fast_names() if out_type.dtype.name == "float32" else {}
     if head.inputs[0] not in body.inputs:
         raise Unfusable("the row op's input is computed inside the body")
+    ctor, scalar = _scalar_writer(rows, out_type.dtype.name, head.attrs)
+    fast = _fast_names() if out_type.dtype.name == "float32" else {}
     layout, params, loads, prelude = {}, [], [], []
     names: dict = {}
     for k, v in enumerate(body.inputs):
         names[v] = f"a{k}"
         if not isinstance(v.type, TensorType):
             params.append(f"s{k}")
-            prelude.append(f"a{k} = s{k}")
+            prelude.append(f"    a{k} = s{k}")
             continue
         own = tuple(v.type.shape)
         params.append(f"in{k}")
@@ -230,57 +242,26 @@ def fused_row_source(body: Any, title: str) -> tuple[str, dict]:
         else:
             raise Unfusable(f"an input of shape {list(own)} broadcasts across rows")
         loads.append(f"a{k} = x" if v is head.inputs[0] else f"a{k} = in{k}{index}")
-    row_input = f"in{body.inputs.index(head.inputs[0])}"
-    steps_src = row_kernel_source(rows, out_type.dtype.name, title,
-                                  {k: v for k, v in head.attrs.items()})
-    # the steps of the plain row kernel, reading the fused kernel's row input
-    steps = _steps_lines(steps_src)
+    row = f"in{body.inputs.index(head.inputs[0])}"
     allowed = _namespace() | _BUILTINS | set(names.values()) | {"x", "kept"}
     names[head.outputs[0]] = "t0"
-    compute = [f"t0 = {ctor}({_output_expr(rows, ctor, fast, head.attrs)})"]
+    compute = [f"t0 = {ctor}({scalar(rows.output)})"]
     for m, node in enumerate(body.nodes[1:], start=1):
         if not (node.op.template and len(node.outputs) == 1 and not node.blocks):
             raise Unfusable(f"{node.op.name} is not an elementwise op with a template")
         compute.append(f"t{m} = {_expression(node, names, fast, allowed)}")
         names[node.outputs[0]] = f"t{m}"
     stores = [f"out{m}[o, j, i] = {names[y]}" for m, y in enumerate(body.outputs)]
+    # the output pass: the head's output, then its consumers, in registers (out0 holds what a
+    # step stored, such as softmax's exps, until this pass overwrites it)
+    per_row = _row_steps(rows, ctor, scalar, row, "out0")
+    per_row += ["for j in range(n):", f"    x = {row}[o, j, i]", "    kept = out0[o, j, i]"]
+    per_row += [f"    {line}" for line in loads + compute + stores]
     args = ", ".join(params + [f"out{m}" for m in range(len(body.outputs))])
-    lines = [f"# dualgraph fused row kernel: {title}", "import numpy as np",
-             "from numba import njit, prange",
-             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
-    for variant, outer in (("serial", "range"), ("parallel", "prange")):
-        opts = 'cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}'
-        if variant == "parallel":
-            opts += ", parallel=True"
-        lines += [f"@njit({opts})", f"def {variant}({args}):"]
-        lines += [f"    {p}" for p in prelude]
-        lines += [f"    outer, n, inner = {row_input}.shape", f"    for o in {outer}(outer):",
-                  "        for i in range(inner):"]
-        lines += ["            " + s.replace("inp[", f"{row_input}[").replace("out[", "out0[")
-                  for s in steps]
-        lines += ["            for j in range(n):", f"                x = {row_input}[o, j, i]",
-                  "                kept = out0[o, j, i]"]
-        lines += ["                " + s for s in loads + compute + stores]
-        lines.append("")
-    return "\n".join(lines) + "\n", layout
-
-
-def _steps_lines(source: str) -> list:
-    """The per-row step lines of a plain row kernel's serial variant (its last loop, the
-    output pass, left out), unindented to the row body's level."""
-    lines = source.split("def serial(inp, out):\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    body = [ln[12:] for ln in lines[3:]]  # under `for o` / `for i`
-    last = max(k for k, ln in enumerate(body) if ln.startswith("for j in range(n):"))
-    return body[:last]
-
-
-def _output_expr(rows: Any, ctor: str, fast: dict, attrs: dict) -> str:
-    literals = {k: _literal(v) for k, v in attrs.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    allowed = _namespace() | _BUILTINS | {"x", "kept", "n"} | {s.name for s in rows.steps}
-    tree = _Literals(ctor, fast, allowed).visit(ast.parse(rows.output.format(**literals),
-                                                          mode="eval"))
-    return ast.unparse(tree)
+    inner = _rows_nest(row, per_row)
+    source = module_source(f"fused row kernel: {title}", args,
+                           lambda outer: prelude + inner(outer), _REASSOC)
+    return source, layout
 
 
 class FusedRowKernel:
@@ -319,15 +300,6 @@ class FusedRowKernel:
         size = outer * n * inner
         kernel = self.parallel if size >= GRAIN and outer > 1 and _threads() > 1 \
             else self.serial
-        try:
-            kernel(*call, *outs)
-        except Exception as exc:  # Numba's typing/lowering errors: NumPy code, said once
-            from numba.core.errors import NumbaError
-            if not isinstance(exc, NumbaError):
-                raise
-            self.broken = True
-            warnings.warn(f"dualgraph: kernel {self.title} did not compile ({type(exc).__name__}"
-                          f"); running its ops through NumPy instead", RuntimeWarning,
-                          stacklevel=2)
+        if not launch(self, kernel, call + outs):
             return self.fallback(*args)
         return tuple(o.reshape(shape) for o in outs)
