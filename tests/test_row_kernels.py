@@ -244,3 +244,20 @@ def test_fused_row_groups_train_with_eager_gradients():
         grads.append((tx.grad.numpy(), tw.grad.numpy()))
     for got, expected in zip(*grads):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_once(monkeypatch):
+    from types import SimpleNamespace
+
+    from numba.core.errors import TypingError
+
+    def refuse(*args):
+        raise TypingError("refused for the test")
+
+    broken = SimpleNamespace(serial=refuse, parallel=refuse)
+    monkeypatch.setattr(row_kernels, "_KERNELS", {})
+    monkeypatch.setattr(row_kernels, "_module", lambda *a: broken)
+    x = np.random.default_rng(16).standard_normal((3, 7)).astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="softmax float32 did not compile"):
+        got = F.softmax(dg.from_numpy(x), dim=1).numpy()
+    np.testing.assert_allclose(got, _ref("softmax", x, 1), rtol=2e-6)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import math
-import warnings
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -133,16 +133,8 @@ def row_kernel(op_name: str, fallback: Callable) -> Callable:
         out = np.empty((outer, inner) if rows.per_row else (outer, n, inner), x.dtype)
         variant = run.parallel if x.size >= GRAIN and outer > 1 and _threads() > 1 \
             else run.serial
-        try:
-            variant(src, out)
-        except Exception as exc:  # Numba's typing/lowering errors: the NumPy kernel, said once
-            from numba.core.errors import NumbaError
-            if not isinstance(exc, NumbaError):
-                raise
+        if not launch(SimpleNamespace(title=f"{op_name} {x.dtype.name}"), variant, [src, out]):
             _KERNELS[_key(op_name, x.dtype.name, {**defaults, **attrs})] = False
-            warnings.warn(f"dualgraph: the {op_name} row kernel did not compile "
-                          f"({type(exc).__name__}); using NumPy instead", RuntimeWarning,
-                          stacklevel=2)
             return fallback(x, **attrs)
         if not rows.per_row:
             return out.reshape(x.shape)
