@@ -26,14 +26,21 @@ class Size(tuple):
         return Size(tuple.__add__(self, tuple(other)))
 
 
+def _is_tensor(x: Any) -> bool:
+    from .tensor import Tensor
+    return isinstance(x, Tensor)
+
+
 class SymDim:
     """A symbolic size (`B`, `B*T`) seen by traced code through `x.shape[i]` or `x.numel()`.
 
     It can be passed back as a size (`x.view(B, -1)`), and `+ - *` with ints or other SymDims
     give SymDims of the expression (`x.view(x.shape[0] * x.shape[1], D)`); `//` must divide
     exactly. With a float or a tensor (`x.sum(0) / x.shape[0]`, `2 / n`) it becomes a 0-d tensor
-    of the size computed when the graph runs. Turning it into a Python int, bool or float would
-    bake the example's size into the graph, so that raises TraceError instead.
+    of the size computed when the graph runs, and so do `%` and comparisons whose answer depends
+    on the symbols' values (`i % x.shape[0]`, `i < x.shape[0]`: script turns a tensor condition
+    into a graph `if` or loop). Turning it into a Python int, bool or float would bake the
+    example's size into the graph, so that raises TraceError instead.
     """
 
     __slots__ = ("expr",)
@@ -63,9 +70,13 @@ class SymDim:
         value of the symbols could change the answer. Anything else is refused."""
         o = self._other(other)
         diff = None if o is None else _ops().sub(self.expr, o)
-        if not isinstance(diff, int):
+        if isinstance(diff, int):
+            return test(diff)
+        if o is None and not _is_tensor(other):
             return self._refuse()
-        return test(diff)
+        # decided when the graph runs: a 0-d bool tensor (a scripted `while i < x.shape[0]`
+        # becomes a loop condition; in a trace, using it as a Python bool is refused)
+        return test(self.tensor() - (other.tensor() if isinstance(other, SymDim) else other))
 
     def __lt__(self, other: Any) -> bool:
         return self._compare(other, lambda d: d < 0)
@@ -158,7 +169,12 @@ class SymDim:
             return NotImplemented
         if o != 0 and _ops().exact_div(self.expr, o) is not None:
             return 0
-        return self._refuse()
+        return self.tensor() % (other.tensor() if isinstance(other, SymDim) else other)
+
+    def __rmod__(self, other: Any) -> Any:
+        if isinstance(other, int) and not isinstance(other, bool) or _is_tensor(other):
+            return other % self.tensor()  # `i % x.shape[0]`: computed when the graph runs
+        return NotImplemented
 
     def __truediv__(self, other: Any) -> Any:
         if isinstance(other, (SymDim, int, float)) and not isinstance(other, bool):

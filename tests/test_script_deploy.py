@@ -34,10 +34,6 @@ NO_GENERIC = {
     # a Python list grows in a loop whose trip count (a symbolic size) is known at run time only
     "range_append": "a Python list is changed inside a loop",
     "append_in_tensor_branch": "a Python list is changed inside a loop",
-    # `while i < x.shape[0]` with a Python int i: the symbolic size would become a Python bool
-    "while_continue": "symbolic dimension s0 was used as a Python number",
-    # `i % x.shape[0]`: no arithmetic on a symbolic size in Python (sizes are not expressions yet)
-    "counter_augassign_after_return": "unsupported operand",
     # a str argument has no tensor type: it is decided when compiling, per value
     "python_mode": "str",
 }

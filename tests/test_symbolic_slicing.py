@@ -115,3 +115,30 @@ def test_script_loop_over_a_size_expression_saves_and_runs(tmp_path):
         expected = x.numpy() * 2 + sum(range(2 * n - 1))
         np.testing.assert_allclose(scripted(x).numpy(), expected, rtol=1e-6)
         np.testing.assert_allclose(loaded(x).numpy(), expected, rtol=1e-6)
+
+
+def halves_while(x):
+    i = 0
+    total = x.sum() * 0
+    while i < x.shape[0] // 1 - 1:  # a comparison with a size: decided when the graph runs
+        total = total + x[i % x.shape[0]] * (i + 1)
+        i += 2
+    return total + i
+
+
+def test_comparisons_and_remainders_of_sizes_run_in_the_graph(tmp_path):
+    scripted = dg.jit.script(halves_while)
+    scripted.generic.save(tmp_path / "w.dgm")
+    loaded = dg.jit.load(tmp_path / "w.dgm")
+    for n in (1, 2, 5, 8):
+        x = dg.randn(n)  # the generic graph's default dtype
+        expected = halves_while(x).item()
+        for f in (scripted, loaded):
+            np.testing.assert_allclose(f(x).item(), expected, rtol=1e-6)
+
+
+def test_a_traced_python_branch_on_a_size_is_still_refused():
+    def branch(x):
+        return x * 2 if x.shape[0] > 3 else x
+    with pytest.raises(Exception, match="(?i)data-dependent|python bool|control flow"):
+        dg.jit.trace(branch, (dg.randn(5),), dynamic_dims={0: "B"})
