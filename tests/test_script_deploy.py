@@ -29,8 +29,8 @@ ALL["python_mode"] = (python_mode, python_mode, [(np.array([1.0, -2.0], np.float
 
 # Where the generic search finds no graph, and why (each message must say so):
 NO_GENERIC = {
-    # zip() over tensors whose length is a symbol
-    "enumerate_zip": "NoneType",
+    # zip() over tensors whose length is a symbol: Python would need the length now
+    "enumerate_zip": "first dimension is symbolic",
     # a Python list grows in a loop whose trip count (a symbolic size) is known at run time only
     "range_append": "a Python list is changed inside a loop",
     "append_in_tensor_branch": "a Python list is changed inside a loop",

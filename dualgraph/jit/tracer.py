@@ -106,6 +106,19 @@ class TracerTensor(Tensor):
             raise trace_error(f"len() of a tensor whose first dimension is symbolic ({shape[0]})")
         return shape[0]
 
+    def __iter__(self) -> Any:
+        """Rows, one node each, where the first dim is a concrete size; a symbolic one has no
+        length to unroll now (zip(xs, ys) in script), which the error says."""
+        shape = self._value.type.shape
+        if not shape:
+            raise TypeError("iteration over a 0-d tensor")
+        if isinstance(shape[0], str):
+            raise trace_error(f"iterating in Python over a tensor whose first dimension is "
+                              f"symbolic ({shape[0]}) needs its length now",
+                              "loop over range(x.shape[0]) and index the rows, or iterate the "
+                              "tensor itself (`for row in x`) in a scripted function")
+        return (self[i] for i in range(shape[0]))
+
     def item(self) -> Any:
         raise _data_error("item()")
 
