@@ -203,3 +203,13 @@ _GELU_GRAD = {
 GELU.template = lambda attrs, compute: _GELU.get(attrs["approximate"])
 GELU_BACKWARD.template = lambda attrs, compute: _GELU_GRAD.get(attrs["approximate"])
 SILU.template = "({0} / (1.0 + exp(-{0})))"  # x * sigmoid(x), PyTorch's formula
+
+
+# ------------------------------------------------ scalar templates (fusion) of the ops above:
+# what each kernel computes per element (backends/kernels/activations.py), NaN passing through
+
+SOFTPLUS.template = ("({0} if {0} * {beta} > {threshold} else "
+                     "(maximum({0} * {beta}, 0) + log1p(exp(-abs({0} * {beta})))) / {beta})")
+LEAKY_RELU.template = "({0} if {0} > 0 else {0} * {negative_slope})"
+ELU.template = "({0} if {0} > 0 else expm1(minimum({0}, 0)) * {alpha})"
+LOG_SIGMOID.template = "(minimum({0}, 0) - log1p(exp(-abs({0}))))"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import ELEMENTWISE, OpDef, OpError, Sample, register
+from ..registry import ELEMENTWISE, OpDef, OpError, Sample, get, register
 from ..types import BOOL, INT, bool_, result_type, uint8
 from .math import _TYPE_NAME, _binary, _only, _test_dtype, _to_bool, _where
 
@@ -163,3 +163,41 @@ NAN_TO_NUM = register(OpDef(
         Sample((np.array([np.nan, np.inf, -np.inf, 1.0]),),
                {"nan": 0.5, "posinf": 9.0, "neginf": -9.0}, grad=False, note="replacements"),
         Sample((rng.integers(-5, 5, size=(4,)),), grad=False, note="int")]))
+
+
+# ------------------------------------------------ scalar templates (fusion) of the ops above
+
+for _name, _text in (("logical_and", "(({0} != 0) and ({1} != 0))"),
+                     ("logical_or", "(({0} != 0) or ({1} != 0))"),
+                     ("logical_xor", "(({0} != 0) != ({1} != 0))"),
+                     ("bitwise_and", "({0} & {1})"), ("bitwise_or", "({0} | {1})"),
+                     ("bitwise_xor", "({0} ^ {1})")):
+    get(_name).template = _text
+get("bitwise_not").template = lambda attrs, compute: "(not {0})" if compute is bool_ \
+    else "(~{0})"
+
+
+def _test_template(text: str, default: str):
+    """A NaN/inf test of a float; integers and bools are never NaN or infinite."""
+    return lambda attrs, compute: text if compute is not None and compute.is_floating_point \
+        else default
+
+
+for _name, _text, _default in (("isnan", "isnan({0})", "False"), ("isinf", "isinf({0})", "False"),
+                               ("isfinite", "isfinite({0})", "True"),
+                               ("isposinf", "({0} == np.inf)", "False"),
+                               ("isneginf", "({0} == -np.inf)", "False")):
+    get(_name).template = _test_template(_text, _default)
+
+
+def _nan_to_num_template(attrs, compute):
+    if compute is None or not compute.is_floating_point:
+        return None  # the kernel copies integers
+    info = np.finfo(compute.np)
+    pos = float(info.max) if attrs["posinf"] is None else "{posinf}"
+    neg = float(info.min) if attrs["neginf"] is None else "{neginf}"
+    return (f"({{nan}} if isnan({{0}}) else ({pos} if {{0}} == np.inf else "
+            f"({neg} if {{0}} == -np.inf else {{0}})))")
+
+
+NAN_TO_NUM.template = _nan_to_num_template

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import ELEMENTWISE, OPAQUE, OpDef, OpError, Sample, register
+from ..registry import ELEMENTWISE, OPAQUE, OpDef, OpError, Sample, get, register
 from ..types import FLOAT, INT, bool_, int64, result_type
 
 # PyTorch's names for dtypes in "not implemented for" errors, and its C++ names in lerp's errors.
@@ -622,3 +622,53 @@ ADDMM = register(OpDef(
                {"beta": 0}, note="beta 0"),
         Sample((rng.integers(-3, 3, size=(2, 2)), rng.integers(-3, 3, size=(2, 3)),
                 rng.integers(-3, 3, size=(3, 2))), {"alpha": 2}, grad=False, note="int")]))
+
+
+# --------------------------------------------------- scalar templates (fusion) of the ops above
+# Each says per element what the op's kernel computes, with its NaN, -0.0 and tie rules; integer
+# cases whose kernels check divisors or cast bounds stay unfused (None).
+
+def _float_template(text: str):
+    return lambda attrs, compute: text if compute is not None and compute.is_floating_point \
+        else None
+
+
+def _max_keep_first(a: str, b: str, fn: str) -> str:
+    """maximum/minimum propagating NaN, giving `a` where the two are equal (-0.0 against 0)."""
+    return f"({a} if {a} == {b} else {fn}({a}, {b}))"
+
+
+REMAINDER.template = _float_template(
+    "(fmod({0}, {1}) + {1} if fmod({0}, {1}) != 0 and (fmod({0}, {1}) < 0) != ({1} < 0) "
+    "else fmod({0}, {1}))")
+ATAN2.template = "atan2({0}, {1})"
+HYPOT.template = "hypot({0}, {1})"
+get("copysign").template = "copysign({0}, {1})"
+for _op, _fn in ((FMAX, "fmax"), (FMIN, "fmin")):
+    _op.template = (lambda fn: lambda attrs, compute: _max_keep_first("{0}", "{1}", fn)
+                    if compute is not None and compute.is_floating_point
+                    else f"{fn}({{0}}, {{1}})")(_fn)
+for _op, _fn in ((CLAMP_MIN, "maximum"), (CLAMP_MAX, "minimum")):
+    _op.template = _float_template(_max_keep_first("{0}", "{1}", _fn))
+
+
+def _clamp_template(attrs, compute):
+    if compute is None or not compute.is_floating_point:
+        return None  # integer clamps cast float bounds as the kernel does: left to it
+    text = "{0}"
+    if attrs.get("min") is not None:
+        text = f"({{min}} if {text} < {{min}} else {text})"
+    if attrs.get("max") is not None:
+        text = f"({{max}} if {text} > {{max}} else {text})"
+    return text
+
+
+get("clamp").template = _clamp_template
+_LO = _max_keep_first("{0}", "{1}", "maximum")
+get("clamp_tensor").template = _float_template(_max_keep_first(_LO, "{2}", "minimum"))
+get("lerp").template = _float_template(
+    "({0} + {2} * ({1} - {0}) if abs({2}) < 0.5 else {1} - ({1} - {0}) * (1 - {2}))")
+ADDCMUL.template = lambda attrs, compute: ("({0} + {1} * {2})" if attrs["value"] == 1
+                                           else "({0} + ({1} * {2}) * {value})")
+get("addcdiv").template = lambda attrs, compute: ("({0} + {1} / {2})" if attrs["value"] == 1
+                                                  else "({0} + ({1} * {value}) / {2})")

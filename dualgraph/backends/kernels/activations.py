@@ -77,4 +77,5 @@ def kernels(xp: Any) -> dict[str, Callable]:
     return table
 
 
-GENERATED = ("gelu", "gelu_backward", "silu")  # ops whose CPU kernel is their template's loop
+GENERATED = ("gelu", "gelu_backward", "silu", "softplus", "leaky_relu", "elu", "log_sigmoid")
+# ^ ops whose CPU kernel is their template's loop
