@@ -136,23 +136,24 @@ def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
     def producer(x: Any) -> Node | None:
         return x.node if isinstance(x, Value) and x.node in position else None
 
+    def new_group(node: Node, read: set, row: bool = False) -> _Group:
+        """A group of one, keyed just after its latest producer."""
+        inputs = [p for p in map(producer, read) if p is not None]
+        key = max((key_of(p) for p in inputs), default=(-1, 0))
+        groups.append(_Group(node, (key[0], key[1] + 1), row))
+        return groups[-1]
+
     for node in nodes:
         read = reads([node])
         reason = why_not_fusible(node)
         joined = None
         if reason is not None and row_head(node):  # heads a group of its own; never joins one
-            inputs = [p for p in map(producer, read) if p is not None]
-            key = max((key_of(p) for p in inputs), default=(-1, 0))
-            joined = _Group(node, (key[0], key[1] + 1), row=True)
-            groups.append(joined)
+            joined = new_group(node, read, row=True)
             group_of[node] = joined
         elif reason is None:
             joined = _join(node, read, position, group_of, key_of, producer, log)
             if joined is None:
-                inputs = [p for p in map(producer, read) if p is not None]
-                key = max((key_of(p) for p in inputs), default=(-1, 0))
-                joined = _Group(node, (key[0], key[1] + 1))
-                groups.append(joined)
+                joined = new_group(node, read)
             group_of[node] = joined
         elif node.op.kind == ELEMENTWISE and any(producer(x) in group_of for x in read):
             log.append(("kept", node, f"{node.op.name} not fused: {reason}"))
