@@ -31,9 +31,6 @@ ALL["python_mode"] = (python_mode, python_mode, [(np.array([1.0, -2.0], np.float
 NO_GENERIC = {
     # zip() over tensors whose length is a symbol
     "enumerate_zip": "NoneType",
-    # a Python list grows in a loop whose trip count (a symbolic size) is known at run time only
-    "range_append": "a Python list is changed inside a loop",
-    "append_in_tensor_branch": "a Python list is changed inside a loop",
     # `while i < x.shape[0]` with a Python int i: the symbolic size would become a Python bool
     "while_continue": "symbolic dimension s0 was used as a Python number",
     # `i % x.shape[0]`: no arithmetic on a symbolic size in Python (sizes are not expressions yet)
