@@ -263,7 +263,23 @@ def nested_scan(xs):
     return dg.stack(outs)
 
 
+def returned_as_a_list(xs):
+    outs = []
+    for t in range(xs.shape[0]):
+        outs.append(xs[t])
+    return outs, xs
+
+
+def comprehension_over_it(xs):
+    outs = []
+    for t in range(xs.shape[0]):
+        outs.append(xs[t])
+    return dg.cat([o.unsqueeze(0) for o in outs])
+
+
 @pytest.mark.parametrize("fn,what", [
+    (returned_as_a_list, "a Python list is changed inside a loop whose trip count is known only"),
+    (comprehension_over_it, "a Python list is changed inside a loop whose trip count is known"),
     (stacked_then_len, "a Python list is changed inside a loop whose trip count is known only"),
     (appended_before, "a Python list is changed inside a loop whose trip count is known only"),
     (appended_twice, "a Python list is changed inside a loop whose trip count is known only"),
@@ -274,6 +290,30 @@ def test_lists_that_are_not_scans_keep_the_clear_error(fn, what):
     sf = dg.jit.script(fn, dynamic_dims={"xs": {0: "T", 1: "S"}})
     with pytest.raises(ScriptError, match=re.escape(what)):
         sf(dg.tensor(_rand(3, 2)))
+
+
+def stack_forms(xs):
+    a, b = [], []
+    for t in range(xs.shape[0]):
+        a.append(xs[t] * 2)
+        b.append(xs[t] + 1)
+        if xs[t].sum() > 2:
+            break
+    return dg.stack(a, dim=0), _stack_last(b)
+
+
+def _stack_last(items):
+    return dg.stack(items, -1)  # a user function given the scanned list
+
+
+def test_stack_dims_helpers_and_a_loop_that_breaks():
+    sf = dg.jit.script(stack_forms, dynamic_dims={"xs": {0: "T"}})
+    for rows in ([[1.0, 0.0], [3.0, 0.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]]):
+        got, want = sf(dg.tensor(rows)), stack_forms(dg.tensor(rows))
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g.numpy(), w.numpy())
+    assert "f32[u0, 2]" in str(sf.graph)  # a loop that may break: its length is bound at run time
 
 
 def test_concrete_sizes_still_unroll():

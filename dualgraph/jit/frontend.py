@@ -34,7 +34,8 @@ from ..ir.types import TensorType, bool_, float64, int64
 from ..size import SymDim
 from ..tensor import Tensor
 from .blocks import BlockTracer
-from .scan import ScannedList, call_with_scanned, scan_type, scanned_in, trip_size
+from .scan import (ScannedList, call_with_scanned, refuse_scanned, scan_type, scanned_in,
+                   trip_size)
 from .tracer import ScriptError, TraceError, TracerTensor
 
 IF, LOOP = get("if"), get("loop")
@@ -238,6 +239,8 @@ class FunctionCompiler:
             raise self.src.error(self.src.tree, f"{self.fn.__qualname__}() may reach its end "
                                  "without a return on some path",
                                  "return a value on every path (add a return at the end)")
+        if self.depth == 0:
+            refuse_scanned(env["$val"])  # a graph output must be a tensor, not a scanned list
         return env["$val"]
 
     # ----------------------------------------------------------------------- statements

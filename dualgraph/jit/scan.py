@@ -47,6 +47,18 @@ def scanned_in(values: Any) -> list:
     return [v for v in values if isinstance(v, ScannedList)]
 
 
+def refuse_scanned(value: Any, depth: int = 0) -> None:
+    """Raise the error of the first ScannedList in a returned value (tuples, lists, dicts)."""
+    if isinstance(value, ScannedList):
+        value._refuse()
+    if isinstance(value, (tuple, list)) and depth < 8:
+        for x in value:
+            refuse_scanned(x, depth + 1)
+    elif isinstance(value, dict) and depth < 8:
+        for x in value.values():
+            refuse_scanned(x, depth + 1)
+
+
 def call_with_scanned(fn: Callable, args: list, kwargs: dict) -> Any:
     """`dg.stack(outs[, dim])` of a ScannedList: its stacked tensor (moved to `dim`); any other
     call that is given one is refused."""
