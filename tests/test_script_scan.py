@@ -316,6 +316,29 @@ def test_stack_dims_helpers_and_a_loop_that_breaks():
     assert "f32[u0, 2]" in str(sf.graph)  # a loop that may break: its length is bound at run time
 
 
+def nested_scans(xs):
+    outs = []
+    for t in range(xs.shape[0]):
+        inner = []  # a list of the outer body's own: the inner loop's scan output
+        for u in range(xs.shape[1]):
+            inner.append(xs[t, u] * t)
+        outs.append(dg.stack(inner))
+    return dg.stack(outs)
+
+
+def test_nested_scans_with_gradients():
+    sf = dg.jit.script(nested_scans, dynamic_dims={"xs": {0: "T", 1: "S"}})
+    for shape in ((3, 2), (1, 4)):
+        a = _rand(*shape)
+        x, y = dg.tensor(a, requires_grad=True), dg.tensor(a.copy(), requires_grad=True)
+        got, want = sf(x), nested_scans(y)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+        got.pow(2).sum().backward()
+        want.pow(2).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert str(sf.graph).count("loop(") == 2 and "f32[T, S]" in str(sf.graph)
+
+
 def test_concrete_sizes_still_unroll():
     sf = dg.jit.script(rnn)
     arrays = _args(3)
