@@ -159,13 +159,14 @@ class _Checker:
         runs_to_end = isinstance(trip, int) and cond is True and body.outputs[0] is True
         for k in range(n_scan):
             item, out = yields[1 + len(carried) + k], out_types[len(carried) + k]
-            self._check_scan(item, out, trip if runs_to_end else None, where)
+            self._check_scan(item, out, max(trip, 0) if runs_to_end else None, where)
 
     def _check_scan(self, item: Any, out: Any, trip: int | None, where: str) -> None:
         """A scan output is its items stacked: [n, *item], n an int only for a loop that runs
         its literal trip count to the end (then n is that count), else a size expression."""
         if not isinstance(item, TensorType):
-            self.fail(where, f"a scan output's item must be a tensor, the body yields {item}")
+            self.fail(where, f"a scan output's item must be a tensor, the body yields "
+                             f"{_fmt([item])}")
         want = format_type(TensorType(item.dtype, ["n", *item.shape], item.device))
         if not (isinstance(out, TensorType) and out.dtype is item.dtype
                 and out.device == item.device and list(out.shape[1:]) == list(item.shape)
