@@ -144,12 +144,41 @@ class _Checker:
                              f"the count and the carried values: {_fmt(want_inputs)}")
         self.block(body, scope, where)
         yields = _yield_types(body)
-        if len(yields) != len(carried) + 1 or yields[1:] != carried_types:
-            self.fail(where, f"the body yields {_fmt(yields)}; it must yield a condition and the "
-                             f"carried values {_fmt(carried_types)}")
-        if out_types != carried_types:
+        n_scan = len(out_types) - len(carried)
+        if n_scan < 0:
             self.fail(where, f"the loop produces {_fmt(out_types)} but carries "
                              f"{_fmt(carried_types)}")
+        if len(yields) != len(carried) + 1 + n_scan or yields[1:1 + len(carried)] != \
+                carried_types:
+            self.fail(where, f"the body yields {_fmt(yields)}; it must yield a condition, the "
+                             f"carried values {_fmt(carried_types)} and one item per scan "
+                             f"output ({n_scan})")
+        if out_types[:len(carried)] != carried_types:
+            self.fail(where, f"the loop produces {_fmt(out_types)} but carries "
+                             f"{_fmt(carried_types)}")
+        runs_to_end = isinstance(trip, int) and cond is True and body.outputs[0] is True
+        for k in range(n_scan):
+            item, out = yields[1 + len(carried) + k], out_types[len(carried) + k]
+            self._check_scan(item, out, max(trip, 0) if runs_to_end else None, where)
+
+    def _check_scan(self, item: Any, out: Any, trip: int | None, where: str) -> None:
+        """A scan output is its items stacked: [n, *item], n an int only for a loop that runs
+        its literal trip count to the end (then n is that count), else a size expression."""
+        if not isinstance(item, TensorType):
+            self.fail(where, f"a scan output's item must be a tensor, the body yields "
+                             f"{_fmt([item])}")
+        want = format_type(TensorType(item.dtype, ["n", *item.shape], item.device))
+        if not (isinstance(out, TensorType) and out.dtype is item.dtype
+                and out.device == item.device and list(out.shape[1:]) == list(item.shape)
+                and len(out.shape) == len(item.shape) + 1):
+            self.fail(where, f"a scan output of items {format_type(item)} must have type {want} "
+                             f"(n the number of iterations), not {format_type(out)}")
+        n = out.shape[0]
+        if isinstance(n, int) and n != trip:
+            self.fail(where, f"a scan output's first size is {n}, an int, but the loop "
+                             + ("runs a trip count known only at run time or may stop early: "
+                                "it must be a size expression" if trip is None else
+                                f"runs {trip} iterations"))
 
 
 def _probe_count(node: Node, operands: list) -> int | None:

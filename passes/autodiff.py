@@ -10,7 +10,8 @@ gradients out). Control flow is differentiated structurally:
   yields a filler), so each residual is a plain value outside.
 - `loop`: the forward loop also counts its iterations and appends, per iteration, what the body's
   VJPs read to a residual list; the backward loop runs the body's backward that many times in
-  reverse, reading the lists by iteration. This covers `while` loops whose trip count depends on
+  reverse, reading the lists by iteration (and a scan output's gradient at that iteration, the
+  gradient of the item the body yielded). This covers `while` loops whose trip count depends on
   the data — reverse mode through them is what `lax.while_loop` cannot do.
 """
 
@@ -151,6 +152,10 @@ def _activity(nodes: list, active: set) -> None:
             for bi, o in zip(body.inputs[1:], n.outputs):
                 if bi in active:
                     active.add(o)
+            n_carried = len(n.inputs) - 2
+            for o, y in zip(n.outputs[n_carried:], body.outputs[1 + n_carried:]):  # scans
+                if _floating(o.type) and isinstance(y, Value) and y in active:
+                    active.add(o)
         elif n.op.differentiable and any(x in active for x in n.input_values()):
             active.update(o for o in n.outputs if _floating(o.type))
 
@@ -275,7 +280,11 @@ class _Autodiff:
         carried = body.inputs[1:]
         act = [k for k, bi in enumerate(carried) if bi in self.active]
         free = [v for v in _outer_uses(body) if v in self.active]
-        if not any(grads.get(node.outputs[k]) is not None for k in act) and not free:
+        scans = [(y, grads[o]) for o, y in zip(node.outputs[len(carried):],
+                                               body.outputs[1 + len(carried):])
+                 if grads.get(o) is not None and isinstance(y, Value) and y in self.active]
+        if not any(grads.get(node.outputs[k]) is not None for k in act) and not scans and \
+                not free:
             return
         if not act and not free:
             return
@@ -301,6 +310,8 @@ class _Autodiff:
                 y = body.outputs[1 + k]
                 if isinstance(y, Value) and y in self.active:
                     self.accumulate(local, y, tr.wrap(gv))
+            for y, g in scans:  # a scan output's gradient, at the iteration reversed
+                self.accumulate(local, y, g[inner.index])
             self.backprop(body.nodes, local, inner)
             yields: list = [True]
             for k in act:
@@ -384,14 +395,17 @@ class _LoopScope:
         """Add a carried value to the forward loop: `init` (a node placed before the loop)
         enters, `step_value(body_input)` is yielded; returns the loop's new output."""
         node, body = self.node, self.body
+        n_carried = len(node.inputs) - 2  # the new value goes after these, before any scans
         self.siblings.insert(self.siblings.index(node), init)
         node.inputs.append(init.output)
         inp = Value(typ)
         body.inputs.append(inp)
-        body.outputs.append(step_value(inp))
+        body.outputs.insert(1 + n_carried, step_value(inp))
         out = Value(typ)
-        out.node, out.index = node, len(node.outputs)
-        node.outputs.append(out)
+        out.node = node
+        node.outputs.insert(n_carried, out)
+        for i, o in enumerate(node.outputs):
+            o.index = i
         return out
 
     def trip_count(self) -> Any:

@@ -4,8 +4,9 @@ Kept always: nodes with an effect (`assert`, the list appends of autodiff), rand
 unused `rand` still advances the generator, and the draws after it must match eager's — PyTorch's
 generator semantics), and the write-back outputs of mutations (they are graph outputs). Removed:
 pure nodes whose outputs nobody reads, the unread outputs of `if` nodes (with their yields in both
-arms), and loop-carried values that neither the loop's outputs nor the rest of the body need —
-the fillers and flags that script and autodiff emit.
+arms), loop scan outputs nobody reads (with their items' yields), and loop-carried values that
+neither the loop's outputs nor the rest of the body need — the fillers and flags that script and
+autodiff emit.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def _prune_control(node: Node, live: set, log: list) -> None:
             _sweep_block(b, live, log)
         return
     body = node.blocks[0]
+    n_carried = len(node.inputs) - 2
+    scans = [j for j in range(n_carried, len(node.outputs)) if node.outputs[j] not in live]
+    if scans:  # an unread scan output: its items need not be yielded
+        log.append(("rewritten", node, f"loop: dropped {len(scans)} unused scan output(s)"))
+        _drop_outputs(node, scans)
+        body.outputs = [y for j, y in enumerate(body.outputs) if j - 1 not in scans]
     dead = _dead_carried(node, live)
     if dead:
         log.append(("rewritten", node, f"loop: dropped {len(dead)} unused carried value(s)"))
@@ -71,7 +78,7 @@ def _dead_carried(node: Node, live: set) -> list:
     """Carried positions whose loop output is unread and whose value the body needs only to
     carry itself forward (a fixpoint: dropping one may free another)."""
     body = node.blocks[0]
-    candidates = {j for j, v in enumerate(node.outputs) if v not in live}
+    candidates = {j for j, v in enumerate(node.outputs[:len(node.inputs) - 2]) if v not in live}
     while candidates:
         needed = {y for j, y in enumerate(body.outputs)
                   if j == 0 or (j - 1) not in candidates}

@@ -4,7 +4,8 @@ kernels a call would use, and becomes a `constant` node.
 Limits: results above `FOLD_LIMIT` elements stay nodes (folding `zeros(4096, 4096)` would put
 64 MB into the graph and the file), as do random draws, effects, graph-only ops and values off
 the CPU. Control flow with a constant condition folds too: an `if` becomes the arm it takes, and
-a loop whose trip count is 0 (or whose condition is false on entry) becomes its carried inputs.
+a loop whose trip count is 0 (or whose condition is false on entry) becomes its carried inputs
+(and its scan outputs empty constants, where their type has no symbolic size).
 """
 
 from __future__ import annotations
@@ -121,7 +122,12 @@ def _fold_control(node: Node, mapping: dict, log: list, limit: int) -> list:
         cond is not None and not bool(np.asarray(cond)))
     if not never:
         return [node]
-    for v, x in zip(node.outputs, node.inputs[2:]):
+    empties = []  # a scan output of no iteration: an empty [0, *item] tensor
+    for v in node.outputs[len(node.inputs) - 2:]:
+        if any(not isinstance(d, int) for d in v.type.shape) or v.type.shape[0] != 0:
+            return [node]  # sizes known only at run time: the loop stays
+        empties.append(_constant_node(np.zeros(v.type.shape, v.type.dtype.np), v, node))
+    for v, x in zip(node.outputs, node.inputs[2:] + [e.outputs[0] for e in empties]):
         mapping[v] = x
     log.append(("folded", node, "loop: runs zero times"))
-    return []
+    return empties

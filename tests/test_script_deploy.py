@@ -31,9 +31,6 @@ ALL["python_mode"] = (python_mode, python_mode, [(np.array([1.0, -2.0], np.float
 NO_GENERIC = {
     # zip() over tensors whose length is a symbol: Python would need the length now
     "enumerate_zip": "first dimension is symbolic",
-    # a Python list grows in a loop whose trip count (a symbolic size) is known at run time only
-    "range_append": "a Python list is changed inside a loop",
-    "append_in_tensor_branch": "a Python list is changed inside a loop",
     # a str argument has no tensor type: it is decided when compiling, per value
     "python_mode": "str",
 }

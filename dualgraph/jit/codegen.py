@@ -338,26 +338,58 @@ def _emit_if(em: _Emitter, node: Any, indent: str, lines: list) -> None:
 
 
 def _emit_loop(em: _Emitter, node: Any, indent: str, lines: list) -> None:
-    """TorchScript's loop as a while: the carried values live in the loop's output variables."""
+    """TorchScript's loop as a while: the carried values live in the loop's output variables;
+    each scan output collects its items in a list, stacked when the loop ends."""
     k = em.next_id()
     trip, cond, *carried = node.inputs
     outs = [f"v{k}_{i}" for i in range(len(node.outputs))]
+    carried_outs, scan_outs = outs[:len(carried)], outs[len(carried):]
+    items = [f"l{k}_{j}" for j in range(len(scan_outs))]
     count, go, limit = f"i{k}", f"go{k}", f"n{k}"
-    if outs:
+    if carried_outs:
         values = [em.operand(x, None) for x in carried]
-        lines.append(f"{indent}{', '.join(outs)} = {', '.join(values)}")
+        lines.append(f"{indent}{', '.join(carried_outs)} = {', '.join(values)}")
+    if items:
+        lines.append(f"{indent}{', '.join(items)} = {', '.join('[]' for _ in items)}")
     lines.append(f"{indent}{count}, {limit} = 0, int({em.operand(trip, None)})")
     lines.append(f"{indent}{go} = _truth({em.operand(cond, None)})")
     lines.append(f"{indent}while {go} and {count} < {limit}:")
     body = node.blocks[0]
     em.names[body.inputs[0]] = count
-    for v, name in zip(body.inputs[1:], outs):
+    for v, name in zip(body.inputs[1:], carried_outs):
         em.names[v] = name
-    _emit_body(em, body, indent + "    ", lines, [go] + outs)
+    _emit_body(em, body, indent + "    ", lines, [go] + carried_outs + [f"{x}_" for x in items])
+    for x in items:
+        lines.append(f"{indent}    {x}.append({x}_)")
     lines.append(f"{indent}    {go} = _truth({go})")
     lines.append(f"{indent}    {count} += 1")
+    if items:
+        em.env.setdefault("_stack_scan", _stack_scan(em.backend.xp))
+    for x, name, v in zip(items, scan_outs, node.outputs[len(carried):]):
+        typ = v.type
+        lead = typ.shape[0]
+        expected = str(lead) if isinstance(lead, int) else em.size(lead) or "None"
+        lines.append(f"{indent}{name} = _stack_scan({x}, {em.literal(tuple(typ.shape[1:]))}, "
+                     f"{em.literal(typ.dtype.np)}, {expected})")
+        lines.append(f"{indent}del {x}")
     for v, name in zip(node.outputs, outs):
         em.names[v] = name
+    lines += _bind_fresh(em, node, indent)
+
+
+def _stack_scan(xp: Any) -> Callable:
+    """The generated code's stacking of a scan output's items (empty: shape [0, *item]); a
+    leading size the graph declares is checked against the iterations that ran."""
+
+    def stack(items: list, item_shape: tuple, dtype: Any, expected: Any) -> Any:
+        if expected is not None and len(items) != expected:
+            raise RuntimeError(f"a loop's scan output has {len(items)} items but its type says "
+                               f"{expected}")
+        if not items:
+            return xp.empty((0, *item_shape), dtype=dtype)
+        return xp.stack([xp.asarray(x, dtype=dtype) for x in items])
+
+    return stack
 
 
 def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tuple[Callable, str]:

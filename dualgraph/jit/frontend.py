@@ -34,6 +34,8 @@ from ..ir.types import TensorType, bool_, float64, int64
 from ..size import SymDim
 from ..tensor import Tensor
 from .blocks import BlockTracer
+from .scan import (ScannedList, call_with_scanned, refuse_scanned, scan_type, scanned_in,
+                   trip_size)
 from .tracer import ScriptError, TraceError, TracerTensor
 
 IF, LOOP = get("if"), get("loop")
@@ -237,6 +239,8 @@ class FunctionCompiler:
             raise self.src.error(self.src.tree, f"{self.fn.__qualname__}() may reach its end "
                                  "without a return on some path",
                                  "return a value on every path (add a return at the end)")
+        if self.depth == 0:
+            refuse_scanned(env["$val"])  # a graph output must be a tensor, not a scanned list
         return env["$val"]
 
     # ----------------------------------------------------------------------- statements
@@ -847,14 +851,18 @@ class FunctionCompiler:
                             t is env.get(n) for n in carry):
                         carry_cells.append(t)
                         retry = True
+                rescanned = {id(v.source) for v in env.values() if isinstance(v, ScannedList)}
+                scans = []  # (the list, the one tensor the body appends to it): scan outputs
                 for x, items in lists.values():
-                    if len(x) != len(items) or any(a is not b for a, b in zip(x, items)):
+                    if len(x) != len(items) or any(a is not b for a, b in zip(x, items)) or \
+                            id(x) in rescanned:
                         if unroll_ok:
                             raise _Unroll("a Python list changed in the loop")
-                        raise self.src.error(node, "a Python list is changed inside a loop whose "
-                                             "trip count is known only at run time",
-                                             "loop over range(n) with an int n (it is unrolled), "
-                                             "or write into a preallocated tensor")
+                        if not items and len(x) == 1 and _is_tensor(x[0]) and \
+                                id(x) not in rescanned:
+                            scans.append((x, x[0]))
+                            continue
+                        raise self.list_changed(node)
                 for (n, end), v in zip(list(zip(carry, end_values)), block.inputs[1:]):
                     if not _is_tensor(end):
                         raise self.src.error(node, f"'{n}' is a tensor before the loop but a "
@@ -878,14 +886,23 @@ class FunctionCompiler:
                 continue
             with tr.into(block):
                 block.outputs = [self.value(go)] + [tr.current(e) for e in end_values] + \
-                    end_cells
-            node_ir = tr.append(Node(LOOP, [self.trip_value(trip), self.value(cond), *entries],
-                                     {}, [v.type for v in block.inputs[1:]], [block]))
+                    end_cells + [tr.current(item) for _, item in scans]
+            trip_value, cond_value = self.trip_value(trip), self.value(cond)
+            iterations = trip_size(trip_value) if cond_value is True and \
+                block.outputs[0] is True else None  # else known when the loop ends
+            scan_types = [scan_type(tr.graph, y.type, iterations)
+                          for y in block.outputs[len(block.inputs):]]
+            node_ir = tr.append(Node(LOOP, [trip_value, cond_value, *entries], {},
+                                     [v.type for v in block.inputs[1:]] + scan_types, [block]))
             outs = iter(node_ir.outputs)
             for n in carry:
                 env[n] = tr.wrap(next(outs))
             for t in carry_cells:
                 t._value, t._tview, t._tstamp = next(outs), None, tr._stamp
+            for x, _ in scans:
+                stacked = ScannedList(tr.wrap(next(outs)), x, self.list_changed(node))
+                for n in [n for n, v in env.items() if v is x]:
+                    env[n] = stacked
             for n in _assigned_names(body):
                 if n not in carry and n not in snapshot or isinstance(env.get(n), Undefined):
                     env[n] = Undefined(f"'{n}' is assigned only inside the loop at line "
@@ -894,6 +911,16 @@ class FunctionCompiler:
             env["$brk"] = env["$cont"] = False
             return
         raise self.src.error(node, "the loop's carried values did not settle")
+
+    def list_changed(self, node: ast.AST) -> ScriptError:
+        """The error for a Python list changed in a loop of run-time trip count (raised at once,
+        or when a list turned scan output is used other than by stacking)."""
+        return self.src.error(node, "a Python list is changed inside a loop whose trip count is "
+                              "known only at run time",
+                              "loop over range(n) with an int n (it is unrolled), or write into "
+                              "a preallocated tensor; a list that is empty before the loop, gets "
+                              "one tensor appended per iteration and is used after it only as "
+                              "dg.stack(outs) becomes the loop's scan output")
 
     def tensorize_like(self, x: Any, at: ast.AST) -> Any:
         if not _is_tensor(x):
@@ -1158,6 +1185,8 @@ class FunctionCompiler:
         if fn is print:
             return None  # printing happens when compiling only in eager code; graphs are silent
         target = self.user_code(fn)
+        if target is None and (scanned_in(args) or scanned_in(kwargs.values())):
+            return call_with_scanned(fn, args, kwargs)
         try:
             if target is not None:
                 function, bound_self = target

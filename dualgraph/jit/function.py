@@ -20,6 +20,7 @@ from ..backends import backend_for
 from ..dispatch import bind
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value
+from ..ir.registry import get
 from ..ir.symbolic import SYMBOL, SymExpr, evaluate, solve, symbols_of
 from ..ir.text import format_type
 from ..ir.types import TensorType
@@ -184,10 +185,34 @@ def _run_control(node: Any, env: dict, sizes: dict) -> None:
     else:
         trip, cond, *carried = (value(x) for x in node.inputs)
         results, count, go = list(carried), 0, bool(cond)
+        scans: list = [[] for _ in node.outputs[len(carried):]]
         while go and count < int(trip):
-            go, *results = _run_block(node.blocks[0], env, sizes, [count, *results])
+            go, *yields = _run_block(node.blocks[0], env, sizes, [count, *results])
+            results = yields[:len(carried)]
+            for items, y in zip(scans, yields[len(carried):]):
+                items.append(y)
             go, count = bool(go), count + 1
+        for items, v in zip(scans, node.outputs[len(carried):]):
+            results.append(_stacked(items, v.type, sizes))
     env.update(zip(node.outputs, results))
+
+
+def _stacked(items: list, typ: Any, sizes: dict) -> Tensor:
+    """A scan output: its items stacked (through `bind`, so autograd sees it), or an empty
+    [0, *item] tensor; its leading size is bound (a fresh symbol) or checked."""
+    lead = typ.shape[0]
+    if isinstance(lead, str) and lead not in sizes and not (
+            isinstance(lead, SymExpr) and all(s in sizes for s in lead.symbols)):
+        sizes[lead] = len(items)
+    expected = _resolve(lead, sizes)
+    if isinstance(expected, int) and expected != len(items):
+        raise RuntimeError(f"a loop's scan output has {len(items)} items but its type says "
+                           f"{lead} = {expected}")
+    if items:
+        return bind(get("stack"), items, {"dim": 0})
+    shape = [_resolve(d, sizes) for d in typ.shape[1:]]
+    return bind(get("full"), [], {"size": (0, *shape), "fill_value": 0, "dtype": typ.dtype,
+                                  "device": typ.device})
 
 
 class GraphFunction:
