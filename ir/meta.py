@@ -361,11 +361,11 @@ def expand_ellipsis(index: tuple, ndim: int) -> tuple:
 
 def symbolic_slice_size(size: Any, index: slice) -> Any:
     """The length of `index` over a symbolic size, as an expression: `x[1:-1]` of B is `B - 2`,
-    `x[:3]` is 3, `x[-2:]` is 2, `x[1:B - 1]` is `B - 2`. The size is taken to be at least what
-    the slice needs (B >= 2 for `1:-1`); the compiled function checks that when it is called.
-    A step other than 1 has no polynomial length and is refused, as is a start counted from the
-    end with a stop counted from the front."""
-    from .symbolic import dim as as_dim, is_symbolic, sub
+    `x[2:]` is `B - 2`, `x[1:B - 1]` is `B - 2`. The size is taken to be at least what the slice
+    needs (B >= 2 for `1:-1`); the compiled function checks that when it is called. A length
+    that would be a constant (`x[:3]`, `x[-2:]`: really min(3, B)) and a step other than 1 have
+    no polynomial length and are refused."""
+    from .symbolic import dim as as_dim, sub
     if index.step not in (None, 1):
         raise OpError(f"slicing symbolic dimension {size} with step {index.step} is not "
                       f"supported (its length is not a polynomial of {size}); slice with step "
@@ -381,12 +381,10 @@ def symbolic_slice_size(size: Any, index: slice) -> Any:
 
     start, stop = position(index.start, 0), position(index.stop, size)
     length = sub(stop, start)
-    if isinstance(length, int):
-        if length < 0 or (is_symbolic(start) and not is_symbolic(stop)):
-            raise OpError(f"slicing symbolic dimension {size} with {_slice_text(index)}: its "
-                          "length depends on the size in a way sizes cannot express; mark the "
-                          "dimension static")
-        return length
+    if isinstance(length, int):  # x[:3], x[-2:]: min(3, B) rows, which no expression says
+        raise OpError(f"slicing symbolic dimension {size} with {_slice_text(index)}: its length "
+                      f"is min({length}, ...) of the size, which sizes cannot express; slice "
+                      "from a size (x[:x.shape[0] - k]), or mark the dimension static")
     return length
 
 
