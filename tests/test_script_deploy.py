@@ -29,8 +29,6 @@ ALL["python_mode"] = (python_mode, python_mode, [(np.array([1.0, -2.0], np.float
 
 # Where the generic search finds no graph, and why (each message must say so):
 NO_GENERIC = {
-    # zip() over tensors whose length is a symbol: Python would need the length now
-    "enumerate_zip": "first dimension is symbolic",
     # a str argument has no tensor type: it is decided when compiling, per value
     "python_mode": "str",
 }

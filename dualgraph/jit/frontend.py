@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from ..ir.graph import Block, Node, Value
 from ..ir.registry import OpError, get
+from ..ir.symbolic import SymbolicError
 from ..ir.types import TensorType, bool_, float64, int64
 from ..size import SymDim
 from ..tensor import Tensor
@@ -63,6 +64,7 @@ _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast
            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_,
            ast.IsNot: operator.is_not, ast.In: lambda a, b: a in b,
            ast.NotIn: lambda a, b: a not in b}
+_ORDER = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)  # comparisons sizes take part in
 _UNOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
 _SCALARS = (bool, int, float)
 # What user code may raise while compiling: reported as a ScriptError at the user's line.
@@ -362,7 +364,7 @@ class FunctionCompiler:
         target = node.target
         rhs = self.expr(node.value, env)
         if isinstance(target, ast.Name):
-            env[target.id] = self.adopt(op(self.name(target, env), rhs))
+            env[target.id] = self.adopt(self.sized(op, self.name(target, env), rhs))
         elif isinstance(target, ast.Attribute):
             obj = self.expr(target.value, env)
             setattr(obj, target.attr, op(getattr(obj, target.attr), rhs))
@@ -651,7 +653,15 @@ class FunctionCompiler:
                 args[0], args[1], args[2] if len(args) == 3 else 1)
             self.range_loop(node, env, start, stop, step)
             return
-        iterable = self.expr(it, env)
+        parts = self.sequence(it, env)
+        if isinstance(parts, tuple):
+            if _tensor_sequence(parts) and any(  # a length known only at run time: a loop
+                    x.dim() and isinstance(x.shape[0], SymDim) for x in _leaves(parts)):
+                self.sequence_loop(node, env, parts)
+                return
+            iterable = _python_sequence(parts)
+        else:
+            iterable = parts
         if _is_tensor(iterable):
             self.tensor_loop(node, env, iterable)
             return
@@ -760,6 +770,37 @@ class FunctionCompiler:
         def iteration(count: Value, e: dict) -> None:
             i = tracer.wrap(tracer._emit(SCALAR_TENSOR, [count], {}))
             self.assign(node.target, t[i], e)
+
+        self.loop(node, env, trip, True, iteration, node.body, None, unroll_ok=False)
+
+    def sequence(self, it: ast.expr, env: dict) -> Any:
+        """The value of a for loop's iterable; `zip(...)` and `enumerate(...)` (nested too) as
+        ("zip", [parts]) or ("enumerate", part, start) with their arguments evaluated, so that
+        a zip over tensors of symbolic length can become a loop instead of a Python list."""
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                not any(isinstance(a, ast.Starred) for a in it.args):
+            fn = self.lookup(it.func, env)
+            if fn is zip and not it.keywords:
+                return ("zip", [self.sequence(a, env) for a in it.args])
+            if fn is enumerate and len(it.args) == 1 and \
+                    all(k.arg == "start" for k in it.keywords):
+                start = self.expr(it.keywords[0].value, env) if it.keywords else 0
+                if len(it.args) == 1 and isinstance(start, int) and not isinstance(start, bool):
+                    return ("enumerate", self.sequence(it.args[0], env), start)
+                return enumerate(_python_sequence(self.sequence(it.args[0], env)), start)
+        return self.expr(it, env)
+
+    def sequence_loop(self, node: ast.For, env: dict, parts: tuple) -> None:
+        """`for i, (a, b) in enumerate(zip(xs, ys))` over tensors (of symbolic length too): one
+        loop whose trip count is the shortest length, computed at run time; items are rows."""
+        if any(x.dim() == 0 for x in _leaves(parts)):
+            raise self.src.error(node.iter, "iteration over a 0-d tensor")
+        tracer = self.tracer
+        trip = self.size_tensor(_length(parts, self.size_tensor))
+
+        def iteration(count: Value, e: dict) -> None:
+            i = tracer.wrap(tracer._emit(SCALAR_TENSOR, [count], {}))
+            self.assign(node.target, _item(parts, i), e)
 
         self.loop(node, env, trip, True, iteration, node.body, None, unroll_ok=False)
 
@@ -1065,7 +1106,21 @@ class FunctionCompiler:
         return self.expr(node, env)
 
     def e_BinOp(self, node: ast.BinOp, env: dict) -> Any:
-        return _BINOPS[type(node.op)](self.expr(node.left, env), self.expr(node.right, env))
+        return self.sized(_BINOPS[type(node.op)], self.expr(node.left, env),
+                          self.expr(node.right, env))
+
+    def sized(self, fn: Callable, a: Any, b: Any) -> Any:
+        """`fn(a, b)`, where a symbolic size (SymDim) meets an int, a size or a tensor: size
+        arithmetic where it is exact and decided (`s0 - 1`, `s0 + 1 > s0`), else the same
+        operation on the sizes as int64 tensors computed at run time (`i % s0`, `i < s0`)."""
+        if not (isinstance(a, SymDim) or isinstance(b, SymDim)):
+            return fn(a, b)
+        if not (_is_tensor(a) or _is_tensor(b)):
+            try:
+                return fn(a, b)
+            except (TraceError, ScriptError, TypeError, SymbolicError):
+                pass  # refused: not a polynomial, or not decided for every value of the sizes
+        return fn(self.size_tensor(a), self.size_tensor(b))
 
     def e_UnaryOp(self, node: ast.UnaryOp, env: dict) -> Any:
         x = self.expr(node.operand, env)
@@ -1081,7 +1136,8 @@ class FunctionCompiler:
         result: Any = None
         for op, right_node in zip(node.ops, node.comparators):
             right = self.expr(right_node, env)
-            step = _CMPOPS[type(op)](left, right)
+            step = self.sized(_CMPOPS[type(op)], left, right) if type(op) in _ORDER \
+                else _CMPOPS[type(op)](left, right)
             result = step if result is None else self.logical(result, step, "and", node)
             left = right
         return result
@@ -1214,6 +1270,59 @@ class FunctionCompiler:
 
 
 _MISSING = object()  # the value of a name in an arm that returned
+
+
+def _leaves(parts: Any) -> list:
+    """The sequences a zip/enumerate structure (see `FunctionCompiler.sequence`) reads."""
+    if isinstance(parts, tuple) and parts[0] == "zip":
+        return [x for p in parts[1] for x in _leaves(p)]
+    if isinstance(parts, tuple) and parts[0] == "enumerate":
+        return _leaves(parts[1])
+    return [parts]
+
+
+def _tensor_sequence(parts: tuple) -> bool:
+    """Whether every sequence zipped is a tensor (its rows are items: a loop, not a list)."""
+    leaves = _leaves(parts)
+    return bool(leaves) and all(_is_tensor(x) for x in leaves)
+
+
+def _python_sequence(parts: Any) -> Any:
+    """The Python iterator a zip/enumerate structure stands for."""
+    if isinstance(parts, tuple) and parts[0] == "zip":
+        return zip(*(_python_sequence(p) for p in parts[1]))
+    if isinstance(parts, tuple) and parts[0] == "enumerate":
+        return enumerate(_python_sequence(parts[1]), parts[2])
+    return parts
+
+
+def _length(parts: Any, as_tensor: Callable) -> Any:
+    """The number of items: a tensor's first size, the shortest of a zip's (a size when all
+    are the same, else their minimum as an int64 tensor computed at run time)."""
+    if isinstance(parts, tuple) and parts[0] == "zip":
+        sizes = [_length(p, as_tensor) for p in parts[1]]
+        if all(isinstance(n, int) for n in sizes):
+            return min(sizes)
+        if all(isinstance(n, SymDim) for n in sizes) and len({n.expr for n in sizes}) == 1:
+            return sizes[0]
+        tensors = [as_tensor(n) for n in sizes if not isinstance(n, int)]
+        out = tensors[0]
+        for t in tensors[1:]:
+            out = out.minimum(t)
+        ints = [n for n in sizes if isinstance(n, int)]
+        return out.clamp(max=min(ints)) if ints else out
+    if isinstance(parts, tuple) and parts[0] == "enumerate":
+        return _length(parts[1], as_tensor)
+    return parts.shape[0]
+
+
+def _item(parts: Any, i: Any) -> Any:
+    """Item `i` (a 0-d int64 tensor) of a zip/enumerate structure over tensors."""
+    if isinstance(parts, tuple) and parts[0] == "zip":
+        return tuple(_item(p, i) for p in parts[1])
+    if isinstance(parts, tuple) and parts[0] == "enumerate":
+        return (i + parts[2] if parts[2] else i, _item(parts[1], i))
+    return parts[i]
 
 
 def _lists_in(env: dict) -> list:
