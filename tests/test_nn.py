@@ -510,3 +510,15 @@ def test_seed_004_traced_net():
     nn.CrossEntropyLoss()(net(x), y).backward()
     for g, p in zip(traced_grads, params):
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_traced_cross_entropy_does_not_copy_its_logits_to_check_targets():
+    """The target check reads the logits' size only: the generated code must not cast them
+    (it once copied a 4096x1000 float32 input to int64 on every call)."""
+    dg = torch
+    x, t = dg.randn(8, 5), dg.tensor([0, 4, 1, 2, 3, 0, 1, 2])
+    traced = dg.jit.trace(lambda a, b: dg.nn.functional.cross_entropy(a, b), (x, t))
+    assert "astype" not in traced.code
+    assert abs(traced(x, t).item() - dg.nn.functional.cross_entropy(x, t).item()) < 1e-6
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):
+        traced(x, dg.tensor([0, 5, 1, 2, 3, 0, 1, 2]))

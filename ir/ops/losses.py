@@ -33,7 +33,8 @@ def _check_target_ref(target, input, class_dim=1, ignore_index=-100):
 
 CHECK_TARGET = register(OpDef(
     name="check_target", inputs=("target", "input"), attrs={"class_dim": 1, "ignore_index": -100},
-    kind=OPAQUE, dtype_rule=_check_target_rule, shape_rule=meta.first_shape, index_inputs=(0,),
+    kind=OPAQUE, dtype_rule=_check_target_rule, shape_rule=meta.first_shape,
+    index_inputs=(0, 1),  # never cast: `input` is read for its size only (a cast copied it)
     samples=lambda rng: [
         Sample((rng.integers(0, 4, size=(5,)), rng.normal(size=(5, 4))), grad=False),
         Sample((np.array([1, -100, 0]), rng.normal(size=(3, 2, 2))), {"ignore_index": -100},
