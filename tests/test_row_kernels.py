@@ -254,7 +254,7 @@ def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_once(monkeypatch):
     def refuse(*args):
         raise TypingError("refused for the test")
 
-    broken = SimpleNamespace(serial=refuse, parallel=refuse)
+    broken = SimpleNamespace(serial=refuse, parallel=refuse, title="softmax float32")
     monkeypatch.setattr(row_kernels, "_KERNELS", {})
     monkeypatch.setattr(row_kernels, "_module", lambda *a: broken)
     x = np.random.default_rng(16).standard_normal((3, 7)).astype(np.float32)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import math
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -133,7 +132,7 @@ def row_kernel(op_name: str, fallback: Callable) -> Callable:
         out = np.empty((outer, inner) if rows.per_row else (outer, n, inner), x.dtype)
         variant = run.parallel if x.size >= GRAIN and outer > 1 and _threads() > 1 \
             else run.serial
-        if not launch(SimpleNamespace(title=f"{op_name} {x.dtype.name}"), variant, [src, out]):
+        if not launch(run, variant, [src, out]):  # the module carries its title
             _KERNELS[_key(op_name, x.dtype.name, {**defaults, **attrs})] = False
             return fallback(x, **attrs)
         if not rows.per_row:
@@ -184,6 +183,7 @@ def _module(op_name: str, rows: Any, dtype_name: str, attrs: dict) -> Any:
             from .kernel_cache import load_module
             module = load_module(row_kernel_source(rows, dtype_name, f"{op_name} {dtype_name}",
                                                    attrs))
+            module.title = f"{op_name} {dtype_name}"  # for launch's warning
         except (ImportError, Unfusable):
             module = False
         _KERNELS[key] = module

@@ -1115,12 +1115,13 @@ class FunctionCompiler:
         operation on the sizes as int64 tensors computed at run time (`i % s0`, `i < s0`)."""
         if not (isinstance(a, SymDim) or isinstance(b, SymDim)):
             return fn(a, b)
-        if not (_is_tensor(a) or _is_tensor(b)):
-            try:
-                return fn(a, b)
-            except (TraceError, ScriptError, TypeError, SymbolicError):
-                pass  # refused: not a polynomial, or not decided for every value of the sizes
-        return fn(self.size_tensor(a), self.size_tensor(b))
+        if _is_tensor(a) or _is_tensor(b):
+            return fn(self.size_tensor(a), self.size_tensor(b))
+        try:
+            return fn(a, b)  # size arithmetic, where it is exact and decided
+        except (TraceError, ScriptError, TypeError, SymbolicError):
+            # not a polynomial, or not decided for every value of the sizes: at run time
+            return fn(self.size_tensor(a), self.size_tensor(b))
 
     def e_UnaryOp(self, node: ast.UnaryOp, env: dict) -> Any:
         x = self.expr(node.operand, env)
