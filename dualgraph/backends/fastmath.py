@@ -5,12 +5,16 @@ blocks the loop vectorizer.  These replacements are plain arithmetic (range redu
 polynomial, a bit-cast to build or split powers of two) with selects instead of branches, so a
 ``for i in range(n): out[i] = f(x[i])`` loop in an ``njit`` function vectorizes.
 
-Method: each function widens its float32 argument to float64, evaluates the reduction and
-polynomial in float64 (relative error ~1e-13 or better), and rounds once to float32.  The single
-final rounding makes the float32 result faithful (worst error just over 0.5 ulp), including
-gradual underflow into denormals, which float64 represents as normal numbers.  Edge values
-(NaN, +-inf, +-0, overflow, underflow) match NumPy's float32 ``np.exp``/``np.log``/``np.tanh``
-and ``math.erf`` rounded to float32.
+Method: exp and erf work in float32 throughout (eight lanes per AVX2 instruction).  exp is a
+Cody-Waite reduction with fused multiply-adds, a degree-5 polynomial and an exactly rounded
+``1 + r`` (measured worst error 0.74 ulp); erf is an odd polynomial near zero and
+``1 - exp(poly)`` beyond 1.25 (worst 1.5 ulp).  log and tanh widen their float32 argument to
+float64, evaluate the reduction and polynomial in float64 (relative error ~1e-13 or better) and
+round once to float32, which makes them faithful (worst error just over 0.5 ulp), including
+gradual underflow into denormals, which float64 represents as normal numbers.  Edge values (NaN,
++-inf, +-0, overflow, underflow) match NumPy's float32 ``np.exp``/``np.log``/``np.tanh`` and
+``math.erf`` rounded to float32.  The errors are measured against float64 over every float32
+exponent by tests/test_fastmath.py.
 
 ``FAST_FLOAT32`` maps the math-function names used in scalar templates to the jitted functions.
 (Generated kernels call libm instead when ``DUALGRAPH_EXACT_MATH=1``; that switch lives in the
@@ -26,7 +30,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["FAST_FLOAT32", "fast_exp", "fast_log", "fast_tanh", "fast_erf",
+__all__ = ["FAST_FLOAT32", "fma32", "fast_exp", "fast_log", "fast_tanh", "fast_erf",
            "bitcast_i64_f64", "bitcast_f64_i64", "bitcast_i32_f32", "bitcast_f32_i32"]
 
 
@@ -93,12 +97,61 @@ def _exp64(y: float) -> float:
     return p * scale
 
 
-@_jit
+@intrinsic
+def fma32(typingctx, a, b, c):
+    """a * b + c in float32 with one rounding (LLVM ``fma``: one instruction with FMA3)."""
+    if not (a == b == c == types.float32):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+_F32 = np.float32
+_LOG2E_F = _F32(_LOG2E)
+_ROUND_MAGIC_F = _F32(12582912.0)           # 1.5 * 2**23
+_LN2_HI_F = _F32(_LN2)                      # ln 2 = _LN2_HI_F + _LN2_LO_F to ~2**-50
+_LN2_LO_F = _F32(_LN2 - float(_LN2_HI_F))
+# (exp(r) - 1 - r) / r**2 on |r| <= ln2/2: least-squares Chebyshev fit, degree 5, coefficients
+# rounded to float32; the exp it gives has relative error 7.4e-10 (0.006 ulp) before rounding.
+_EXP_P = tuple(_F32(c) for c in (0.5, 0.1666666716337204, 0.041666463017463684,
+                                  0.0083332983776927, 0.001393373473547399,
+                                  0.00019899393373634666))
+_EXP_LO_F, _EXP_HI_F = _F32(-104.0), _F32(89.0)  # exp(-104) rounds to 0, exp(89) overflows
+_ONE_F = _F32(1.0)
+_BIAS_F = np.int32(127)
+_MANT_F = np.int32(23)
+
+
+@_inline
+def _pow2_f32(k: np.int32) -> np.float32:
+    """2**k as a float32 for -126 <= k <= 127, written straight into the exponent field."""
+    return bitcast_i32_f32(np.int32((k + _BIAS_F) << _MANT_F))
+
+
+@_inline
 def fast_exp(x: np.float32) -> np.float32:
-    """float32 exp(x): NaN->NaN, +inf->inf, -inf->0, inf above ~88.72, gradual underflow."""
-    xd = np.float64(x)
-    yc = min(max(xd, -110.0), 110.0)        # exp(110) overflows float32, exp(-110) -> 0
-    res = np.float32(_exp64(yc))
+    """float32 exp(x) computed in float32: NaN->NaN, +inf->inf, -inf->0, gradual underflow.
+
+    x = k*ln2 + r with |r| <= ln2/2 (k by the 1.5*2**23 rounding trick, r by two FMAs against
+    a two-part ln 2, exact to ~2**-50), exp(r) = 1 + r + r**2 * P(r) with the sum 1 + r kept
+    exact by Fast2Sum, then 2**k applied as two power-of-two factors so that k in [-150, 128]
+    needs no special case (overflow to inf and rounding into denormals happen in the last
+    multiply, once).  Measured worst error 0.74 ulp (near the denormal boundary).
+    """
+    c0, c1, c2, c3, c4, c5 = _EXP_P
+    xc = min(max(x, _EXP_LO_F), _EXP_HI_F)
+    kf = (xc * _LOG2E_F + _ROUND_MAGIC_F) - _ROUND_MAGIC_F
+    r = fma32(kf, -_LN2_HI_F, xc)
+    r = fma32(kf, -_LN2_LO_F, r)
+    p = fma32(fma32(fma32(fma32(fma32(c5, r, c4), r, c3), r, c2), r, c1), r, c0)
+    t = _ONE_F + r
+    y = t + (((_ONE_F - t) + r) + r * r * p)
+    k = np.int32(kf)
+    half = k >> np.int32(1)
+    res = y * _pow2_f32(half) * _pow2_f32(np.int32(k - half))
     return x if x != x else res
 
 
@@ -159,60 +212,55 @@ def fast_tanh(x: np.float32) -> np.float32:
     return x if x != x else out
 
 
-# erf on [1, 4]: Chebyshev least-squares fit of math.erf (numpy.polynomial.Chebyshev.fit, degree
-# 22, 40001 Chebyshev-spaced points) converted to the power basis in t = (|x| - 2.5) / 1.5;
-# max abs error of the Horner evaluation 7.4e-14 (measured against math.erf).
-_ERF_HI = (0.9995930479825607, 0.0032674263471819467, -0.012252848797324419,
-           0.02818155208386762, -0.04365077375735957, 0.046453616828305164,
-           -0.03187655342803142, 0.009267538030552077, 0.006680706193335398,
-           -0.00962149854561582, 0.004543994609373811, 0.000443048167023056,
-           -0.0018265008706985673, 0.0009163836149660065, 5.211536188733099e-05,
-           -0.00028682871760057893, 0.00011915556064444024, 2.4730317172631866e-05,
-           -3.678045168156108e-05, 4.705369454477314e-06, 5.117864966342555e-06,
-           -1.0776788599948027e-06, -2.9150143908036084e-07)
-
-# erf on [0, 1]: Maclaurin series erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)),
-# n = 0..13 (remainder < 6e-12 relative at x = 1); coefficients of x*P(x^2).
-_ERF_LO = tuple(2.0 / math.sqrt(math.pi) * (-1.0) ** n / (math.factorial(n) * (2 * n + 1))
-                for n in range(14))
+# erf in float32.  |x| <= 1.25: erf(x) = x + x * S(x**2), S a least-squares Chebyshev fit of
+# erf(x)/x - 1 (degree 8 in x**2; writing the leading 2/sqrt(pi) as 1 + 0.128... keeps its
+# rounding error out of the result).  1.25 < |x| < 4: erf(x) = 1 - exp(L(|x| - 2.625)), L a
+# degree-12 fit of log(erfc(x)) (numpy.polynomial.Chebyshev.fit on 40001 Chebyshev-spaced
+# points, converted to the power basis, rounded to float32).  |x| >= 4: 1 (erfc(4) = 1.5e-8).
+_ERF_SMALL = (0.12837916612625122, -0.37612637877464294, 0.11283785104751587,
+              -0.02686573937535286, 0.005222529172897339, -0.0008520844276063144,
+              0.00011744911898858845, -1.2827804312109947e-05, 8.317784363498504e-07)
+_LOG_ERFC = (-8.490669250488281, -5.589146614074707, -0.9477704167366028, -0.00983820017427206,
+             0.0019196051871404052, -0.00036716280737891793, 6.661919906036928e-05,
+             -1.1065167200285941e-05, 1.5848896737225004e-06, -1.737424639713936e-07,
+             1.4628608324684933e-09, 1.0680670570195616e-08, -3.2021671980686506e-09)
+_ERF_SPLIT, _ERF_MID, _ERF_ONE_AT = _F32(1.25), _F32(2.625), _F32(4.0)
 
 
-def _horner_source(name: str, coefs: tuple, var: str) -> str:
-    """Source of a function evaluating sum(coefs[i] * var**i) by Horner's rule, unrolled."""
-    lines = [f"def {name}({var}):", f"    p = {coefs[-1]!r}"]
-    lines += [f"    p = p * {var} + {c!r}" for c in reversed(coefs[:-1])]
+def _horner_f32_source(name: str, coefs: tuple, var: str) -> str:
+    """Source of a float32 function evaluating sum(coefs[i] * var**i) by FMA Horner, unrolled."""
+    lines = [f"def {name}({var}):", f"    p = np.float32({coefs[-1]!r})"]
+    lines += [f"    p = fma32(p, {var}, np.float32({c!r}))" for c in reversed(coefs[:-1])]
     lines.append("    return p")
     return "\n".join(lines)
 
 
-def _unrolled(name: str, coefs: tuple):
-    """Compile a fully unrolled Horner evaluation of the power-basis polynomial ``coefs``."""
-    ns: dict = {}
-    exec(compile(_horner_source(name, coefs, "t"), f"<fastmath {name}>", "exec"), ns)
+def _unrolled_f32(name: str, coefs: tuple):
+    """Compile a fully unrolled float32 Horner evaluation of the power-basis polynomial."""
+    ns: dict = {"np": np, "fma32": fma32}
+    exec(compile(_horner_f32_source(name, coefs, "t"), f"<fastmath {name}>", "exec"), ns)
     return _inline(ns[name])
 
 
-_erf_hi_poly = _unrolled("_erf_hi_poly", _ERF_HI)
-_erf_lo_poly = _unrolled("_erf_lo_poly", _ERF_LO)
+_erf_small_poly = _unrolled_f32("_erf_small_poly", _ERF_SMALL)
+_log_erfc_poly = _unrolled_f32("_log_erfc_poly", _LOG_ERFC)
 
 
-@_inline  # division-free; too large for LLVM's inliner, so inlined at the Numba-IR level
+@_inline
 def fast_erf(x: np.float32) -> np.float32:
-    """float32 erf(x): erf(+-0)=+-0, erf(+-inf)=+-1, NaN->NaN, tiny x -> 2x/sqrt(pi).
+    """float32 erf(x): erf(+-0)=+-0, erf(+-inf)=+-1, NaN->NaN, tiny x -> x + 0.128x.
 
-    |x| <= 1: x times the Maclaurin polynomial in x**2; 1 < |x| < 4: Chebyshev fit of erf;
-    |x| >= 4: 1 (erf(4) = 1 - 1.5e-8 rounds to 1 in float32).  Sign restored by a select.
+    Both branches are evaluated and one selected (no branch, so the loop vectorizes); the large
+    one goes through fast_exp.  Measured worst error 1.5 ulp (just inside |x| = 1.25).
     """
-    xd = np.float64(x)
-    a = abs(xd)
-    lo = xd * _erf_lo_poly(min(a, 1.0) * min(a, 1.0))
-    ac = min(max(a, 1.0), 4.0)
-    hi = _erf_hi_poly((ac - 2.5) * 0.6666666666666666)
-    hi = 1.0 if a >= 4.0 else hi
-    hi = -hi if xd < 0.0 else hi
-    res = lo if a <= 1.0 else hi
-    out = np.float32(res)
-    return x if x != x else out
+    a = abs(x)
+    s = min(a, _ERF_SPLIT)
+    small = fma32(x, _erf_small_poly(s * s), x)
+    big = _ONE_F - fast_exp(_log_erfc_poly(min(max(a, _ERF_SPLIT), _ERF_ONE_AT) - _ERF_MID))
+    big = _ONE_F if a >= _ERF_ONE_AT else big
+    big = -big if x < _F32(0.0) else big
+    res = small if a <= _ERF_SPLIT else big
+    return x if x != x else res
 
 
 FAST_FLOAT32: dict = {
