@@ -6,8 +6,8 @@ allocating a temporary as large as the input. The generated kernel views a C-con
 as (outer, n, inner) around the op's dim and, for each row of n elements, runs the record's
 steps: reductions ("max", "sum") over the row, per-row values ("row"), and then the output per
 element (or once per row for a reduction). Sums accumulate in float64 and may be
-reassociated (so they vectorize); elementwise math is in
-the input's dtype, with the float32 approximations of fastmath.py unless DUALGRAPH_EXACT_MATH=1.
+reassociated (so they vectorize); per-row values and elementwise math are in the input's dtype
+(float32 rows run eight lanes to a vector, as PyTorch's kernels do), with the float32 approximations of fastmath.py unless DUALGRAPH_EXACT_MATH=1.
 Rows run in parallel (prange over the outer dim) from GRAIN elements up. Inputs the kernel does
 not cover (other dtypes, several dims, non-contiguous or empty arrays) use the NumPy kernel.
 """
@@ -42,8 +42,10 @@ def _scalar_writer(rows: Any, dtype_name: str, attrs: dict | None) -> tuple[str,
                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
     allowed = _namespace() | _BUILTINS | {"x", "kept", "n"} | {s.name for s in rows.steps}
 
-    def scalar(text: str, extra: set = frozenset()) -> str:
-        tree = _Literals(ctor, fast, allowed | extra).visit(
+    def scalar(text: str, extra: set = frozenset(), once_per_row: bool = False) -> str:
+        # a value computed once per row is scalar code: libm is faster there than the
+        # approximations, which pay off only in loops that vectorize
+        tree = _Literals(ctor, {} if once_per_row else fast, allowed | extra).visit(
             ast.parse(text.format(**literals), mode="eval"))
         return ast.unparse(tree)
     return ctor, scalar
@@ -54,9 +56,9 @@ def _row_steps(rows: Any, ctor: str, scalar: Callable, row: str, out: str) -> li
     element from `row` and keeping stored values in `out`; the output pass is the caller's."""
     body = []
     for step in rows.steps:
-        value = scalar(step.expr)
-        if step.kind == "row":
-            body.append(f"{step.name} = {value}")
+        value = scalar(step.expr, once_per_row=step.kind == "row")
+        if step.kind == "row":  # in the dtype, so the element passes that read it stay in it
+            body.append(f"{step.name} = {ctor}({value})")
             continue
         if step.kind == "max":  # max() vectorizes but drops NaN: a count of NaNs restores it
             body += [f"{step.name} = {ctor}(-np.inf)", f"{step.name}_nan = 0"]
@@ -67,7 +69,7 @@ def _row_steps(rows: Any, ctor: str, scalar: Callable, row: str, out: str) -> li
         else:
             raise Unfusable(f"row step kind {step.kind!r} is not max, sum or row")
         # an element's value in the dtype it is stored or compared in; a sum's in what it
-        # computes in (float64 where it reads a float64 row value, as `(x - mu) ** 2`)
+        # computes in (the dtype, since row values are in it), added into a float64 total
         typed = step.kind == "max" or step.store
         body += ["for j in range(n):", f"    x = {row}[o, j, i]",
                  f"    e_ = {ctor}({value})" if typed else f"    e_ = {value}"]
@@ -99,7 +101,7 @@ def row_kernel_source(rows: Any, dtype_name: str, title: str, attrs: dict | None
     op's attributes written in as literals."""
     ctor, scalar = _scalar_writer(rows, dtype_name, attrs)
     body = _row_steps(rows, ctor, scalar, "inp", "out")
-    output = f"{ctor}({scalar(rows.output)})"
+    output = f"{ctor}({scalar(rows.output, once_per_row=rows.per_row)})"
     if rows.per_row:
         body.append(f"out[o, i] = {output}")
     else:
