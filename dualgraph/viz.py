@@ -14,6 +14,9 @@
     print(to_dot(g).source)        # DOT text; needs only the `graphviz` Python package
     render(g, "/tmp/graph.svg")    # needs the `dot` program too
 
+`to_dot(tensor)` draws an eager tensor's autograd graph instead (`dualgraph.viz_autograd`: the
+grad_fn chain as torchviz draws it; options `params=`, `show_saved=`, `max_depth=`).
+
 One rounded box per op, labelled with the op name and its non-default attributes (`sum` then
 `dim=1`); each edge carries its value's type (`f32[B, 10]`). User inputs are blue ovals,
 parameters and buffers amber cylinders, constants grey notes, outputs green double ovals. In a
@@ -30,6 +33,8 @@ import numpy as np
 
 from dualgraph.ir.graph import Graph, Node, Value
 from dualgraph.ir.text import format_attr, format_node, format_type
+from dualgraph.tensor import Tensor
+from dualgraph.viz_autograd import autograd_dot
 
 FORMATS = ("svg", "png", "pdf")
 MAX_ATTR_CHARS = 28  # longer attribute values are cut with an ellipsis
@@ -293,8 +298,15 @@ def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
             dot.edge(where[v], f"out{j}", label=_edge_label(v))
 
 
-def to_dot(obj: Any) -> Any:
-    """A `graphviz.Digraph` of a Graph (or of `obj.graph`); see the module docstring."""
+def to_dot(obj: Any, **autograd_options: Any) -> Any:
+    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph
+    (options `params`, `show_saved`, `max_depth`: see `viz_autograd`)."""
+    if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and obj and
+                                   all(isinstance(t, Tensor) for t in obj)):
+        return autograd_dot(obj, **autograd_options)
+    if autograd_options:
+        raise TypeError(f"to_dot(): {', '.join(sorted(autograd_options))} apply to a tensor's "
+                        f"autograd graph, not to a {type(obj).__name__}")
     graph = _as_graph(obj)
     dot = _new_digraph(graph)
     where: dict = {}
@@ -316,14 +328,14 @@ def _format_of(path: Path) -> str:
     return ext
 
 
-def render(obj: Any, path: str | Path) -> str:
-    """Write the picture of `obj` to `path` as SVG, PNG or PDF (by the extension) with `dot`;
-    returns the path written."""
+def render(obj: Any, path: str | Path, **autograd_options: Any) -> str:
+    """Write the picture of `obj` (a graph, or a tensor's autograd graph) to `path` as SVG, PNG
+    or PDF (by the extension) with `dot`; returns the path written."""
     path = Path(path)
     fmt = _format_of(path)
     if shutil.which("dot") is None:
         raise RuntimeError(_INSTALL_HINT)
-    dot = to_dot(obj)
+    dot = to_dot(obj, **autograd_options)
     if fmt == "png":
         dot.attr(dpi=PNG_DPI)
     try:
