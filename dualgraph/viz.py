@@ -87,8 +87,8 @@ def _as_graph(obj: Any) -> Graph:
     inner = getattr(obj, "graph", None)
     if isinstance(inner, Graph):
         return inner
-    raise TypeError(f"to_dot(): expected a Graph or an object with a .graph Graph, "
-                    f"got {type(obj).__name__}")
+    raise TypeError(f"to_dot(): expected a Graph, an object with a .graph Graph, or a Tensor "
+                    f"(its autograd graph), got {type(obj).__name__}")
 
 
 # ------------------------------------------------------------------------------------ labels
@@ -301,8 +301,8 @@ def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
 def to_dot(obj: Any, **autograd_options: Any) -> Any:
     """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph
     (options `params`, `show_saved`, `max_depth`: see `viz_autograd`)."""
-    if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and obj and
-                                   all(isinstance(t, Tensor) for t in obj)):
+    if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and
+                                   any(isinstance(t, Tensor) for t in obj)):
         return autograd_dot(obj, **autograd_options)
     if autograd_options:
         raise TypeError(f"to_dot(): {', '.join(sorted(autograd_options))} apply to a tensor's "

@@ -137,7 +137,9 @@ def saved_tensors(node: Any) -> list[tuple[str, Any]]:
 
 
 class _Drawing:
-    """The DOT statements of one autograd picture; boxes numbered in the order drawn."""
+    """The DOT statements of one autograd picture. Boxes are numbered in the order first
+    referred to and declared at the end, so a tensor saved by several nodes (or a saved leaf)
+    is one box: a leaf keeps its leaf label, a saved tensor lists every name it was saved as."""
 
     def __init__(self, names: dict[int, str], show_saved: bool) -> None:
         gv = _graphviz()
@@ -149,14 +151,18 @@ class _Drawing:
         self.dot.attr("edge", color=EDGE_INK, arrowsize="0.7", penwidth="1.0")
         self.names, self.show_saved = names, show_saved
         self.ids: dict = {}
+        self.boxes: dict = {}  # key -> (text, kind)
+        self.saved: dict = {}  # key -> ([names], shape, dtype)
 
-    def box(self, key: Any, text: str, kind: str) -> str:
-        """The id of the box for `key`, drawing it first if it is new."""
+    def ref(self, key: Any) -> str:
         found = self.ids.get(key)
         if found is None:
             found = self.ids[key] = f"n{len(self.ids)}"
-            self.dot.node(found, _label(text), **STYLES[kind])
         return found
+
+    def box(self, key: Any, text: str, kind: str) -> str:
+        self.boxes.setdefault(key, (text, kind))
+        return self.ref(key)
 
     def function(self, node: Any) -> str:
         fn_id = self.box(("fn", id(node)), node.name(), "fn")
@@ -167,10 +173,22 @@ class _Drawing:
             self.dot.edge(leaf, fn_id)
         if self.show_saved:
             for name, array in saved_tensors(node):
-                saved = self.box(("array", id(array)), tensor_text(array.shape, array.dtype,
-                                                                    name), "saved")
-                self.dot.edge(fn_id, saved, dir="none", style="dashed")
+                key = ("array", id(array))
+                entry = self.saved.setdefault(key, ([], array.shape, array.dtype))
+                if name not in entry[0]:
+                    entry[0].append(name)
+                self.dot.edge(fn_id, self.ref(key), dir="none", style="dashed")
         return fn_id
+
+    def finish(self) -> Any:
+        for key, box_id in self.ids.items():
+            if key in self.boxes:
+                text, kind = self.boxes[key]
+            else:
+                names, shape, dtype = self.saved[key]
+                text, kind = tensor_text(shape, dtype, ", ".join(names)), "saved"
+            self.dot.node(box_id, _label(text), **STYLES[kind])
+        return self.dot
 
 
 def autograd_dot(obj: Any, params: Mapping[str, Tensor] | None = None,
@@ -196,4 +214,4 @@ def autograd_dot(obj: Any, params: Mapping[str, Tensor] | None = None,
         root = drawing.box(("root", i), tensor_text(t._data.shape, t._dtype, name), "root")
         if t.grad_fn is not None:
             drawing.dot.edge(drawing.ids[("fn", id(t.grad_fn))], root)
-    return drawing.dot
+    return drawing.finish()
