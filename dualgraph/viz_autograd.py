@@ -7,9 +7,10 @@ One grey box per backward node, named as PyTorch names it (`AddmmBackward0`, `Ac
 edges run from the inputs' nodes to the node that consumes them, so leaves sit at the top and
 the tensor drawn (green) at the bottom. Each leaf (blue) shows its name from `params`, its shape
 and its dtype (torchviz omits the dtype); with `show_saved=True` the tensors a node saved for
-backward (orange) hang off it by dashed lines, named after the op's inputs (`self`, `mat1`;
-`result` for a saved output). `max_depth=k` draws k levels of nodes below the tensor and one
-"... n more nodes" box where the rest was cut, so big graphs stay readable.
+backward (orange) hang off it by dashed lines, named as PyTorch names its `_saved_*` attributes
+(`self`, `other`, `mat1`; `result` for a saved output). `max_depth=k` draws k levels of nodes
+below the tensor and one "... n more nodes" box where the rest was cut, so big graphs stay
+readable.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def saved_tensors(node: Any) -> list[tuple[str, Any]]:
     op = getattr(node, "_op", None)
     found = []
     if op is not None:  # an op's node: saved inputs by the op's input names, then its output
-        names = [n.lstrip("*") for n in op.inputs]
+        # PyTorch's saved-attribute names (`_saved_self`): its first input is `self`
+        names = ["self" if n == "input" else n.lstrip("*") for n in op.inputs]
         for i, s in enumerate(getattr(node, "_saved", ()) or ()):
             if s.__class__ is tuple and s and isinstance(s[0], Tensor):
                 found.append((names[i] if i < len(names) else f"input{i}", s[0]._data))
