@@ -234,6 +234,27 @@ def test_unprofiled_calls_record_nothing_and_leave_the_stack_as_it_was():
     assert len(prof.events()) == n
 
 
+def test_scripted_loop_reports_each_kernel_call_of_each_iteration():
+    @dg.script
+    def halve(x: dg.Tensor, n: int) -> dg.Tensor:
+        for i in range(n):
+            if x.sum() > 0:
+                x = x * 0.5
+            else:
+                x = x + 1.0
+        return x
+
+    x = dg.ones(3)
+    halve(x, 4)
+    with profile() as prof:
+        out = halve(x, 4)
+    assert out.tolist() == [0.0625] * 3
+    events = prof.events()
+    assert _names(events, "kernel") == Counter({"kernel::sum": 4, "kernel::gt": 4,
+                                                "kernel::mul": 4})
+    assert _names(events, "graph") == Counter({"graph::halve": 1})
+
+
 # ------------------------------------------------------------------------ shapes and memory
 
 def test_record_shapes_and_group_by_input_shape():

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import recording
+from ..cuda import is_available as cuda_available
 from ..dispatch import Interpreter, interpreting
 from ..ir.registry import OpDef
 from .chrome import write_trace
@@ -291,8 +292,7 @@ def _check_activities(activities: Iterable[ProfilerActivity] | None) -> set:
             raise TypeError(f"profile(): activities must be ProfilerActivity values, got "
                             f"{a!r}")
     if ProfilerActivity.CUDA in chosen:
-        from ..cuda import is_available
-        if not is_available():
+        if not cuda_available():
             raise RuntimeError("profile(): ProfilerActivity.CUDA was asked for but no CUDA "
                                "device is available (CuPy and a GPU are needed); profile with "
                                "activities=[ProfilerActivity.CPU]")
