@@ -169,10 +169,10 @@ def test_top_level_times_add_up_to_the_profiled_wall_time(tmp_path, compiled):
     assert sum(e["dur"] for e in top) + python.self_cpu_time_total == pytest.approx(
         total_us, abs=1e-3 * (len(top) + 1))
     assert sum(e.cpu_time_total for e in prof.events() if e.cpu_parent is None) == \
-        pytest.approx(total_us - python.self_cpu_time_total, rel=1e-9)
+        pytest.approx(total_us - python.self_cpu_time_total, abs=1e-3)
     # Python between ops is positive and so are the ops' self times
     assert python.self_cpu_time_total > 0
-    assert all(e.self_cpu_time_total >= -1e-6 for e in prof.events())
+    assert all(e.self_cpu_time_total >= -1e-3 for e in prof.events())
 
 
 # ---------------------------------------------------------------------------- compiled step

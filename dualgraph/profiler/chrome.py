@@ -33,7 +33,7 @@ def trace_events(events: Sequence, thread: int) -> list[dict]:
         if e.own_bytes:
             args["Bytes allocated"] = e.own_bytes
         out.append({"ph": "X", "cat": e.cat, "name": e.name, "pid": pid, "tid": tid,
-                    "ts": round(e.start_us, 3), "dur": round(e.end_us - e.start_us, 3),
+                    "ts": round(e.start_ns / 1e3, 3), "dur": (e.end_ns - e.start_ns) / 1e3,
                     "args": args})
     return out
 

@@ -21,10 +21,10 @@ SORT_KEYS = ("cpu_time", "cpu_time_total", "self_cpu_time_total", "count", "cpu_
 class FunctionEvent:
     """One recorded range: an op, a backward node, a kernel, a `record_function` block."""
 
-    def __init__(self, id: int, name: str, cat: str, start_us: float, end_us: float,
+    def __init__(self, id: int, name: str, cat: str, start_ns: int, end_ns: int,
                  input_shapes: list | None, nbytes: int) -> None:
         self.id, self.name, self.cat = id, name, cat
-        self.start_us, self.end_us = start_us, end_us
+        self.start_ns, self.end_ns = start_ns, end_ns  # integers: sums of times stay exact
         self.input_shapes = input_shapes if input_shapes is not None else []
         self.own_bytes = nbytes
         self.cpu_parent: FunctionEvent | None = None
@@ -32,16 +32,19 @@ class FunctionEvent:
 
     key = property(lambda self: self.name)
     count = property(lambda self: 1)
+    start_us = property(lambda self: self.start_ns / 1e3)
+    end_us = property(lambda self: self.end_ns / 1e3)
 
     @property
     def cpu_time_total(self) -> float:
-        return self.end_us - self.start_us
+        return (self.end_ns - self.start_ns) / 1e3
 
     cpu_time = cpu_time_total
 
     @property
     def self_cpu_time_total(self) -> float:
-        return self.cpu_time_total - sum(c.cpu_time_total for c in self.cpu_children)
+        children = sum(c.end_ns - c.start_ns for c in self.cpu_children)
+        return (self.end_ns - self.start_ns - children) / 1e3
 
     @property
     def self_cpu_memory_usage(self) -> int:
@@ -139,7 +142,7 @@ class EventList(list):
 def build_events(rec: R.Recorder) -> tuple[EventList, float, int]:
     """The recorder's raw events as FunctionEvents linked to their parents; also the time
     between top-level events (microseconds) and how many such gaps there were."""
-    events = [FunctionEvent(i, e[R.NAME], e[R.CAT], e[R.START] / 1e3, e[R.END] / 1e3,
+    events = [FunctionEvent(i, e[R.NAME], e[R.CAT], e[R.START], e[R.END],
                             e[R.SHAPES], e[R.BYTES]) for i, e in enumerate(rec.events)]
     top_ns = 0
     gaps = 0
