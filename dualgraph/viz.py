@@ -298,15 +298,20 @@ def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
             dot.edge(where[v], f"out{j}", label=_edge_label(v))
 
 
-def to_dot(obj: Any, **autograd_options: Any) -> Any:
-    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph
-    (options `params`, `show_saved`, `max_depth`: see `viz_autograd`)."""
+def to_dot(obj: Any, *, params: Any = None, show_saved: bool = False,
+           max_depth: int | None = None) -> Any:
+    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph;
+    `params` (names of leaves), `show_saved` and `max_depth` are for tensors (`viz_autograd`)."""
     if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and
                                    any(isinstance(t, Tensor) for t in obj)):
-        return autograd_dot(obj, **autograd_options)
-    if autograd_options:
-        raise TypeError(f"to_dot(): {', '.join(sorted(autograd_options))} apply to a tensor's "
-                        f"autograd graph, not to a {type(obj).__name__}")
+        return autograd_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
+    given = [name for name, value, default in (("params", params, None),
+                                               ("show_saved", show_saved, False),
+                                               ("max_depth", max_depth, None))
+             if value is not default]
+    if given:
+        raise TypeError(f"to_dot(): {', '.join(given)} apply to a tensor's autograd graph, not "
+                        f"to a {type(obj).__name__}")
     graph = _as_graph(obj)
     dot = _new_digraph(graph)
     where: dict = {}
@@ -328,14 +333,15 @@ def _format_of(path: Path) -> str:
     return ext
 
 
-def render(obj: Any, path: str | Path, **autograd_options: Any) -> str:
-    """Write the picture of `obj` (a graph, or a tensor's autograd graph) to `path` as SVG, PNG
-    or PDF (by the extension) with `dot`; returns the path written."""
+def render(obj: Any, path: str | Path, *, params: Any = None, show_saved: bool = False,
+           max_depth: int | None = None) -> str:
+    """Write the picture of `obj` (a graph, or a tensor's autograd graph: options as `to_dot`)
+    to `path` as SVG, PNG or PDF (by the extension) with `dot`; returns the path written."""
     path = Path(path)
     fmt = _format_of(path)
     if shutil.which("dot") is None:
         raise RuntimeError(_INSTALL_HINT)
-    dot = to_dot(obj, **autograd_options)
+    dot = to_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
     if fmt == "png":
         dot.attr(dpi=PNG_DPI)
     try:
