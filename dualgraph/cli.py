@@ -4,6 +4,7 @@
     dualgraph show model.dgm                         inputs, outputs, op counts, bytes, the IR
     dualgraph run model.dgm --input x.npy [...] --output out.npy
     dualgraph viz model.dgm -o model.svg             a picture (SVG, PNG or PDF)
+    dualgraph profile model.dgm --input x.npy [--repeat N] [--trace out.json]
     dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
 
 The demo grows with each capability, printing each briefly.
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Sequence
+
+from .profiler.events import SORT_KEYS
 
 
 def _section(title: str) -> None:
@@ -156,6 +159,34 @@ def run(path: str, inputs: Sequence[str], output: str | None, opt_level: int = 3
     return 0
 
 
+def profile(path: str, inputs: Sequence[str], repeat: int, trace: str | None, sort_by: str,
+            row_limit: int, opt_level: int = 3) -> int:
+    """Run a saved function `repeat` times under the profiler (after one unprofiled call that
+    compiles it); print the table of its kernels and optionally write a Chrome trace."""
+    import time
+
+    import numpy as np
+
+    import dualgraph as dg
+    if repeat < 1:
+        raise ValueError(f"--repeat must be at least 1, got {repeat}")
+    fn = dg.jit.load(path, opt_level=opt_level)
+    args = [dg.from_numpy(np.load(p, allow_pickle=False)) for p in inputs]
+    with dg.no_grad():
+        fn(*args)  # compile and warm up outside the profile
+        start = time.perf_counter()
+        with dg.profiler.profile(record_shapes=True, profile_memory=True) as prof:
+            for _ in range(repeat):
+                fn(*args)
+        wall = time.perf_counter() - start
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=row_limit))
+    print(f"{repeat} call{'s' * (repeat != 1)} of {path}: {wall * 1e3:.3f} ms wall time, "
+          f"{wall * 1e3 / repeat:.3f} ms per call")
+    if trace:
+        print("wrote", prof.export_chrome_trace(trace), "(open it in Perfetto or chrome://tracing)")
+    return 0
+
+
 def passes(path: str, opt_level: int, show_ir: bool) -> int:
     """Print what each pass of `opt_level` does to a saved function (and the IR after each)."""
     from .ir.text import print_graph
@@ -203,6 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("viz", help="draw a saved .dgm function")
     p.add_argument("model")
     p.add_argument("-o", "--output", required=True, help="picture file: .svg, .png or .pdf")
+    p = sub.add_parser("profile", help="profile a saved .dgm function on .npy inputs")
+    p.add_argument("model")
+    p.add_argument("--opt-level", **levels)
+    p.add_argument("--input", action="append", default=[], help="a .npy file, once per input")
+    p.add_argument("--repeat", type=int, default=10, help="profiled calls (default 10)")
+    p.add_argument("--trace", help="write a Chrome trace (JSON) to this file")
+    p.add_argument("--sort-by", default="self_cpu_time_total", choices=SORT_KEYS,
+                   help="the table's sort column (default self_cpu_time_total)")
+    p.add_argument("--row-limit", type=int, default=20, help="table rows (default 20)")
     p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -220,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.model, args.input, args.output, args.opt_level)
         if args.command == "passes":
             return passes(args.model, args.opt_level, args.ir)
+        if args.command == "profile":
+            return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
+                           args.row_limit, args.opt_level)
         return viz(args.model, args.output)
     except (DualgraphError, OSError, RuntimeError, ValueError) as exc:
         print(f"dualgraph {args.command}: error: {exc}", file=sys.stderr)

@@ -14,6 +14,9 @@
     print(to_dot(g).source)        # DOT text; needs only the `graphviz` Python package
     render(g, "/tmp/graph.svg")    # needs the `dot` program too
 
+`to_dot(tensor)` draws an eager tensor's autograd graph instead (`dualgraph.viz_autograd`: the
+grad_fn chain as torchviz draws it; options `params=`, `show_saved=`, `max_depth=`).
+
 One rounded box per op, labelled with the op name and its non-default attributes (`sum` then
 `dim=1`); each edge carries its value's type (`f32[B, 10]`). User inputs are blue ovals,
 parameters and buffers amber cylinders, constants grey notes, outputs green double ovals. In a
@@ -30,6 +33,8 @@ import numpy as np
 
 from dualgraph.ir.graph import Graph, Node, Value
 from dualgraph.ir.text import format_attr, format_node, format_type
+from dualgraph.tensor import Tensor
+from dualgraph.viz_autograd import autograd_dot
 
 FORMATS = ("svg", "png", "pdf")
 MAX_ATTR_CHARS = 28  # longer attribute values are cut with an ellipsis
@@ -82,8 +87,8 @@ def _as_graph(obj: Any) -> Graph:
     inner = getattr(obj, "graph", None)
     if isinstance(inner, Graph):
         return inner
-    raise TypeError(f"to_dot(): expected a Graph or an object with a .graph Graph, "
-                    f"got {type(obj).__name__}")
+    raise TypeError(f"to_dot(): expected a Graph, an object with a .graph Graph, or a Tensor "
+                    f"(its autograd graph), got {type(obj).__name__}")
 
 
 # ------------------------------------------------------------------------------------ labels
@@ -293,8 +298,20 @@ def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
             dot.edge(where[v], f"out{j}", label=_edge_label(v))
 
 
-def to_dot(obj: Any) -> Any:
-    """A `graphviz.Digraph` of a Graph (or of `obj.graph`); see the module docstring."""
+def to_dot(obj: Any, *, params: Any = None, show_saved: bool = False,
+           max_depth: int | None = None) -> Any:
+    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph;
+    `params` (names of leaves), `show_saved` and `max_depth` are for tensors (`viz_autograd`)."""
+    if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and
+                                   any(isinstance(t, Tensor) for t in obj)):
+        return autograd_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
+    given = [name for name, value, default in (("params", params, None),
+                                               ("show_saved", show_saved, False),
+                                               ("max_depth", max_depth, None))
+             if value is not default]
+    if given:
+        raise TypeError(f"to_dot(): {', '.join(given)} apply to a tensor's autograd graph, not "
+                        f"to a {type(obj).__name__}")
     graph = _as_graph(obj)
     dot = _new_digraph(graph)
     where: dict = {}
@@ -316,14 +333,15 @@ def _format_of(path: Path) -> str:
     return ext
 
 
-def render(obj: Any, path: str | Path) -> str:
-    """Write the picture of `obj` to `path` as SVG, PNG or PDF (by the extension) with `dot`;
-    returns the path written."""
+def render(obj: Any, path: str | Path, *, params: Any = None, show_saved: bool = False,
+           max_depth: int | None = None) -> str:
+    """Write the picture of `obj` (a graph, or a tensor's autograd graph: options as `to_dot`)
+    to `path` as SVG, PNG or PDF (by the extension) with `dot`; returns the path written."""
     path = Path(path)
     fmt = _format_of(path)
     if shutil.which("dot") is None:
         raise RuntimeError(_INSTALL_HINT)
-    dot = to_dot(obj)
+    dot = to_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
     if fmt == "png":
         dot.attr(dpi=PNG_DPI)
     try:

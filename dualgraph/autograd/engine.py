@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from .. import recording
 from ..backends import backend_for
 from ..tensor import Tensor, _wrap
 from .grad_mode import state as grad_state
@@ -121,6 +122,7 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
 
     prev = grad_state.enabled
     grad_state.enabled = create_graph
+    rec = recording.current()  # one check per backward call; None unless profiling
     try:
         while ready:
             node = heapq.heappop(ready)[2]
@@ -136,7 +138,8 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
             if skip or not any(g is not None for g in inputs):
                 results = [None] * len(node._next)
             else:
-                results = list(node.apply(inputs))
+                results = list(node.apply(inputs) if rec is None else
+                               _profiled_apply(rec, node, inputs))
                 if node._post_hooks:
                     for hook in list(node._post_hooks):
                         new = hook(tuple(results), tuple(inputs))
@@ -156,6 +159,15 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
     finally:
         grad_state.enabled = prev
     return captured
+
+
+def _profiled_apply(rec: recording.Recorder, node: Node, inputs: list) -> Any:
+    """`node.apply` reported to the profiler as a range named as PyTorch names the node."""
+    index = rec.begin(node.name(), "autograd")
+    try:
+        return node.apply(inputs)
+    finally:
+        rec.end(index)
 
 
 def _add(buffers: dict, node: Node | None, nr: int, g: Tensor) -> None:

@@ -22,11 +22,13 @@ import keyword
 import linecache
 import math
 import re
+import types
 import weakref
 from typing import Any, Callable
 
 import numpy as np
 
+from .. import recording
 from ..backends import Backend
 from ..backends.kernels.common import quiet
 from ..ir.graph import Graph, Value, operand_type, walk
@@ -413,3 +415,37 @@ def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tupl
 def _release(filename: str, number: int) -> None:
     linecache.cache.pop(filename, None)
     _free_numbers.append(number)
+
+
+# ------------------------------------------------------------------------- profiled variant
+
+_INSTRUMENTED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_KERNEL_GLOBAL = re.compile(r"k_(.+)_\d+")
+
+
+def instrumented(fn: Callable) -> Callable:
+    """A copy of a generated function whose kernel calls report to the profiler, one range per
+    node (`kernel::matmul`, `kernel::fused[...]`). Made on first use while profiling, from the
+    same code object with wrapped kernels in its globals, so the plain function is untouched."""
+    found = _INSTRUMENTED.get(fn)
+    if found is None:
+        raw = getattr(fn, "__wrapped__", fn)  # the quiet wrapper of NumPy graphs
+        env = dict(raw.__globals__)
+        for key, value in raw.__globals__.items():
+            name = _kernel_row(key, value)
+            if name is not None:
+                env[key] = recording.timed(name, "kernel", value)
+        copy = types.FunctionType(raw.__code__, env, raw.__name__, raw.__defaults__)
+        found = _INSTRUMENTED[fn] = quiet(copy) if raw is not fn else copy
+    return found
+
+
+def _kernel_row(key: str, value: Any) -> str | None:
+    """The profiler's row name for a kernel global of generated code, None for other globals."""
+    if key.startswith("fk_"):
+        title = getattr(value, "title", None)
+        if title is None:  # no fused-kernel generator: the body's ops as one function
+            title = f"fused[{getattr(getattr(value, 'graph', None), 'name', 'body')}]"
+        return f"kernel::{title}"
+    match = _KERNEL_GLOBAL.fullmatch(key)
+    return f"kernel::{match.group(1)}" if match else None

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .. import recording
 from ..autograd.graph import Node, SavedOutput, _seq, gradient_edge, save_tensor, unpack_saved
 from ..autograd.grad_mode import state as grad_state
 from ..backends import backend_for
 from ..tensor import Tensor, _wrap
-from .codegen import compile_graph
+from .codegen import compile_graph, instrumented
 
 
 class CompiledGradient:
@@ -55,6 +56,8 @@ class CompiledGradient:
         g = self.gradient
         device = tensors[0]._device if tensors else None
         forward, backward = self.functions(device)
+        if recording.ACTIVE is not None:  # profiling: each kernel reports itself
+            forward = instrumented(forward)
         arrays = forward(*(t._data for t in tensors))
         outs = [_wrap(a, v.type.dtype, v.type.device)
                 for a, v in zip(arrays[:g.n_outputs], g.forward.outputs)]
@@ -103,7 +106,8 @@ class DifferentiableGraphBackward(Node):
             else:
                 data = g._data
                 arrays.append(data if data.dtype == dtype.np else data.astype(dtype.np))
-        results = self._backward(*arrays, *self._saved)
+        backward = self._backward if recording.ACTIVE is None else instrumented(self._backward)
+        results = backward(*arrays, *self._saved)
         return [_wrap(a, dtype, device) for a, (dtype, device) in zip(results, self._in_meta)]
 
     def release(self) -> None:

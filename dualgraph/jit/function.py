@@ -15,6 +15,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Sequence
 
+from .. import recording
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ..backends import backend_for
 from ..dispatch import bind
@@ -25,7 +26,7 @@ from ..ir.symbolic import SYMBOL, SymExpr, evaluate, solve, symbols_of
 from ..ir.text import format_type
 from ..ir.types import TensorType
 from ..tensor import Tensor, _wrap
-from .codegen import compile_graph
+from .codegen import compile_graph, instrumented
 
 
 class GraphInputError(DualgraphError, RuntimeError):
@@ -271,15 +272,23 @@ class GraphFunction:
         tensors = list(args) + self._state_tensors()
         wants_grad = grad_state.enabled and any(
             isinstance(t, Tensor) and t._requires_grad for t in tensors)
-        if wants_grad:
-            bind_symbols(self.graph, tensors, self._name)
-            results = self._gradient(tensors)(tensors)
-        else:
-            bind_symbols(self.graph, tensors, self._name)
-            fn = self._compiled_for(tensors[0]._device if tensors else self._device())[0]
-            arrays = fn(*(t._data for t in tensors))
-            results = [_wrap(a, v.type.dtype, v.type.device)
-                       for a, v in zip(arrays, self.graph.outputs)]
+        rec = recording.current()  # None unless profiling: then the call is one range
+        index = -1 if rec is None else rec.begin(f"graph::{self._name}", "graph")
+        try:
+            if wants_grad:
+                bind_symbols(self.graph, tensors, self._name)
+                results = self._gradient(tensors)(tensors)
+            else:
+                bind_symbols(self.graph, tensors, self._name)
+                fn = self._compiled_for(tensors[0]._device if tensors else self._device())[0]
+                if rec is not None:
+                    fn = instrumented(fn)
+                arrays = fn(*(t._data for t in tensors))
+                results = [_wrap(a, v.type.dtype, v.type.device)
+                           for a, v in zip(arrays, self.graph.outputs)]
+        finally:
+            if rec is not None:
+                rec.end(index)
         n_out = self.graph.meta.get("n_user_outputs", len(results))
         self._write_back(tensors, results[n_out:])
         return _unflatten(self._out_tree, results[:n_out])

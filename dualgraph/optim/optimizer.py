@@ -11,6 +11,8 @@ import copy
 import functools
 from typing import Any, Callable, Iterable
 
+from .. import recording
+
 __all__ = ["Optimizer", "required"]
 
 
@@ -43,6 +45,14 @@ def _wrap_step(step: Callable) -> Callable:
         from ..autograd import no_grad
         self._opt_called = True
         self._step_count = getattr(self, "_step_count", 0) + 1
+        rec = recording.current()  # None unless a profiler is recording
+        if rec is not None:
+            index = rec.begin(f"Optimizer.step#{type(self).__name__}.step", "cpu_op")
+            try:
+                with no_grad():
+                    return step(self, *args, **kwargs)
+            finally:
+                rec.end(index)
         with no_grad():
             return step(self, *args, **kwargs)
     wrapper._dg_wrapped = True  # type: ignore[attr-defined]
@@ -117,6 +127,17 @@ class Optimizer:
     # gradients and steps ----------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: drop them (the default) or fill them with zeros."""
+        rec = recording.current()  # None unless a profiler is recording
+        if rec is None:
+            self._zero_grad(set_to_none)
+            return
+        index = rec.begin(f"Optimizer.zero_grad#{type(self).__name__}.zero_grad", "cpu_op")
+        try:
+            self._zero_grad(set_to_none)
+        finally:
+            rec.end(index)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for p in self._params():
             if p.grad is None:
                 continue
