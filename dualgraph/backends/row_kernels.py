@@ -1,5 +1,5 @@
-"""CPU kernels for row-wise ops (softmax, log_softmax, logsumexp, layer norm): one Numba loop per row, built
-from the op's `Rows` record (ir/registry.py), so no op is named here.
+"""CPU kernels for row-wise ops (softmax, log_softmax, logsumexp, layer norm): one Numba loop
+per row, built from the op's `Rows` record (ir/registry.py), so no op is named here.
 
 NumPy computes softmax in five passes over memory (max, subtract, exp, sum, divide), each
 allocating a temporary as large as the input. The generated kernel views a C-contiguous input
@@ -7,7 +7,9 @@ as (outer, n, inner) around the op's dim and, for each row of n elements, runs t
 steps: reductions ("max", "sum") over the row, per-row values ("row"), and then the output per
 element (or once per row for a reduction). Sums accumulate in float64 and may be
 reassociated (so they vectorize); per-row values and elementwise math are in the input's dtype
-(float32 rows run eight lanes to a vector, as PyTorch's kernels do), with the float32 approximations of fastmath.py unless DUALGRAPH_EXACT_MATH=1.
+(float32 rows run eight lanes to a vector, as PyTorch's kernels do), with the float32
+approximations of fastmath.py in element loops unless DUALGRAPH_EXACT_MATH=1 (per-row values
+call libm).
 Rows run in parallel (prange over the outer dim) from GRAIN elements up. Inputs the kernel does
 not cover (other dtypes, several dims, non-contiguous or empty arrays) use the NumPy kernel.
 """
