@@ -71,6 +71,10 @@ class Algebra:
     unit_reduction: over dims of size 1 the op returns its input (reshaped if not keepdim).
     rewrite: (node, emit) -> a replacement value or None, for strength reduction
         (`x ** 2` -> `x * x`); `emit(op_name, inputs, attrs)` adds a node before `node`.
+    epilogue: (node, emit) -> a replacement value or None: the op as a core that stays a library
+        call (a BLAS matmul) followed by elementwise ops (`addmm` -> `matmul`, then the bias
+        `add`). The fusion pass (passes/fuse.py) uses it where an elementwise consumer can fuse
+        with that tail, so bias, activation and residual run as one kernel over the product.
     """
 
     identity: Any = None
@@ -83,6 +87,7 @@ class Algebra:
     from_permutation: Callable | None = None
     unit_reduction: bool = False
     rewrite: Callable | None = None
+    epilogue: Callable | None = None
 
 
 NO_ALGEBRA = Algebra()

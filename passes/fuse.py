@@ -30,7 +30,7 @@ from typing import Any
 from ..ir.graph import Block, Graph, Node, Value, operand_type
 from ..ir.registry import ELEMENTWISE, get
 from ..ir.types import TensorType
-from .rewrite import reads
+from .rewrite import Emitter, reads
 
 FUSIBLE_DEVICES = ("cpu",)
 
@@ -125,6 +125,7 @@ def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
     for node in nodes:
         for b in node.blocks:
             b.nodes = _fuse_list(b.nodes, set(b.outputs), made, log)
+    nodes = _split_epilogues(nodes, escaping, log)
     position = {node: i for i, node in enumerate(nodes)}
     group_of: dict = {}
     groups: list = []
@@ -177,6 +178,41 @@ def _fuse_list(nodes: list, escaping: set, made: list, log: list) -> list:
             order.append((g.key, position[node], fused[id(g)]))
     order.sort(key=lambda item: (item[0], item[1]))
     return [item[2] for item in order]
+
+
+def _split_epilogues(nodes: list, escaping: set, log: list) -> list:
+    """Replace each op that has an `epilogue` rule (addmm) and a reader that could fuse with its
+    tail by its core and that tail, so the tail joins the reader's group: the product is then
+    read once by one kernel doing bias, activation and residual. Only where every reader is a
+    node of this list reading the value directly, and the tail itself can fuse."""
+    readers: dict = {}
+    for node in nodes:
+        for x in reads([node]):
+            readers.setdefault(x, []).append(node)
+    out = []
+    for node in nodes:
+        rule = node.op.algebra.epilogue
+        y = node.outputs[0] if rule is not None and len(node.outputs) == 1 else None
+        users = readers.get(y, []) if y is not None else []
+        if y is None or y in escaping or not any(
+                why_not_fusible(u) is None and u.outputs[0].type.shape == y.type.shape
+                for u in users) or any(y not in u.inputs or u.blocks for u in users):
+            out.append(node)
+            continue
+        emitted: list = []
+        new = rule(node, Emitter(emitted, {k: v for k, v in node.meta.items() if k == "source"}))
+        tail = [n for n in emitted if n.op.kind == ELEMENTWISE]
+        if new is None or new.type != y.type or not tail or any(
+                why_not_fusible(n) is not None for n in tail):
+            out.append(node)
+            continue
+        for u in users:
+            u.inputs = [new if x is y else x for x in u.inputs]
+        out += emitted
+        log.append(("rewritten", node, f"{node.op.name} split into "
+                    f"{', '.join(n.op.name for n in emitted)}: its elementwise tail fuses with "
+                    f"{', '.join(dict.fromkeys(u.op.name for u in users))}"))
+    return out
 
 
 def _join(node: Node, read: set, position: dict, group_of: dict, key_of: Any, producer: Any,

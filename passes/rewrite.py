@@ -10,7 +10,25 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable, Sequence
 
-from ..ir.graph import Block, Graph, Node, Value, walk
+from ..ir.graph import Block, Graph, Node, Value, operand_type, walk
+
+
+class Emitter:
+    """Adds nodes (typed by their meta functions) to be placed before the node being rewritten;
+    each carries `meta` (the rewritten node's source line) when given."""
+
+    def __init__(self, emitted: list, meta: dict | None = None) -> None:
+        self.emitted = emitted
+        self.meta = meta
+
+    def __call__(self, op: Any, inputs: list, attrs: dict | None = None) -> Value:
+        attrs = op.full_attrs(attrs or {})
+        types = op.meta_all([operand_type(x) for x in inputs], attrs)
+        node = Node(op, inputs, attrs, types)
+        if self.meta:
+            node.meta.update(self.meta)
+        self.emitted.append(node)
+        return node.output
 
 
 def clone(graph: Graph) -> Graph:

@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.graph import Graph, Node, Value, operand_type
 from ..ir.registry import all_ops
 from ..ir.types import TensorType
-from .rewrite import replace_uses
+from .rewrite import Emitter, replace_uses
 
 
 def simplify(graph: Graph, log: list) -> bool:
@@ -49,7 +49,7 @@ def _scan(nodes: list, mapping: dict, log: list, protected: set, inputs: set) ->
         if node.op.control or node.op.num_outputs != 1 or node.op.effect or node.op.random:
             continue
         emitted: list = []
-        new = _rule(node, _Emitter(emitted))
+        new = _rule(node, Emitter(emitted))
         if new is None:
             continue
         if node.output in protected and (new in inputs or _is_literal(new)):
@@ -70,25 +70,11 @@ def _describe(node: Node, new: Any) -> str:
     return "removed (identity)"
 
 
-class _Emitter:
-    """Adds nodes (typed by their meta functions) to be placed before the node being rewritten."""
-
-    def __init__(self, emitted: list) -> None:
-        self.emitted = emitted
-
-    def __call__(self, op: Any, inputs: list, attrs: dict | None = None) -> Value:
-        attrs = op.full_attrs(attrs or {})
-        types = op.meta_all([operand_type(x) for x in inputs], attrs)
-        node = Node(op, inputs, attrs, types)
-        self.emitted.append(node)
-        return node.output
-
-
 def _producer(x: Any) -> Node | None:
     return x.node if isinstance(x, Value) else None
 
 
-def _rule(node: Node, emit: _Emitter) -> Any:
+def _rule(node: Node, emit: Emitter) -> Any:
     alg, out = node.op.algebra, node.output.type
     x = node.inputs[0] if node.inputs else None
     if alg.identity is not None:
@@ -149,7 +135,7 @@ def _canonical(predicate: str) -> Any:
     return None
 
 
-def _reshape(source: Any, out: TensorType, emit: _Emitter) -> Any:
+def _reshape(source: Any, out: TensorType, emit: Emitter) -> Any:
     if _typed(source, out):
         return source
     op = _canonical("from_shape")
@@ -158,7 +144,7 @@ def _reshape(source: Any, out: TensorType, emit: _Emitter) -> Any:
     return emit(op, [source], op.algebra.from_shape(tuple(out.shape)))
 
 
-def _permutation(node: Node, x: Value, emit: _Emitter) -> Any:
+def _permutation(node: Node, x: Value, emit: Emitter) -> Any:
     rank = len(node.output.type.shape)
     perm = list(node.op.algebra.permutation(node.attrs, rank))
     src = _producer(x)
@@ -175,7 +161,7 @@ def _permutation(node: Node, x: Value, emit: _Emitter) -> Any:
     return None if op is None else emit(op, [base], op.algebra.from_permutation(tuple(total)))
 
 
-def _unit_reduction(node: Node, x: Value, emit: _Emitter) -> Any:
+def _unit_reduction(node: Node, x: Value, emit: Emitter) -> Any:
     shape = x.type.shape
     dims = node.attrs.get("dim")
     dims = range(len(shape)) if dims is None else (dims if isinstance(dims, (tuple, list))

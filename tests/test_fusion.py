@@ -86,6 +86,65 @@ def test_no_fusion_across_shapes_and_for_ops_without_templates():
     assert any("shapes" in what for kind, node, what in log if kind == "kept")
 
 
+def test_addmm_splits_so_bias_and_activation_are_one_kernel_over_the_product():
+    """A matmul epilogue: addmm becomes the BLAS matmul and an add that fuses with its reader."""
+    g = parse_graph("""
+    graph(%x: f32[B, 8], %w: f32[8, 4], %b: f32[4], %r: f32[B, 4]) {
+      %0 = addmm(%b, %x, %w) {beta=1, alpha=2.0} : f32[B, 4]
+      %1 = relu(%0) : f32[B, 4]
+      %2 = add(%1, %r) {alpha=1} : f32[B, 4]
+      return (%2)
+    }""")
+    log: list = []
+    fuse(g, log)
+    assert [n.op.name for n in g.nodes] == ["matmul", "fused"]
+    assert g.nodes[1].attrs["kernel"] == "mul, add, relu, add"  # alpha, bias, relu, residual
+    assert any(kind == "rewritten" and "addmm split into matmul, mul, add" in what
+               for kind, node, what in log)
+    dg.ir.verify.verify(g)
+
+
+def test_addmm_stays_whole_without_a_fusible_reader_or_when_it_is_an_output():
+    for text in ("""
+    graph(%x: f32[2, 8], %w: f32[8, 4], %b: f32[4]) {
+      %0 = addmm(%b, %x, %w) {beta=1, alpha=1} : f32[2, 4]
+      %1 = sum(%0) {dim=None, keepdim=False, dtype=None} : f32[]
+      return (%1)
+    }""", """
+    graph(%x: f32[2, 8], %w: f32[8, 4], %b: f32[4]) {
+      %0 = addmm(%b, %x, %w) {beta=1, alpha=1} : f32[2, 4]
+      %1 = relu(%0) : f32[2, 4]
+      return (%0, %1)
+    }""", """
+    graph(%x: f32[2, 8], %w: f32[8, 4], %b: f64[4]) {
+      %0 = addmm(%b, %x, %w) {beta=1, alpha=1} : f64[2, 4]
+      %1 = relu(%0) : f64[2, 4]
+      return (%1)
+    }"""):
+        g = parse_graph(text)
+        fuse(g, [])
+        assert "addmm" in g.op_counts(), text
+
+
+def test_linear_layers_fuse_their_epilogues_and_match_eager_bit_for_bit():
+    m = dg.nn.Sequential(dg.nn.Linear(20, 16), dg.nn.ReLU(), dg.nn.Linear(16, 16), dg.nn.GELU(),
+                         dg.nn.Linear(16, 3))
+    x = dg.randn(5, 20)
+    traced = dg.jit.trace(m, (x,))
+    assert [n.attrs["kernel"] for n in traced.graph.nodes if n.op.name == "fused"] == [
+        "add, relu", "add, gelu"]
+    out = traced(x)
+    out.sum().backward()
+    grads = [p.grad.numpy().copy() for p in m.parameters()]
+    for p in m.parameters():
+        p.grad = None
+    ref = m(x)
+    ref.sum().backward()
+    assert np.array_equal(out.detach().numpy(), ref.detach().numpy())
+    for got, p in zip(grads, m.parameters()):
+        np.testing.assert_allclose(got, p.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_fused_graph_matches_eager_with_grads_and_explain_says_so():
     def f(x, y):
         return (dg.sigmoid(x * 2 + y) * (x - y)).sum()

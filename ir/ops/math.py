@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import meta
-from ..registry import ELEMENTWISE, OPAQUE, OpDef, OpError, Sample, get, register
+from ..registry import ELEMENTWISE, OPAQUE, Algebra, OpDef, OpError, Sample, get, register
 from ..types import FLOAT, INT, bool_, int64, result_type
 
 # PyTorch's names for dtypes in "not implemented for" errors, and its C++ names in lerp's errors.
@@ -622,6 +622,27 @@ ADDMM = register(OpDef(
                {"beta": 0}, note="beta 0"),
         Sample((rng.integers(-3, 3, size=(2, 2)), rng.integers(-3, 3, size=(2, 3)),
                 rng.integers(-3, 3, size=(3, 2))), {"alpha": 2}, grad=False, note="int")]))
+
+
+def _addmm_epilogue(node, emit):
+    """addmm as `matmul` then its scale and bias add (the kernel's own order of operations, so
+    the result is the same), for float operands of one dtype; None otherwise."""
+    from ..graph import Value
+    x, m1, m2 = node.inputs
+    dtype = node.output.type.dtype
+    if not dtype.is_floating_point or not all(
+            isinstance(v, Value) and getattr(v.type, "dtype", None) is dtype for v in (x, m1, m2)):
+        return None
+    beta, alpha = node.attrs["beta"], node.attrs["alpha"]
+    prod = emit(get("matmul"), [m1, m2])
+    if alpha != 1:
+        prod = emit(get("mul"), [prod, alpha])
+    if beta == 0:
+        return prod  # beta = 0 ignores the input, NaNs included
+    return emit(get("add"), [prod, x if beta == 1 else emit(get("mul"), [x, beta])])
+
+
+ADDMM.algebra = Algebra(epilogue=_addmm_epilogue)
 
 
 # --------------------------------------------------- scalar templates (fusion) of the ops above
