@@ -118,7 +118,8 @@ def _file(f: Any, fn: str) -> Any:
                         f"({mode!r})")
     able = getattr(f, "writable" if fn == "save" else "readable", None)
     if callable(able) and not able():
-        raise io.UnsupportedOperation(f"{fn}(): the file object is not open for {method}ing")
+        raise io.UnsupportedOperation(f"{fn}(): the file object is not open for "
+                                      f"{'writing' if fn == 'save' else 'reading'}")
     return f
 
 

@@ -39,8 +39,12 @@ from .serialize import SerializationError
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _CLASS_PATH = re.compile(rf"^{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*$")
 MAX_CLASS_PATH = 256
-# where a saved function may come from (an activation held by a layer, e.g. F.gelu)
+# where a saved function may come from (an activation held by a layer, e.g. F.gelu), and the
+# modules that must define it: tensor math only, never I/O such as dg.save
 FUNCTION_NAMESPACES = ("dualgraph.nn.functional", "dualgraph")
+MATH_MODULES = frozenset({"dualgraph.ops", "dualgraph.linalg", "dualgraph.methods.math",
+                          "dualgraph.methods.statistics", "dualgraph.methods.linalg",
+                          "dualgraph.nn.functional", "dualgraph.nn.functional_layers"})
 _STORES = ("training", "_parameters", "_buffers", "_non_persistent", "_modules")
 MODULE_FIELDS = ("id", "class", "training", "parameters", "buffers", "non_persistent", "modules",
                  "attributes")
@@ -81,7 +85,8 @@ def class_path(cls: type) -> str | None:
 
 def function_path(fn: Any) -> str | None:
     """`namespace:name` of a function that one of FUNCTION_NAMESPACES holds by that name."""
-    if not isinstance(fn, (types.FunctionType, types.BuiltinFunctionType)):
+    if not isinstance(fn, (types.FunctionType, types.BuiltinFunctionType)) or \
+            getattr(fn, "__module__", None) not in MATH_MODULES:
         return None
     importlib.import_module(FUNCTION_NAMESPACES[0])
     name = getattr(fn, "__name__", "")
@@ -141,7 +146,8 @@ def encode_function(fn: Any, where: str) -> dict:
     if fpath is None:
         raise TypeError(f"save(): cannot store {where}, the function "
                         f"{getattr(fn, '__qualname__', fn)!r}: dualgraph stores data, never "
-                        f"code, and names only functions of {', '.join(FUNCTION_NAMESPACES)}")
+                        f"code; it names only tensor functions of "
+                        f"{' and '.join(FUNCTION_NAMESPACES)} (such as F.relu)")
     return {"function": fpath}
 
 
@@ -207,8 +213,9 @@ def resolve_function(dec: Any, where: str, path: str) -> Any:
                         f"{', '.join(FUNCTION_NAMESPACES)} only")
     importlib.import_module(FUNCTION_NAMESPACES[0])
     obj = _lookup(dec, where, path)
-    if not isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
-        dec.fail(where, f"{path} is not a function (it is a {type(obj).__name__})")
+    if not isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)) or \
+            getattr(obj, "__module__", None) not in MATH_MODULES:
+        dec.fail(where, f"{path} is refused: it is not one of dualgraph's tensor functions")
     return obj
 
 
