@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import multiprocessing
 import os
 import runpy
 import sys
@@ -69,9 +70,13 @@ def run(script: str, args: Sequence[str]) -> int:
     finder = TorchAliasFinder()
     sys.meta_path.insert(0, finder)
     old_argv, old_path = sys.argv, list(sys.path)
+    old_method = multiprocessing.get_start_method(allow_none=True)
     sys.argv = [script, *args]
     # `python script.py` puts the script's directory (symlinks resolved) first on sys.path
     sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+    # a spawned child (DataLoader workers) would re-import the script without this hook: fork
+    if old_method is None and "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork")
     try:
         runpy.run_path(script, run_name="__main__")
         return 0
@@ -80,6 +85,7 @@ def run(script: str, args: Sequence[str]) -> int:
     finally:
         sys.argv = old_argv
         sys.path[:] = old_path
+        multiprocessing.set_start_method(old_method, force=True)
         sys.meta_path.remove(finder)
         for name in [n for n in sys.modules if n == "torch" or n.startswith("torch.")]:
             del sys.modules[name]

@@ -236,7 +236,7 @@ class Faulty(Dataset):
                 return {}[i]
             if self.fault == "exit":
                 os._exit(3)
-            time.sleep(1.5)
+            time.sleep(1.0)
         return i
 
 
@@ -256,8 +256,8 @@ def test_a_dead_worker_and_a_slow_one_are_reported():
     with pytest.raises(RuntimeError, match=r"^DataLoader worker \(pid\(s\) \d+\) exited "
                                            r"unexpectedly$"):
         list(_loader(Faulty("exit"), batch_size=1, num_workers=2))
-    with pytest.raises(RuntimeError, match=r"^DataLoader timed out after 0.5 seconds$"):
-        list(_loader(Faulty("slow"), batch_size=1, num_workers=1, timeout=0.5))
+    with pytest.raises(RuntimeError, match=r"^DataLoader timed out after 0.3 seconds$"):
+        list(_loader(Faulty("slow"), batch_size=1, num_workers=1, timeout=0.3))
 
 
 def test_worker_options_are_checked_as_pytorch_checks_them():
