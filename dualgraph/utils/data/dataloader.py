@@ -148,7 +148,7 @@ class DataLoader:
         if self.num_workers > 0:
             if not self.persistent_workers:
                 return MultiProcessIter(self)
-            if self._iterator is None:
+            if self._iterator is None or not self._iterator.alive:
                 self._iterator = MultiProcessIter(self)
             else:
                 self._iterator.reset()

@@ -161,6 +161,8 @@ def _worker_loop(state: dict, index_queue: Any, result_queue: Any, done: Any, ba
                 task = index_queue.get(timeout=STATUS_CHECK_INTERVAL)
             except queue.Empty:
                 continue
+            except (EOFError, OSError):  # the loader's end of the queue is gone
+                break
             if task is None:
                 break
             if isinstance(task, _Resume):
@@ -297,7 +299,7 @@ class MultiProcessIter:
         return self
 
     def __next__(self) -> Any:
-        if self._finalizer.alive is False:
+        if not self.alive:
             raise StopIteration
         while True:
             while self._recv < self._send:
@@ -369,6 +371,11 @@ class MultiProcessIter:
     def shutdown(self) -> None:
         """Stop the workers now (also run when the iterator is collected, or at exit)."""
         self._finalizer()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the workers still serve (not shut down after an error or a timeout)."""
+        return self._finalizer.alive
 
     def __getstate__(self) -> Any:
         raise TypeError(f"{type(self).__name__} cannot be pickled")
