@@ -186,8 +186,10 @@ class _Encoder:
             return records.encode_module(self, x, path, _where(path))
         if isinstance(x, (types.FunctionType, types.BuiltinFunctionType)):
             return records.encode_function(x, _where(path))
+        hint = "; save a compiled function with dg.jit.save(f, path)" if \
+            callable(getattr(x, "save", None)) and hasattr(x, "graph") else ""
         raise TypeError(f"save(): cannot store {_where(path)} of type {type(x).__name__}; a "
-                        f"saved object may hold {_STORABLE}")
+                        f"saved object may hold {_STORABLE}{hint}")
 
     def array(self, a: Any, path: tuple) -> dict:
         """A NumPy array (or scalar) of a dualgraph dtype, stored natively as a member."""

@@ -11,7 +11,7 @@ refused at save time, naming the attribute.
 Loading refuses a module by default, as PyTorch 2.6+ does, naming the class. With
 `weights_only=False` it rebuilds the tree; that is the one path on which loading imports code:
 
-1. The class path must be dotted identifiers without dunders.
+1. The class path must be dotted identifiers without dunders (but the module `__main__`).
 2. Its module is taken from `sys.modules`, or imported (which runs that module's top-level
    code); a module of the standard library that is not imported yet is refused unimported
    (it defines no nn.Module, and some run code when imported).
@@ -72,10 +72,20 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
+def _well_formed(path: str) -> bool:
+    """`module:qualname` of identifiers, with no dunder part but the module `__main__` (where
+    a script's classes live)."""
+    if not _CLASS_PATH.match(path):
+        return False
+    module, qualname = path.split(":")
+    parts = qualname.split(".") + ([] if module == "__main__" else module.split("."))
+    return not any(_dunder(p) for p in parts)
+
+
 def class_path(cls: type) -> str | None:
     """`module:qualname` when importing the module and looking the name up gives `cls`."""
     path = f"{cls.__module__}:{cls.__qualname__}"
-    if not _CLASS_PATH.match(path) or any(_dunder(p) for p in re.split("[.:]", path)):
+    if not _well_formed(path):
         return None
     obj: Any = sys.modules.get(cls.__module__)
     for part in cls.__qualname__.split("."):
@@ -167,8 +177,7 @@ def refusal(src: str, what: str, path: str) -> WeightsOnlyError:
 
 def check_path(dec: Any, where: str, x: Any, what: str) -> str:
     """A class or function path from the file, checked before it appears in any message."""
-    if not isinstance(x, str) or len(x) > MAX_CLASS_PATH or not _CLASS_PATH.match(x) or \
-            any(_dunder(p) for p in re.split("[.:]", x)):
+    if not isinstance(x, str) or len(x) > MAX_CLASS_PATH or not _well_formed(x):
         dec.fail(where, f"expected a {what} path 'package.module:Name' (identifiers, no "
                         f"dunders, at most {MAX_CLASS_PATH} characters), found {x!r:.80}")
     return x

@@ -233,6 +233,18 @@ def test_weights_only_false_rebuilds_the_module_tree():
     assert [n for n, _ in back.named_parameters()] == [n for n, _ in net.named_parameters()]
 
 
+def test_a_scripts_module_class_in_main_round_trips(monkeypatch):
+    main = sys.modules["__main__"]
+    cls = type("Net21c", (nn.Linear,), {"__module__": "__main__"})  # as a script defines it
+    monkeypatch.setattr(main, "Net21c", cls, raising=False)
+    net = cls(2, 3)
+    with pytest.raises(WeightsOnlyError, match="GLOBAL __main__.Net21c was not an allowed"):
+        _roundtrip(net)
+    back = _roundtrip(net, weights_only=False)
+    assert type(back) is cls
+    np.testing.assert_array_equal(back.weight.detach().numpy(), net.weight.detach().numpy())
+
+
 def test_a_rebuilt_module_trains_and_checkpoints_hold_modules():
     dg.manual_seed(1)
     net = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
