@@ -84,6 +84,7 @@ def _rows(batches) -> list:
 
 # ------------------------------------------------------------------------- loading in workers
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker")  # on 2 CPUs
 def test_workers_give_the_batches_of_a_single_process_loader_in_order():
     expected = _rows(DataLoader(Squares(11), batch_size=3))
     assert _rows(_loader(Squares(11), batch_size=3, num_workers=2)) == expected
@@ -258,6 +259,14 @@ def test_a_dead_worker_and_a_slow_one_are_reported():
         list(_loader(Faulty("exit"), batch_size=1, num_workers=2))
     with pytest.raises(RuntimeError, match=r"^DataLoader timed out after 0.3 seconds$"):
         list(_loader(Faulty("slow"), batch_size=1, num_workers=1, timeout=0.3))
+
+
+def test_more_workers_than_cpus_warn_as_pytorch_warns(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    with pytest.warns(UserWarning, match=r"^This DataLoader will create 2 worker processes in "
+                                         r"total. Our suggested max number of worker in current "
+                                         r"system is 1, which is smaller than"):
+        assert len(list(_loader(Squares(4), batch_size=2, num_workers=2))) == 2
 
 
 def test_worker_options_are_checked_as_pytorch_checks_them():

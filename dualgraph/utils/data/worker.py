@@ -30,6 +30,7 @@ import os
 import queue
 import random
 import traceback
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -219,6 +220,21 @@ def _context(ctx: Any) -> Any:
     return ctx
 
 
+def _warn_if_too_many(n: int) -> None:
+    """PyTorch's warning when more workers are started than the process has CPUs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if cpus is None or n > cpus:
+        where = "DataLoader is not able to compute a suggested max number of worker in current " \
+                "system." if cpus is None else \
+            f"Our suggested max number of worker in current system is {cpus}" + \
+            ("" if hasattr(os, "sched_getaffinity") else " (`cpuset` is not taken into account)") \
+            + ", which is smaller than what this DataLoader is going to create."
+        warnings.warn(f"This DataLoader will create {n} worker processes in total. {where} Please "
+                      "be aware that excessive worker creation might get DataLoader running slow "
+                      "or even freeze, lower the worker number to avoid potential slowness/freeze "
+                      "if necessary.", stacklevel=3)
+
+
 def _stop_workers(owner: int, workers: list, index_queues: list, result_queue: Any,
                   done: Any) -> None:
     """Tell every worker to stop, join it, terminate the ones that do not exit in time."""
@@ -249,6 +265,7 @@ class MultiProcessIter:
     with persistent workers the loader keeps it and `reset` starts the next epoch."""
 
     def __init__(self, loader: Any) -> None:
+        _warn_if_too_many(loader.num_workers)
         ctx = _context(loader.multiprocessing_context)
         self._n = loader.num_workers
         self._prefetch = loader.prefetch_factor
