@@ -202,7 +202,8 @@ def _lookup(dec: Any, where: str, path: str) -> Any:
         try:
             obj = inspect.getattr_static(obj, part)
         except AttributeError:
-            dec.fail(where, f"{path}: {modname} has no {qualname}")
+            dec.fail(where, f"{path}: {modname} has no {qualname} (define or import the class "
+                            "where it was defined before loading)")
     return obj
 
 

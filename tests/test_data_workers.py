@@ -6,6 +6,7 @@ and `RandomSampler(replacement=True)` draws lazily. Every test stops by itself (
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import multiprocessing
@@ -276,6 +277,8 @@ def test_worker_options_are_checked_as_pytorch_checks_them():
                                                    "specified in multiprocessing"),
              (dict(num_workers=1, prefetch_factor=-1), ValueError,
               "prefetch_factor option should be non-negative"),
+             (dict(num_workers=1, prefetch_factor=0), ValueError,
+              "prefetch_factor must be greater than 0"),
              (dict(persistent_workers=True), ValueError,
               "persistent_workers option needs num_workers > 0"),
              (dict(multiprocessing_context="fork"), ValueError,
@@ -288,6 +291,11 @@ def test_worker_options_are_checked_as_pytorch_checks_them():
         with pytest.raises(kind, match=message):
             DataLoader(Squares(), **kw)
     assert DataLoader(Squares(), num_workers=2).prefetch_factor == 2  # PyTorch's default
+    with pytest.raises(ValueError, match=r"timeout=5 bounds the wait for worker processes"):
+        iter(DataLoader(Squares(), timeout=5))  # PyTorch refuses it when iterated, too
+    with pytest.warns(UserWarning, match="no accelerator is found") if not dg.cuda.is_available() \
+            else contextlib.nullcontext():
+        DataLoader(Squares(), pin_memory=True)
 
 
 # ------------------------------------------------------------------------ RandomSampler

@@ -91,6 +91,10 @@ class DataLoader:
                               multiprocessing_context)
         if num_workers > 0 and prefetch_factor is None:
             prefetch_factor = 2
+        if pin_memory and pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be used "
+                          f"as the device,ignore pin_memory_device='{pin_memory_device}'.",
+                          stacklevel=2)
         if pin_memory:
             from ... import cuda
             if not cuda.is_available():
@@ -153,6 +157,10 @@ class DataLoader:
             else:
                 self._iterator.reset()
             return self._iterator
+        if self.timeout > 0:  # PyTorch's single-process iterator refuses it too
+            raise ValueError(f"DataLoader: timeout={self.timeout} bounds the wait for worker "
+                             "processes; it needs num_workers > 0 (PyTorch: "
+                             "'_SingleProcessDataLoaderIter requires timeout == 0')")
         # as PyTorch, every pass draws a base seed (the workers' seeds) from the generator,
         # with or without workers, so a seeded shuffle gives one order whatever num_workers is
         _base_seed(self.generator)
@@ -215,6 +223,9 @@ def _check_worker_options(num_workers: Any, timeout: Any, prefetch_factor: Any,
                          "prefetch_factor to None.")
     if prefetch_factor is not None and prefetch_factor < 0:
         raise ValueError("prefetch_factor option should be non-negative")
+    if num_workers > 0 and prefetch_factor == 0:  # PyTorch: an AssertionError when iterated
+        raise ValueError("prefetch_factor must be greater than 0 for multi-process loading "
+                         "(num_workers > 0): it is how many batches each worker loads ahead")
     if persistent_workers and num_workers == 0:
         raise ValueError("persistent_workers option needs num_workers > 0")
     if multiprocessing_context is not None:
