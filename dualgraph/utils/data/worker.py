@@ -27,6 +27,7 @@ import itertools
 import multiprocessing
 import multiprocessing.context
 import os
+import pickle
 import queue
 import random
 import traceback
@@ -102,6 +103,20 @@ class _KeyErrorMessage(str):
         return self
 
 
+def _pack(worker_id: int, data: Any) -> bytes:
+    """A result pickled here, in the worker: a batch that cannot be pickled comes back as an
+    error instead of being dropped by the queue's feeder thread (which would hang the loader)."""
+    try:
+        return pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        err = _WorkerError(worker_id, exc)
+        try:
+            return pickle.dumps(err, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # the exception's own type cannot be pickled: keep its text
+            err.exc_type = RuntimeError
+            return pickle.dumps(err, pickle.HIGHEST_PROTOCOL)
+
+
 def _np_seed(base_seed: int, worker_id: int) -> list[int]:
     """NumPy's seed for a worker: the 128-bit SeedSequence state of (worker_id, base_seed),
     equal to PyTorch's `_generate_state`, so `random` and NumPy streams never collide."""
@@ -168,7 +183,11 @@ def _worker_loop(state: dict, index_queue: Any, result_queue: Any, done: Any, ba
                 break
             if isinstance(task, _Resume):
                 result_queue.put((task, None))
-                ended, fetcher = False, _Fetcher(state)
+                ended = False
+                try:
+                    fetcher = _Fetcher(state)
+                except Exception as exc:
+                    init_error = _WorkerError(worker_id, exc)
                 continue
             if done.is_set() or ended:
                 continue
@@ -185,7 +204,7 @@ def _worker_loop(state: dict, index_queue: Any, result_queue: Any, done: Any, ba
                         data = _WorkerError(worker_id, exc)
                 except Exception as exc:
                     data = _WorkerError(worker_id, exc)
-            result_queue.put((idx, data))
+            result_queue.put((idx, _pack(worker_id, data)))
             del data, task, index
     except KeyboardInterrupt:  # the loader's process sees it too and stops the workers
         pass
@@ -333,7 +352,8 @@ class MultiProcessIter:
                 data = self._tasks.pop(self._recv)[1]
                 self._recv += 1
                 return self._deliver(data)
-            idx, data = self._get()
+            idx, blob = self._get()
+            data = pickle.loads(blob)  # pickled by our own worker (_pack)
             self._outstanding -= 1
             if isinstance(data, _StopIteration):
                 self._active[data.worker_id] = False
