@@ -162,6 +162,24 @@ def test_spawned_workers_load_the_same_batches():
     assert _rows(loader) == [[[0.0, 1.0, 2.0, 3.0], [0, 10, 20, 30]], [[4.0, 5.0], [40, 50]]]
 
 
+class SlowFirst(Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> int:
+        if i == 0:
+            time.sleep(0.6)
+        return i
+
+
+def test_in_order_false_yields_batches_as_they_arrive():
+    assert [int(b) for b in _loader(SlowFirst(), batch_size=None, num_workers=2)] == \
+        [0, 1, 2, 3]
+    early = [int(b) for b in _loader(SlowFirst(), batch_size=None, num_workers=2,
+                                     in_order=False)]
+    assert sorted(early) == [0, 1, 2, 3] and early[0] != 0
+
+
 # ------------------------------------------------------------------ workers' lifetime
 
 def test_workers_stop_when_a_pass_ends_or_is_abandoned():

@@ -122,6 +122,20 @@ def test_a_stream_that_cannot_seek_loads_and_a_compiled_function_loads_from_a_fi
     np.testing.assert_array_equal(g(dg.arange(3.0)).numpy(), [1.0, 3.0, 5.0])
 
 
+class _Endless:
+    """A stream that never ends (a hostile or broken peer)."""
+
+    def read(self, n: int = -1) -> bytes:
+        return b"\0" * (n if n > 0 else 1 << 20)
+
+
+def test_a_stream_is_read_only_up_to_the_size_bound():
+    from dualgraph.serialize import UnsafeFileError, read_dgm
+    with pytest.raises(UnsafeFileError, match=r"<_Endless>: the stream holds more than \d+ "
+                                              r"bytes; raise max_bytes"):
+        read_dgm(_Endless(), max_bytes=1000)
+
+
 def test_file_objects_in_the_wrong_mode_are_refused(tmp_path):
     with open(tmp_path / "t.txt", "w") as f, pytest.raises(TypeError, match=r"text mode.*'wb'"):
         dg.save(dg.ones(1), f)
