@@ -78,7 +78,7 @@ def normalize_index(index: Any, ndim: int) -> tuple:
 def _sequence_as_tuple(index: list) -> Any:
     """A list is one index tensor, unless it holds slices, None, ... or sequences (PyTorch's
     deprecated reading as a tuple)."""
-    if any(i is None or i is Ellipsis or isinstance(i, (slice, list, tuple)) or
+    if any(i is None or i is Ellipsis or isinstance(i, (slice, list, tuple, range)) or
            hasattr(i, "_data") for i in index):
         import warnings
         warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated "
@@ -109,9 +109,12 @@ def _index_entry(i: Any) -> Any:
         return i
     if hasattr(i, "__index__"):
         return i.__index__()
-    if isinstance(i, (list, tuple)) or hasattr(i, "__array__"):
+    if isinstance(i, (list, tuple, range)) or hasattr(i, "__array__"):
         from .creation import tensor
-        t = tensor(i)
+        from .ir.types import int64
+        # a range holds ints only, and an empty sequence selects nothing (PyTorch: int64)
+        empty = isinstance(i, (list, tuple, range)) and len(i) == 0
+        t = tensor(i, dtype=int64) if isinstance(i, range) or empty else tensor(i)
         if t._dtype.is_floating_point:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         return t

@@ -300,8 +300,12 @@ class Tensor(TensorOps, *mixins()):
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and spec:
-            return self.item().__format__(spec)
+        """A 0-d tensor formats its value (`f"{loss:.3f}"`, and `f"{t}"` gives `3.0`); any other
+        tensor takes only the empty spec, as in PyTorch."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
         return repr(self)
 
     def __reduce_ex__(self, protocol: int) -> Any:

@@ -34,18 +34,27 @@ def _producer() -> str:
     return f"dualgraph {getattr(dualgraph, '__version__', 'unknown')}"
 
 
-def write_dgm(path: str | os.PathLike, kind: str, graph: Graph | None,
+def source_name(target: Any) -> str:
+    """How messages name a file: its path, a file object's `name`, or `<BytesIO>`."""
+    if isinstance(target, (str, os.PathLike)):
+        src = os.fspath(target)
+        return src if isinstance(src, str) else src.decode(errors="replace")
+    name = getattr(target, "name", None)
+    return name if isinstance(name, str) else f"<{type(target).__name__}>"
+
+
+def write_dgm(path: str | os.PathLike | BinaryIO, kind: str, graph: Graph | None,
               tensors: Mapping[str, Any] | None, metadata: Mapping | None, *,
               keep_source: bool = True) -> None:
-    """Write a `.dgm` archive atomically (a temporary file in the same folder, then a rename).
+    """Write a `.dgm` archive atomically (a temporary file in the same folder, then a rename),
+    or into a binary file object (from its current position).
 
     `tensors` is the payload (e.g. a state dict); names starting with `graph/` are reserved for
     the graph's constants. `metadata` must be JSON data. Nothing is written if any part is
     invalid: the graph must pass `verify` and every array must have a dualgraph dtype. Nodes'
     source locations are stored without the author's directories, or not at all when
     `keep_source` is False."""
-    src = os.fspath(path)
-    src = src if isinstance(src, str) else src.decode(errors="replace")
+    src = source_name(path)
     if not isinstance(kind, str) or not kind:
         _fail(src, "kind", f"expected a non-empty string, found {kind!r}")
     arrays = {}
@@ -71,7 +80,10 @@ def write_dgm(path: str | os.PathLike, kind: str, graph: Graph | None,
                             "object"),
     }
     text = json.dumps(manifest, allow_nan=False).encode("utf-8")
-    _write_atomically(src, lambda f: _write_archive(f, text, members))
+    if isinstance(path, (str, os.PathLike)):
+        _write_atomically(src, lambda f: _write_archive(f, text, members))
+    else:
+        _write_archive(path, text, members)
 
 
 def _zip_info(name: str, compression: int) -> zipfile.ZipInfo:
@@ -119,17 +131,17 @@ class _Entry:
     nbytes: int
 
 
-def read_dgm(path: str | os.PathLike, *, max_bytes: int | None = None
+def read_dgm(path: str | os.PathLike | BinaryIO, *, max_bytes: int | None = None
              ) -> tuple[dict, Graph | None, dict[str, np.ndarray]]:
-    """Read a `.dgm` file: (manifest, verified graph or None, payload tensors by name).
+    """Read a `.dgm` file, from a path or a binary file object: (manifest, verified graph or
+    None, payload tensors by name).
 
     The file is treated as hostile (see the module docstring): every fault raises
     SerializationError. `max_bytes` bounds the archive's total uncompressed size (MAX_BYTES)."""
-    src = os.fspath(path)
-    src = src if isinstance(src, str) else src.decode(errors="replace")
+    src = source_name(path)
     limit = MAX_BYTES if max_bytes is None else max_bytes
     try:
-        return _read(src, limit)
+        return _read(src, limit, None if isinstance(path, (str, os.PathLike)) else path)
     except SerializationError:
         raise
     except Exception as exc:  # a path this loader does not foresee: still never another type
@@ -137,9 +149,10 @@ def read_dgm(path: str | os.PathLike, *, max_bytes: int | None = None
                                  "this is a bug in dualgraph's loader, please report it") from exc
 
 
-def _read(src: str, limit: int) -> tuple[dict, Graph | None, dict[str, np.ndarray]]:
+def _read(src: str, limit: int, fileobj: BinaryIO | None
+          ) -> tuple[dict, Graph | None, dict[str, np.ndarray]]:
     msrc = f"{src}: {MANIFEST}"  # the prefix of messages about the manifest's content
-    with _open_zip(src) as zf:
+    with _open_zip(src, fileobj, limit) as zf:
         infos = _check_directory(src, zf, limit)
         if MANIFEST not in infos:
             _fail(src, "", f"the archive has no {MANIFEST}")
@@ -154,14 +167,39 @@ def _read(src: str, limit: int) -> tuple[dict, Graph | None, dict[str, np.ndarra
     return manifest, graph, payload
 
 
-def _open_zip(src: str) -> zipfile.ZipFile:
+def _open_zip(src: str, fileobj: BinaryIO | None, limit: int) -> zipfile.ZipFile:
     try:
+        if fileobj is not None:
+            return zipfile.ZipFile(_seekable(src, fileobj, limit))
         if not stat.S_ISREG(os.stat(src).st_mode):
             _fail(src, "", "is not a regular file")
         return zipfile.ZipFile(src)
     except _ZIP_ERRORS as exc:
         _fail(src, "", f"cannot be opened as a zip archive (not a .dgm file, or truncated): "
                        f"{exc}", CorruptFileError)
+
+
+def _seekable(src: str, f: Any, limit: int) -> Any:
+    """A file object zipfile can read: `f` itself if it seeks, else its bytes read into memory,
+    never more than the archive may hold (its members plus their zip headers)."""
+    if isinstance(f, io.TextIOBase):
+        _fail(src, "", "is a text file object; open it in binary mode ('rb')")
+    if getattr(f, "seekable", lambda: False)():
+        return f
+    bound = limit + MAX_MANIFEST_BYTES + (1 << 20)
+    chunks, size = [], 0
+    while True:
+        chunk = f.read(min(1 << 20, bound - size + 1))
+        if not chunk:
+            return io.BytesIO(b"".join(chunks))
+        if not isinstance(chunk, bytes):
+            _fail(src, "", f"read() gave {type(chunk).__name__}, not bytes; open the file in "
+                           "binary mode ('rb')")
+        size += len(chunk)
+        if size > bound:
+            _fail(src, "", f"the stream holds more than {bound} bytes; raise max_bytes to load "
+                           "it", UnsafeFileError)
+        chunks.append(chunk)
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")

@@ -1,14 +1,16 @@
 """`DataLoader`: iterate a dataset in (optionally shuffled) batches, merged by a collate
-function. Loading runs in the calling process; `num_workers` and the other worker options are
-accepted for compatibility and have no effect."""
+function, in the calling process or (`num_workers=N`) in N worker processes (see worker.py)."""
 
 from __future__ import annotations
 
 import collections.abc
+import itertools
+import warnings
 from typing import Any, Callable, Iterator
 
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .worker import MultiProcessIter, _base_seed, _context
 
 __all__ = ["DataLoader", "default_collate", "default_convert"]
 
@@ -85,13 +87,26 @@ class DataLoader:
                  generator: Any = None, *, prefetch_factor: int | None = None,
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True) -> None:
-        if num_workers < 0:
-            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
-                             "disable multiprocessing.")
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers,
+                              multiprocessing_context)
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if pin_memory and pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be used "
+                          f"as the device,ignore pin_memory_device='{pin_memory_device}'.",
+                          stacklevel=2)
+        if pin_memory:
+            from ... import cuda
+            if not cuda.is_available():
+                warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                              "then device pinned memory won't be used.", stacklevel=2)
         self.dataset, self.num_workers = dataset, num_workers
         self.pin_memory, self.timeout = pin_memory, timeout
         self.worker_init_fn, self.prefetch_factor = worker_init_fn, prefetch_factor
+        self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers, self.in_order = persistent_workers, in_order
         self.generator = generator
+        self._iterator: MultiProcessIter | None = None  # kept with persistent workers
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle not in (None, False):
@@ -125,7 +140,30 @@ class DataLoader:
     def _auto_collation(self) -> bool:
         return self.batch_sampler is not None or (self._iterable and self.batch_size is not None)
 
+    @property
+    def _index_sampler(self) -> Any:
+        """What workers are handed per task: a batch of indices, one index, or (an
+        IterableDataset, read by each worker from its own copy) nothing."""
+        if self._iterable:
+            return _Forever()
+        return self.batch_sampler if self._auto_collation else self.sampler
+
     def __iter__(self) -> Iterator:
+        if self.num_workers > 0:
+            if not self.persistent_workers:
+                return MultiProcessIter(self)
+            if self._iterator is None or not self._iterator.alive:
+                self._iterator = MultiProcessIter(self)
+            else:
+                self._iterator.reset()
+            return self._iterator
+        if self.timeout > 0:  # PyTorch's single-process iterator refuses it too
+            raise ValueError(f"DataLoader: timeout={self.timeout} bounds the wait for worker "
+                             "processes; it needs num_workers > 0 (PyTorch: "
+                             "'_SingleProcessDataLoaderIter requires timeout == 0')")
+        # as PyTorch, every pass draws a base seed (the workers' seeds) from the generator,
+        # with or without workers, so a seeded shuffle gives one order whatever num_workers is
+        _base_seed(self.generator)
         if self._iterable:
             return self._iter_stream()
         if self.batch_sampler is None:
@@ -159,3 +197,39 @@ class DataLoader:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+
+
+class _Forever:
+    """The tasks of an IterableDataset's workers: no indices, as many as they can serve."""
+
+    def __iter__(self) -> Iterator:
+        return itertools.repeat(None)
+
+
+def _check_worker_options(num_workers: Any, timeout: Any, prefetch_factor: Any,
+                          persistent_workers: bool, multiprocessing_context: Any) -> None:
+    """PyTorch's checks of the worker options, with its messages."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int):
+        raise TypeError(f"DataLoader(): num_workers must be an int, got "
+                        f"{type(num_workers).__name__}")
+    if num_workers < 0:
+        raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                         "disable multiprocessing.")
+    if timeout < 0:
+        raise ValueError("timeout option should be non-negative")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("prefetch_factor option could only be specified in multiprocessing."
+                         "let num_workers > 0 to enable multiprocessing, otherwise set "
+                         "prefetch_factor to None.")
+    if prefetch_factor is not None and prefetch_factor < 0:
+        raise ValueError("prefetch_factor option should be non-negative")
+    if num_workers > 0 and prefetch_factor == 0:  # PyTorch: an AssertionError when iterated
+        raise ValueError("prefetch_factor must be greater than 0 for multi-process loading "
+                         "(num_workers > 0): it is how many batches each worker loads ahead")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+    if multiprocessing_context is not None:
+        if num_workers == 0:
+            raise ValueError("multiprocessing_context can only be used with multi-process "
+                             f"loading (num_workers > 0), but got num_workers={num_workers}")
+        _context(multiprocessing_context)

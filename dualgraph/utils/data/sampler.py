@@ -44,6 +44,9 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
+_CHUNK = 32  # indices drawn per call when sampling with replacement
+
+
 class RandomSampler(Sampler):
     """A new random permutation of the indices at each pass (or `num_samples` draws with
     replacement); reproducible with a seeded `generator`."""
@@ -68,8 +71,11 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         from ... import creation
         n, g = len(self.data_source), _generator(self.generator)
-        if self.replacement:
-            yield from creation.randint(0, n, (self.num_samples,), generator=g).tolist()
+        if self.replacement:  # drawn lazily, 32 at a time as PyTorch does: num_samples may be
+            # 10**10 (an "infinite" loader), far more indices than memory holds
+            for _ in range(self.num_samples // _CHUNK):
+                yield from creation.randint(0, n, (_CHUNK,), generator=g).tolist()
+            yield from creation.randint(0, n, (self.num_samples % _CHUNK,), generator=g).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from creation.randperm(n, generator=g).tolist()
