@@ -199,7 +199,7 @@ def test_frozen_cnn_has_no_batch_norm_left_and_matches(capture, dtype, tol, kw):
     frozen = dg.jit.freeze(mod)
     counts = frozen.graph.op_counts()
     assert not BN_OPS & set(counts), counts
-    assert counts["conv2d"] == 2 and counts["addmm"] + counts.get("matmul", 0) == 2
+    assert counts["conv2d"] == 2 and counts.get("addmm", 0) + counts.get("matmul", 0) == 2
     assert len(frozen.graph.inputs) == 1 and frozen.graph.meta["params"] == []
     with dg.no_grad():
         want = m(x).numpy()

@@ -217,8 +217,9 @@ def test_traced_call_without_grad_reports_its_graph_nodes_with_shapes_and_bytes(
     kernels = [e for e in prof.events() if e.cat == "kernel"]
     assert Counter(e.name for e in kernels) == _kernel_rows(traced.graph)
     assert all(e.cpu_parent.name == "graph::forward" for e in kernels)
-    relu = next(e for e in kernels if e.name == "kernel::relu")
-    assert relu.input_shapes == [[BATCH, HIDDEN]]
+    # the first layer's bias add and relu are one kernel over the matmul's product
+    relu = next(e for e in kernels if e.name == "kernel::fused[add, relu]")
+    assert relu.input_shapes == [[BATCH, HIDDEN], [HIDDEN]]
     assert relu.self_cpu_memory_usage == BATCH * HIDDEN * 4
 
 
@@ -438,7 +439,7 @@ def test_cli_profile_prints_the_table_and_writes_a_trace(tmp_path):
     assert rc == 0
     row = next(line for line in text.splitlines() if "graph::forward" in line)
     assert row.split()[-1] == "3"
-    assert "kernel::addmm" in text and "kernel::relu" in text and "3 calls of" in text
+    assert "kernel::matmul" in text and "kernel::fused[add, relu]" in text and "3 calls of" in text
     trace = json.loads((tmp_path / "t.json").read_text())
     assert sum(e["name"] == "graph::forward" for e in trace["traceEvents"]) == 3
     assert main(["profile", str(tmp_path / "mlp.dgm"), "--input", str(tmp_path / "x.npy"),
