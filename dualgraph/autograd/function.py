@@ -330,6 +330,9 @@ class _DelayedError(Node):
 
     __slots__ = ("_msg",)
 
+    def name(self) -> str:
+        return "Error"  # PyTorch's name: grad_fn=<Error>
+
     def apply(self, grads: list) -> Sequence:
         raise RuntimeError(self._msg)
 
