@@ -18,6 +18,7 @@ the method families, which import this module).
 from __future__ import annotations
 
 import operator
+import threading
 import warnings
 from typing import Any
 
@@ -109,8 +110,51 @@ def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
 
 # ------------------------------------------------------------------------------------ helpers
 
+class _DefaultDevice(threading.local):
+    def __init__(self) -> None:
+        self.device = CPU
+
+
+_default_device = _DefaultDevice()  # per thread, as PyTorch keeps it
+
+
+def set_default_device(device: Any) -> None:
+    """Where factory functions (`tensor`, `zeros`, `rand`, `arange`, `eye`, ...) put tensors
+    when no `device=` is given, on this thread; `None` restores `cpu`. `*_like`, `new_*` and
+    `from_numpy` keep their source's device, as in PyTorch. Only `cpu`, and `cuda` where a GPU is
+    present, exist here."""
+    if device is None:
+        _default_device.device = CPU
+        return
+    if isinstance(device, int) and not isinstance(device, bool):  # PyTorch: an accelerator index
+        if not _cuda_usable():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+    dev = Device(device)
+    if dev.type == "cuda" and not _cuda_usable():
+        raise RuntimeError(f"set_default_device(): {dev} is not available here (CuPy with a GPU "
+                           "is needed); use 'cpu'")
+    _default_device.device = dev
+
+
+def get_default_device() -> Device:
+    """The device factory functions use when none is given (`device(type='cpu')` unless
+    `set_default_device` changed it); plain `cuda` is reported with its index."""
+    return _default_device.device.placement()
+
+
+def _cuda_usable() -> bool:
+    from .backends.cupy_backend import import_cupy
+    try:
+        import_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _device(device: Any) -> Device:
-    return CPU if device is None else Device(device).placement()
+    if device is None:
+        return _default_device.device.placement()
+    return Device(device).placement()
 
 
 def _placed(attrs: dict, device: Any) -> dict:
@@ -267,7 +311,16 @@ def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
         from .backends import backend_for
         array = backend_for(dev).asarray(array)
     t = _wrap(array, d, dev)
+    _mark_inference(t)
     return t.requires_grad_(True) if requires_grad else t
+
+
+def _mark_inference(t: Any) -> None:
+    """A tensor made inside `inference_mode` without an op (`tensor`, `from_numpy`) is an
+    inference tensor, as the ones ops make there are."""
+    from .tensor import InferenceVersion, inference_state
+    if inference_state.enabled:
+        t._version = InferenceVersion()
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Any:
@@ -287,7 +340,9 @@ def from_numpy(array: np.ndarray) -> Any:
     from .tensor import _wrap
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
-    return _wrap(array, dtype_from_numpy(array.dtype), CPU)
+    t = _wrap(array, dtype_from_numpy(array.dtype), CPU)
+    _mark_inference(t)
+    return t
 
 
 # ---------------------------------------------------------------------- deterministic sources

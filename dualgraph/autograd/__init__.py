@@ -13,7 +13,8 @@ from typing import Any
 from . import function, graph
 from .engine import backward, grad
 from .function import Function, once_differentiable
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                        no_grad, set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck
 
 
@@ -33,4 +34,4 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
 
 
 __all__ = ["Function", "once_differentiable", "function", "Variable", "backward", "grad", "enable_grad", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "gradcheck", "GradcheckError", "graph"]
+           "set_grad_enabled", "inference_mode", "is_inference_mode_enabled", "gradcheck", "GradcheckError", "graph"]

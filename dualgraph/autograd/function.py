@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 
 from ..backends import backend_for
 from ..dispatch import current
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, _wrap, inference_state
 from .grad_mode import state as grad_state
 from .graph import NO_EDGE, Node, SavedOutput, _seq, gradient_edge, save_tensor, unpack_saved
 
@@ -254,7 +254,7 @@ def run_forward(cls: type, ctx: Any, args: tuple, kwargs: dict) -> Any:
 def apply_eager(cls: type, args: tuple, kwargs: dict) -> Any:
     """`cls.apply` in eager mode."""
     is_tensor = tuple(isinstance(a, Tensor) for a in args)
-    recording = grad_state.enabled
+    recording = grad_state.enabled and not inference_state.enabled
     needs = tuple(t and a._requires_grad for a, t in zip(args, is_tensor))  # PyTorch: whatever
     requires = recording and any(needs)  # the grad mode, as `ctx.needs_input_grad` shows
     ctx = new_ctx(cls, needs)

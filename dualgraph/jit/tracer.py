@@ -288,6 +288,13 @@ class Tracer(Interpreter):
         if not isinstance(target, TracerTensor) or target._tracer is not self:
             raise trace_error(f"{op.name}_() writes into a tensor from outside the trace",
                               "pass the tensor in as an input, or write out of place")
+        if op.kind == VIEW:  # `x.t_()`: x becomes the view (jit/trace.py refuses it on inputs)
+            out = self.process(op, inputs, attrs)
+            if target._tview is not None:
+                target._tview = out._tview
+            self._stamp += 1
+            target._value, target._tstamp = out._value, self._stamp
+            return target
         from ..eager import can_cast
         new = self._emit(op, [self.value_of(x) for x in inputs], _plain_attrs(attrs))
         old_type = self.current(target).type
