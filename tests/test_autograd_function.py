@@ -494,3 +494,31 @@ def test_tracing_refuses_tensors_hidden_in_keywords():
     x = _x()
     with pytest.raises(dg.TraceError, match="a tensor inside a keyword argument"):
         dg.jit.trace(lambda t: Scale.apply(t, k=t), (x,))
+
+
+def test_tracing_explains_what_a_traced_forward_cannot_do():
+    class Dirty(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Peek(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * float(x.sum())
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(dg.TraceError, match="marks inputs dirty"):
+        dg.jit.trace(lambda t: Dirty.apply(t * 1), (dg.ones(2),))
+    with pytest.raises(dg.TraceError, match=r"while tracing Peek.apply\(\): its forward runs once "
+                                            "on symbolic tensors"):
+        dg.jit.trace(lambda t: Peek.apply(t), (dg.ones(2),))

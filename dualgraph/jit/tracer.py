@@ -375,8 +375,18 @@ def _probe(cls: type, args: tuple, kwargs: dict, positions: tuple, types: list,
         probe_args[i] = probe.wrap(scratch.add_input(t, f"x{i}"))
     needs = tuple(i in positions and types[positions.index(i)].dtype.is_floating_point
                   for i in range(len(args)))
-    with interpreting(probe):
-        out = run_forward(cls, new_ctx(cls, needs), tuple(probe_args), kwargs)
+    ctx = new_ctx(cls, needs)
+    try:
+        with interpreting(probe):
+            out = run_forward(cls, ctx, tuple(probe_args), kwargs)
+    except TraceError as exc:
+        raise TraceError(f"{exc}\n(while tracing {name}: its forward runs once on symbolic "
+                         "tensors; every tensor it reads must be an argument of apply, and it "
+                         "cannot take Python values from tensors)") from None
+    if ctx.dirty_tensors:
+        raise trace_error(f"{name}: forward marks inputs dirty (changes them in place), which a "
+                          "traced graph cannot express for a Python function",
+                          "return a new tensor instead of changing the input")
     if isinstance(out, list):
         raise trace_error(f"{name}: forward returned a list; a traced Function returns a "
                           "tensor or a tuple", "return tuple(...)")
