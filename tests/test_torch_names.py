@@ -251,15 +251,114 @@ def test_every_pytorch_namespace_inplace_function_with_an_op_exists():
     have = [n for n in TORCH_INPLACE if hasattr(dg, n)]
     missing = sorted(set(TORCH_INPLACE) - set(have))
     assert len(TORCH_INPLACE) == 74
-    # what is left needs ops dualgraph does not have yet (erf, xlogy, celu, ...), or the
+    # what is left needs ops dualgraph does not have yet (i0, gcd, celu, ...), or the
     # namespace dropout family
     assert missing == ['addmv_', 'alpha_dropout_', 'as_strided_', 'celu_', 'conj_physical_',
-                       'deg2rad_', 'dropout_', 'embedding_renorm_', 'erf_', 'erfc_',
-                       'feature_alpha_dropout_', 'feature_dropout_', 'gcd_', 'i0_', 'lcm_',
-                       'ldexp_', 'logit_', 'rad2deg_', 'resize_as_sparse_', 'rrelu_', 'selu_',
-                       'sinc_', 'threshold_', 'xlogy_']
+                       'dropout_', 'embedding_renorm_', 'feature_alpha_dropout_',
+                       'feature_dropout_', 'gcd_', 'i0_', 'lcm_', 'resize_as_sparse_', 'rrelu_',
+                       'selu_', 'threshold_']
     for name in missing:
         assert not hasattr(dg.Tensor, name) or name == "as_strided_"
+
+
+# ------------------------------------------------- erf, erfc, deg2rad, rad2deg, sinc, logit, ...
+
+# PyTorch 2.13 on tensor([0.3, -0.7, 0.0, 2.0], requires_grad=True): value, then the gradient of
+# the sum, and the node name
+_UNARY_TORCH = {
+    "erf": ([0.3286267817020416, -0.6778011918067932, 0.0, 0.9953222870826721],
+            [1.0312609672546387, 0.6912749409675598, 1.128379225730896, 0.02066698670387268],
+            "ErfBackward0"),
+    "erfc": ([0.6713732481002808, 1.6778011322021484, 1.0, 0.004677734803408384],
+             [-1.0312609672546387, -0.6912749409675598, -1.128379225730896,
+              -0.02066698670387268], "ErfcBackward0"),
+    "deg2rad": ([0.005235987715423107, -0.012217304669320583, 0.0, 0.03490658476948738],
+                [0.01745329238474369] * 4, "Deg2RadBackward0"),
+    "rad2deg": ([17.18873405456543, -40.1070442199707, 0.0, 114.59156036376953],
+                [57.295780181884766] * 4, "Rad2DegBackward0"),
+    "sinc": ([0.858393669128418, 0.36788302659988403, 1.0, 2.7827534054836178e-08],
+             [-0.9020284414291382, 1.365240216255188, 0.0, 0.5], "SincBackward0"),
+    "logit": ([-0.8472977876663208, np.nan, -np.inf, np.nan],
+              [4.761904716491699, np.nan, np.inf, np.nan], "LogitBackward0"),
+}
+
+
+@pytest.mark.parametrize("name", list(_UNARY_TORCH))
+def test_special_functions_match_pytorch(name):
+    value, grad, node = _UNARY_TORCH[name]
+    x = dg.tensor([0.3, -0.7, 0.0, 2.0], requires_grad=True)
+    y = getattr(dg, name)(x)
+    y.sum().backward()
+    assert y.grad_fn.name() == node
+    np.testing.assert_allclose(y.detach().numpy(), value, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-5, atol=1e-7)
+    assert getattr(dg, name)(dg.tensor([1, 2, 0])).dtype == dg.float32  # ints: the default float
+    assert getattr(dg, name)(dg.tensor([0.5], dtype=dg.float16)).dtype == dg.float16
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        getattr(dg, name + "_")(dg.tensor([1, 2]))
+    t = dg.tensor([0.25, 0.5])
+    assert getattr(dg, name + "_")(t) is t
+    np.testing.assert_allclose(t.numpy(), getattr(dg, name)(dg.tensor([0.25, 0.5])).numpy())
+
+
+def test_special_function_edges_as_pytorch():
+    sinc = dg.sinc(dg.tensor([0.0, 1.0, 0.5, float("nan"), float("inf")]))
+    np.testing.assert_allclose(sinc.numpy(), [1.0, -2.7827534054836178e-08, 0.6366197466850281,
+                                              np.nan, np.nan], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(dg.erfc(dg.tensor([10.0, -10.0, 5.0])).numpy(),
+                               [1.401298464324817e-45, 2.0, 1.5374598295869735e-12], rtol=1e-6)
+    x = dg.tensor([0.0, 0.05, 0.3, 0.97, 1.0], requires_grad=True)
+    y = dg.logit(x, eps=0.1)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [-2.1972246170043945, -2.1972246170043945,
+                                                    -0.8472977876663208, 2.1972243785858154,
+                                                    2.1972243785858154], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 4.761904716491699, 0.0, 0.0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(dg.logit(dg.tensor([0.2]), 0.1).numpy(), [-1.3863], atol=1e-4)
+    np.testing.assert_allclose(dg.logit(dg.tensor([0.2, 0.0]), 0.7).numpy(), [0.8473, 0.8473],
+                               atol=1e-4)
+    assert dg.logit(dg.tensor([0.2, 0.0]), -0.1).tolist()[1] == -np.inf
+    assert dg.logit_(dg.tensor([0.2, 0.0]), 0.1).tolist() == pytest.approx([-1.3863, -2.1972],
+                                                                           abs=1e-4)
+
+
+def test_xlogy_and_ldexp_as_pytorch():
+    x = dg.tensor([0.0, 1.0, 2.0, 0.0, 3.0], requires_grad=True)
+    y = dg.tensor([0.0, 2.0, 0.5, float("nan"), 0.0], requires_grad=True)
+    r = dg.xlogy(x, y)
+    r.sum().backward()
+    assert r.grad_fn.name() == "XlogyBackward0"
+    np.testing.assert_allclose(r.detach().numpy(), [0.0, 0.6931471824645996, -1.3862943649291992,
+                                                    np.nan, -np.inf], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.6931471824645996, -0.6931471824645996,
+                                                np.nan, -np.inf], rtol=1e-6)
+    np.testing.assert_allclose(y.grad.numpy(), [np.nan, 0.5, 4.0, np.nan, np.inf], rtol=1e-6)
+    w = dg.tensor([3.0], requires_grad=True)
+    assert dg.xlogy(2, w).grad_fn.name() == "XlogyBackward1"
+    assert dg.xlogy(w, 2).grad_fn.name() == "XlogyBackward2"
+    assert dg.xlogy(2, dg.tensor([3.0])).tolist() == pytest.approx([2.1972], abs=1e-4)
+    assert dg.xlogy(dg.tensor([1, 2]), dg.tensor([3, 4])).tolist() == pytest.approx(
+        [1.0986, 2.7726], abs=1e-4)
+    assert list(dg.xlogy(dg.tensor([[1.0], [2.0]]), dg.tensor([3.0, 4.0])).shape) == [2, 2]
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type Long"):
+        dg.xlogy_(dg.tensor([1, 2]), dg.tensor([3.0, 4.0]))
+    assert dg.ldexp(dg.tensor([1.0, 2.0]), dg.tensor([2, 3])).tolist() == [4.0, 16.0]
+    assert dg.ldexp(dg.tensor([1, 2]), dg.tensor([2, 3])).tolist() == [4.0, 16.0]
+    assert dg.ldexp(dg.tensor([1.0, 2.0]), dg.tensor([0.5, -1.0])).tolist() == pytest.approx(
+        [1.4142, 1.0], abs=1e-4)
+    with pytest.raises(TypeError, match=r"ldexp\(\): argument 'other' \(position 2\) must be "
+                                        "Tensor, not int"):
+        dg.ldexp(dg.tensor([1.0, 2.0]), 2)
+    a = dg.tensor([1.0, 2.0], requires_grad=True)
+    e = dg.tensor([2.0, 3.0], requires_grad=True)
+    r = dg.ldexp(a, e)
+    r.sum().backward()
+    assert r.grad_fn.name() == "LdexpBackward0"
+    assert a.grad.tolist() == [4.0, 8.0]
+    np.testing.assert_allclose(e.grad.numpy(), [2.7725887298583984, 11.090354919433594],
+                               rtol=1e-6)
 
 
 # ----------------------------------------------------------------- in-place shape methods

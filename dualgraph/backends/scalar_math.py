@@ -19,7 +19,7 @@ from numba import njit
 from .fastmath import fast_erf, fast_exp, fast_log, fast_tanh  # noqa: F401
 
 exp, log, sqrt, tanh = np.exp, np.log, np.sqrt, np.tanh
-erf = math.erf
+erf, erfc = math.erf, math.erfc
 sin, cos, tan = np.sin, np.cos, np.tan
 asin, acos, atan = np.arcsin, np.arccos, np.arctan
 sinh, cosh = np.sinh, np.cosh
