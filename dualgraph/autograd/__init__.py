@@ -33,5 +33,6 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     return t
 
 
-__all__ = ["Function", "once_differentiable", "function", "Variable", "backward", "grad", "enable_grad", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "inference_mode", "is_inference_mode_enabled", "gradcheck", "GradcheckError", "graph"]
+__all__ = ["Function", "once_differentiable", "function", "Variable", "backward", "grad",
+           "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled", "gradcheck", "GradcheckError", "graph"]

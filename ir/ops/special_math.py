@@ -45,7 +45,8 @@ def _unary(name, vjp, ref, template, lo=-2.0, hi=2.0, save_inputs=(0,), **extra)
 _erf_ref = np.vectorize(math.erf, otypes=[np.float64])
 _erfc_ref = np.vectorize(math.erfc, otypes=[np.float64])
 
-ERF = _unary("erf", lambda ctx, g: (g * _TWO_OVER_SQRT_PI * (-ctx.inputs[0] * ctx.inputs[0]).exp(),),
+ERF = _unary("erf", lambda ctx, g: (g * _TWO_OVER_SQRT_PI *
+                                    (-ctx.inputs[0] * ctx.inputs[0]).exp(),),
              _erf_ref, "erf({0})")
 ERFC = _unary("erfc", lambda ctx, g: (g * -_TWO_OVER_SQRT_PI *
                                       (-ctx.inputs[0] * ctx.inputs[0]).exp(),),
