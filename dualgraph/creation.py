@@ -18,7 +18,6 @@ the method families, which import this module).
 from __future__ import annotations
 
 import operator
-import threading
 import warnings
 from typing import Any
 
@@ -26,8 +25,9 @@ import numpy as np
 
 from .dispatch import bind
 from .ir import get
-from .ir.types import (CPU, Device, DType, dtype_from_name, dtype_from_numpy,
-                       get_default_dtype, int64, promote_types, scalar_dtype)
+from .ir.types import (CPU, Device, DType, default_device, dtype_from_name, dtype_from_numpy,
+                       get_default_dtype, int64, promote_types, scalar_dtype,
+                       set_default_device_value)
 from .size import SymDim
 
 FULL, EYE, ARANGE, LINSPACE, LOGSPACE = (get("full"), get("eye"), get("arange"),
@@ -110,21 +110,13 @@ def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
 
 # ------------------------------------------------------------------------------------ helpers
 
-class _DefaultDevice(threading.local):
-    def __init__(self) -> None:
-        self.device = CPU
-
-
-_default_device = _DefaultDevice()  # per thread, as PyTorch keeps it
-
-
 def set_default_device(device: Any) -> None:
     """Where factory functions (`tensor`, `zeros`, `rand`, `arange`, `eye`, ...) put tensors
     when no `device=` is given, on this thread; `None` restores `cpu`. `*_like`, `new_*` and
     `from_numpy` keep their source's device, as in PyTorch. Only `cpu`, and `cuda` where a GPU is
     present, exist here."""
     if device is None:
-        _default_device.device = CPU
+        set_default_device_value(CPU)
         return
     if isinstance(device, int) and not isinstance(device, bool):  # PyTorch: an accelerator index
         if not _cuda_usable():
@@ -133,13 +125,14 @@ def set_default_device(device: Any) -> None:
     if dev.type == "cuda" and not _cuda_usable():
         raise RuntimeError(f"set_default_device(): {dev} is not available here (CuPy with a GPU "
                            "is needed); use 'cpu'")
-    _default_device.device = dev
+    set_default_device_value(dev)
 
 
 def get_default_device() -> Device:
     """The device factory functions use when none is given (`device(type='cpu')` unless
-    `set_default_device` changed it); plain `cuda` is reported with its index."""
-    return _default_device.device.placement()
+    `set_default_device` or a `with dg.device(...)` block changed it); plain `cuda` is
+    reported with its index."""
+    return default_device()
 
 
 def _cuda_usable() -> bool:
@@ -153,7 +146,7 @@ def _cuda_usable() -> bool:
 
 def _device(device: Any) -> Device:
     if device is None:
-        return _default_device.device.placement()
+        return default_device()
     return Device(device).placement()
 
 

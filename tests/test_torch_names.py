@@ -170,6 +170,21 @@ def test_default_device_cuda_places_factories(default_device):
     assert x.device == dg.device("cpu") and dg.zeros_like(x).device == dg.device("cpu")
 
 
+def test_device_as_a_context_manager(default_device):
+    with dg.device("cpu") as d:  # PyTorch: `as` gives the device
+        assert d == dg.device("cpu") and dg.get_default_device() == dg.device("cpu")
+        assert dg.zeros(1).device == dg.device("cpu")
+        with dg.device("cpu"):
+            assert dg.ones(1).device == dg.device("cpu")
+    assert dg.get_default_device() == dg.device("cpu")
+    if NO_GPU:
+        with dg.device("cuda"):  # placing is what fails, as in PyTorch without CUDA
+            assert dg.get_default_device() == dg.device("cuda", 0)
+            with pytest.raises(RuntimeError, match="CUDA is not available"):
+                dg.zeros(1)
+        assert dg.zeros(1).device == dg.device("cpu")
+
+
 def test_default_device_is_per_thread(default_device):
     dg.set_default_device("cpu")
     seen = []
