@@ -522,3 +522,32 @@ def test_tracing_explains_what_a_traced_forward_cannot_do():
     with pytest.raises(dg.TraceError, match=r"while tracing Peek.apply\(\): its forward runs once "
                                             "on symbolic tensors"):
         dg.jit.trace(lambda t: Peek.apply(t), (dg.ones(2),))
+
+
+def test_a_scripted_loop_keeps_one_ctx_per_iteration():
+    class SinTenfold(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * x.cos() * 10
+
+    def body(x, n):
+        for _ in range(n):
+            x = SinTenfold.apply(x) * 0.9
+        return x.sum()
+
+    scripted = dg.jit.script(body)
+    x = _x((0.3, -0.5))
+    scripted(x, 3).backward()
+    got = x.grad.numpy().copy()
+    x.grad = None
+    body(x, 3).backward()
+    np.testing.assert_allclose(got, x.grad.numpy(), rtol=1e-6)
+    loop = next(n for n in scripted.graph.nodes if n.op.name == "loop")
+    key = next(n for n in loop.blocks[0].nodes if n.op.name == "python_function").attrs["call"]
+    assert len(CALLS[key].live) == 0  # every iteration's ctx freed after backward
