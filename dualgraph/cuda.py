@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from . import creation as _creation
 from .methods.creation import CUDA_LEGACY_TYPES as _legacy
 
 globals().update(_legacy)
@@ -44,8 +45,7 @@ def manual_seed(seed: int) -> None:
     does on a machine without CUDA (there is no GPU generator to seed)."""
     seed = int(seed)  # PyTorch's conversion: a str of digits or a float is accepted
     if is_available():
-        from .creation import manual_seed as seed_default
-        seed_default(seed)
+        _creation.manual_seed(seed)
 
 
 def manual_seed_all(seed: int) -> None:
