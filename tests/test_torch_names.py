@@ -270,8 +270,8 @@ def test_every_pytorch_namespace_inplace_function_with_an_op_exists():
     # namespace dropout family
     assert missing == ['addmv_', 'alpha_dropout_', 'as_strided_', 'celu_', 'conj_physical_',
                        'dropout_', 'embedding_renorm_', 'feature_alpha_dropout_',
-                       'feature_dropout_', 'gcd_', 'i0_', 'lcm_', 'resize_as_sparse_', 'rrelu_',
-                       'selu_', 'threshold_']
+                       'feature_dropout_', 'i0_', 'resize_as_sparse_', 'rrelu_', 'selu_',
+                       'threshold_']
     for name in missing:
         assert not hasattr(dg.Tensor, name) or name == "as_strided_"
 
@@ -374,6 +374,26 @@ def test_xlogy_and_ldexp_as_pytorch():
     assert a.grad.tolist() == [4.0, 8.0]
     np.testing.assert_allclose(e.grad.numpy(), [2.7725887298583984, 11.090354919433594],
                                rtol=1e-6)
+
+
+def test_gcd_and_lcm_as_pytorch():
+    a, b = dg.tensor([12, -18, 0, 7]), dg.tensor([8, 12, 0, -21])
+    assert dg.gcd(a, b).tolist() == [4, 6, 0, 7] and dg.lcm(a, b).tolist() == [24, 36, 0, 21]
+    assert dg.gcd(a.int(), b).dtype == dg.int64
+    assert dg.gcd(a, dg.tensor([6])).tolist() == [6, 6, 6, 1]
+    # PyTorch wraps the product, then takes abs: 3162774884111613952 (NumPy's lcm gives -...)
+    assert dg.lcm(dg.tensor([2 ** 40]), dg.tensor([3 ** 20])).tolist() == [3162774884111613952]
+    assert dg.lcm(dg.tensor([100], dtype=dg.int8), dg.tensor([3], dtype=dg.int8)).tolist() == [44]
+    c = a.clone()
+    assert dg.gcd_(c, b) is c and c.tolist() == [4, 6, 0, 7]
+    assert a.clone().lcm_(b).tolist() == [24, 36, 0, 21]
+    for bad, kind in ((a.float(), "Float"), (a > 0, "Bool")):
+        with pytest.raises(NotImplementedError, match=f'"gcd_cpu" not implemented for '
+                                                      f"'{kind}'"):
+            dg.gcd(bad, bad)
+    with pytest.raises(TypeError, match=r"gcd\(\): argument 'other' \(position 2\) must be "
+                                        "Tensor, not int"):
+        dg.gcd(a, 4)
 
 
 # ----------------------------------------------------------------- in-place shape methods

@@ -29,6 +29,7 @@ floor, ceil, trunc = np.floor, np.ceil, np.trunc
 fmod, atan2, hypot, copysign = np.fmod, np.arctan2, np.hypot, np.copysign
 isnan, isinf, isfinite = np.isnan, np.isinf, np.isfinite
 sign = np.sign
+gcd = np.gcd
 round = np.rint  # noqa: A001 - PyTorch's round: half to even, a float result
 maximum, minimum, fmax, fmin = np.maximum, np.minimum, np.fmax, np.fmin
 

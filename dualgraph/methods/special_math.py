@@ -1,6 +1,6 @@
 """Tensor methods and `dualgraph.*` functions of the special-function family (ops in
 `ir/ops/special_math.py`): `erf`, `erfc`, `deg2rad`, `rad2deg`, `sinc`, `logit`, `xlogy`,
-`ldexp`, each with its `_` in-place method (the namespace's in-place forms come from those
+`ldexp`, `gcd`, `lcm`, each with its `_` in-place method (the namespace's in-place forms come from those
 methods: `methods/inplace.py`)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from ..dispatch import bind, bind_inplace
 from ..ir import get
 
 LOGIT, XLOGY, LDEXP = get("logit"), get("xlogy"), get("ldexp")
+_BINARY = ("gcd", "lcm")  # both arguments tensors, as PyTorch's binding requires
 _UNARY = ("erf", "erfc", "deg2rad", "rad2deg", "sinc")
 
 
@@ -101,6 +102,26 @@ def _unary(name: str) -> tuple:
                  for f, n in ((fn, name), (method, name), (method_, name + "_")))
 
 
+def _binary(name: str) -> tuple:
+    op = get(name)
+
+    def fn(input: Any, other: Any, *, out: Any = None) -> Any:
+        _need_tensor(name, input, 1, "input")
+        _need_tensor(name, other, 2, "other")
+        return _out(name, bind(op, (input, other)), out, (input, other))
+
+    def method(self: Any, other: Any) -> Any:
+        _need_tensor(name, other, 1, "other")
+        return bind(op, (self, other))
+
+    def method_(self: Any, other: Any) -> Any:
+        _need_tensor(name + "_", other, 1, "other")
+        return bind_inplace(op, (self, other))
+
+    return tuple(_named(f, n, f"Elementwise `{name}` of integers (PyTorch's `torch.{name}`).")
+                 for f, n in ((fn, name), (method, name), (method_, name + "_")))
+
+
 def _named(fn: Callable, name: str, doc: str) -> Callable:
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -108,8 +129,8 @@ def _named(fn: Callable, name: str, doc: str) -> Callable:
 
 
 __all__ = ["logit", "xlogy", "ldexp"]
-for _name in _UNARY:
-    _fn, _method, _method_ = _unary(_name)
+for _name in _UNARY + _BINARY:
+    _fn, _method, _method_ = (_unary if _name in _UNARY else _binary)(_name)
     globals()[_name] = _fn
     setattr(Methods, _name, _method)
     setattr(Methods, _name + "_", _method_)

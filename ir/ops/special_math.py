@@ -1,5 +1,6 @@
 """Special functions and conversions PyTorch has on its namespace: `erf`, `erfc`, `deg2rad`,
-`rad2deg`, `sinc`, `logit`, `xlogy`, `ldexp` (each with its in-place form).
+`rad2deg`, `sinc`, `logit`, `xlogy`, `ldexp`, and integer `gcd`, `lcm` (each with its in-place
+form).
 
 Dtypes as PyTorch: integers and bools compute in the default float. Values and gradients at the
 edges follow PyTorch's kernels: `sinc(0) = 1` with gradient 0; `logit` without `eps` (or with a
@@ -197,3 +198,54 @@ LDEXP = register(OpDef(
     save_inputs=(0, 1), inplace_variant=True, samples=_ldexp_samples,
     ref=lambda x, e: np.asarray(x, dtype=np.float64) * np.exp2(np.asarray(e, dtype=np.float64)),
     doc="input * 2 ** other (any real exponent), broadcast."))
+
+
+# ------------------------------------------------------------------------------- gcd, lcm
+
+def _ints_only(op: str):
+    """Integers only, as PyTorch's "gcd_cpu" not implemented for 'Float' / 'Bool'."""
+    names = {"float16": "Half", "float32": "Float", "float64": "Double", "bool": "Bool"}
+
+    def rule(operands, attrs):
+        d, _ = meta.promote(operands, attrs)
+        if d.is_floating_point or d.name == "bool":
+            raise NotImplementedError(f"{op}(): \"{op}_cpu\" not implemented for "
+                                      f"'{names[d.name]}'")
+        return d, d
+    rule.ignores_attrs = True
+    return rule
+
+
+def _lcm_ref(a, b):
+    """PyTorch's lcm: |a / gcd(a, b) * b| in the integer type (wrapping), 0 where gcd is 0."""
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    dtype = np.result_type(a, b)
+    out = np.zeros(a.shape, dtype=dtype)
+    for i in np.ndindex(a.shape):
+        x, y = int(a[i]), int(b[i])
+        g = math.gcd(x, y)
+        if g:
+            v = abs(int(np.asarray(x // g * y).astype(dtype)))  # the product wraps, then abs
+            out[i] = np.asarray(v).astype(dtype)
+    return out
+
+
+def _gcd_samples(rng):
+    i = lambda *s, dtype=np.int64: rng.integers(-30, 30, size=s).astype(dtype)  # noqa: E731
+    return [Sample((i(3, 4), i(3, 4))), Sample((i(2, 3, dtype=np.int8), i(3)), note="int8, int64"),
+            Sample((np.array([12, -18, 0, 7]), np.array([8, 12, 0, -21])), note="signs, zero"),
+            Sample((i(4, dtype=np.int32), i(1, dtype=np.int32)), note="broadcast")]
+
+
+GCD = register(OpDef(
+    name="gcd", inputs=("input", "other"), kind=ELEMENTWISE, template="gcd({0}, {1})",
+    dtype_rule=_ints_only("gcd"), shape_rule=meta.broadcast_rule("gcd"), inplace_variant=True,
+    samples=_gcd_samples, ref=lambda a, b: np.gcd(np.asarray(a), np.asarray(b)),
+    doc="The greatest common divisor, elementwise, of integers (non-negative; gcd(0, 0) = 0)."))
+
+LCM = register(OpDef(
+    name="lcm", inputs=("input", "other"), kind=ELEMENTWISE,
+    template="(0 if gcd({0}, {1}) == 0 else abs({0} // gcd({0}, {1}) * {1}))",
+    dtype_rule=_ints_only("lcm"), shape_rule=meta.broadcast_rule("lcm"), inplace_variant=True,
+    samples=_gcd_samples, ref=_lcm_ref,
+    doc="The least common multiple, elementwise, of integers, as PyTorch computes it."))

@@ -48,6 +48,12 @@ def kernels(xp: Any) -> dict[str, Callable]:
         out = xp.where(xp.asarray(x) == 0, 0, x * xp.log(y))
         return xp.where(xp.isnan(y), y, out).astype(xp.result_type(x, y), copy=False)
 
-    return {"erf": _special(xp, "erf"), "erfc": _special(xp, "erfc"),
+    def lcm(a, b):  # PyTorch's |a / gcd * b|: the product wraps first (NumPy's lcm takes abs first)
+        g = xp.gcd(a, b)
+        zero = g == 0
+        return xp.where(zero, 0, xp.abs(a // xp.where(zero, 1, g) * b)).astype(
+            xp.result_type(a, b), copy=False)
+
+    return {"gcd": xp.gcd, "lcm": lcm, "erf": _special(xp, "erf"), "erfc": _special(xp, "erfc"),
             "deg2rad": xp.deg2rad, "rad2deg": xp.rad2deg, "sinc": sinc, "logit": logit,
             "xlogy": xlogy, "ldexp": lambda x, e: x * xp.exp2(e)}
