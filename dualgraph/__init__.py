@@ -13,13 +13,22 @@ defined once in `dualgraph.ir` and every call goes through `dualgraph.dispatch.b
 from __future__ import annotations
 
 from . import eager as _eager  # noqa: F401  (installs the eager entries of every op)
-from . import (autograd, cuda, dispatch, ir, jit, linalg, methods, nn, optim, passes, profiler,
-               utils, viz)
+from . import (accelerator, autograd, cuda, dispatch, ir, jit, linalg, methods, nn, optim, passes,
+               profiler, utils, viz)
 from ._tensor_str import set_printoptions
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                       no_grad, set_grad_enabled)
+from .backends.settings import (are_deterministic_algorithms_enabled,
+                                get_deterministic_debug_mode, get_float32_matmul_precision,
+                                get_num_interop_threads, get_num_threads,
+                                is_deterministic_algorithms_warn_only_enabled,
+                                set_deterministic_debug_mode, set_float32_matmul_precision,
+                                set_num_interop_threads, set_num_threads,
+                                use_deterministic_algorithms)
 from .creation import (Generator, arange, as_tensor, empty, empty_like, from_numpy, full,
-                       full_like, initial_seed, manual_seed, ones, ones_like, rand, rand_like,
-                       randn, randn_like, seed, tensor, zeros, zeros_like)
+                       full_like, get_default_device, initial_seed, manual_seed, ones, ones_like,
+                       rand, rand_like, randn, randn_like, seed, set_default_device, tensor,
+                       zeros, zeros_like)
 from .ir.types import (Device as device, DType as dtype, bool_, float16, float32, float64,
                        get_default_dtype, int8, int16, int32, int64, set_default_dtype, uint8)
 from .ops import (abs, add, allclose, clone, cos, div, divide, eq, equal, exp, ge, greater,
@@ -36,6 +45,7 @@ from .tensor import Tensor
 __version__ = "0.1.0"
 
 globals().update(methods.public())  # each op family's functions (dualgraph/methods/)
+globals().update(methods.inplace.namespace(Tensor, globals()))  # dg.sin_(x) is x.sin_()
 
 # PyTorch's dtype aliases; assigned last because they shadow Python builtins in this module.
 half, float, double = float16, float32, float64

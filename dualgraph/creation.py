@@ -25,8 +25,9 @@ import numpy as np
 
 from .dispatch import bind
 from .ir import get
-from .ir.types import (CPU, Device, DType, dtype_from_name, dtype_from_numpy,
-                       get_default_dtype, int64, promote_types, scalar_dtype)
+from .ir.types import (CPU, Device, DType, default_device, dtype_from_name, dtype_from_numpy,
+                       get_default_dtype, int64, promote_types, scalar_dtype,
+                       set_default_device_value)
 from .size import SymDim
 
 FULL, EYE, ARANGE, LINSPACE, LOGSPACE = (get("full"), get("eye"), get("arange"),
@@ -109,8 +110,44 @@ def generator_attrs(name: str, attrs: dict, generator: Any) -> dict:
 
 # ------------------------------------------------------------------------------------ helpers
 
+def set_default_device(device: Any) -> None:
+    """Where factory functions (`tensor`, `zeros`, `rand`, `arange`, `eye`, ...) put tensors
+    when no `device=` is given, on this thread; `None` restores `cpu`. `*_like`, `new_*` and
+    `from_numpy` keep their source's device, as in PyTorch. Only `cpu`, and `cuda` where a GPU is
+    present, exist here."""
+    if device is None:
+        set_default_device_value(CPU)
+        return
+    if isinstance(device, int) and not isinstance(device, bool):  # PyTorch: an accelerator index
+        if not _cuda_usable():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+    dev = Device(device)
+    if dev.type == "cuda" and not _cuda_usable():
+        raise RuntimeError(f"set_default_device(): {dev} is not available here (CuPy with a GPU "
+                           "is needed); use 'cpu'")
+    set_default_device_value(dev)
+
+
+def get_default_device() -> Device:
+    """The device factory functions use when none is given (`device(type='cpu')` unless
+    `set_default_device` or a `with dg.device(...)` block changed it); plain `cuda` is
+    reported with its index."""
+    return default_device()
+
+
+def _cuda_usable() -> bool:
+    from .backends.cupy_backend import import_cupy
+    try:
+        import_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _device(device: Any) -> Device:
-    return CPU if device is None else Device(device).placement()
+    if device is None:
+        return default_device()
+    return Device(device).placement()
 
 
 def _placed(attrs: dict, device: Any) -> dict:
@@ -267,7 +304,16 @@ def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
         from .backends import backend_for
         array = backend_for(dev).asarray(array)
     t = _wrap(array, d, dev)
+    _mark_inference(t)
     return t.requires_grad_(True) if requires_grad else t
+
+
+def _mark_inference(t: Any) -> None:
+    """A tensor made inside `inference_mode` without an op (`tensor`, `from_numpy`) is an
+    inference tensor, as the ones ops make there are."""
+    from .tensor import InferenceVersion, inference_state
+    if inference_state.enabled:
+        t._version = InferenceVersion()
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Any:
@@ -287,7 +333,9 @@ def from_numpy(array: np.ndarray) -> Any:
     from .tensor import _wrap
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
-    return _wrap(array, dtype_from_numpy(array.dtype), CPU)
+    t = _wrap(array, dtype_from_numpy(array.dtype), CPU)
+    _mark_inference(t)
+    return t
 
 
 # ---------------------------------------------------------------------- deterministic sources

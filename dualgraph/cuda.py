@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from . import creation as _creation
 from .methods.creation import CUDA_LEGACY_TYPES as _legacy
 
 globals().update(_legacy)
@@ -35,3 +36,18 @@ def synchronize() -> None:
     """Wait for all queued GPU work to finish (for timing)."""
     from .backends.cupy_backend import import_cupy
     import_cupy().cuda.runtime.deviceSynchronize()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random numbers of the current GPU. dualgraph draws GPU tensors' random numbers
+    on the host from the default generator (so CPU and GPU give the same numbers for a seed):
+    with a GPU present this seeds that generator; without one it does nothing, as PyTorch's
+    does on a machine without CUDA (there is no GPU generator to seed)."""
+    seed = int(seed)  # PyTorch's conversion: a str of digits or a float is accepted
+    if is_available():
+        _creation.manual_seed(seed)
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed the random numbers of every GPU: see `manual_seed` (one host generator serves all)."""
+    manual_seed(seed)

@@ -19,7 +19,7 @@ from .backends.kernels.common import quiet
 from .ir.meta import SCALAR_TYPE_NAMES
 from .ir.registry import VIEW, OpDef, OpError, on_register
 from .ir.types import ALL_DTYPES, BOOL, CPU, FLOAT, INT, Device, DType, TensorType
-from .tensor import Tensor, ViewInfo, _wrap
+from .tensor import Tensor, VersionCounter, ViewInfo, _wrap, check_inference_write
 
 _SCALAR_CATEGORY = {bool: BOOL, int: INT, float: FLOAT}
 
@@ -225,6 +225,11 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         if not isinstance(self, Tensor):
             raise TypeError(f"{op.name}_(): expected a Tensor to write into, got "
                             f"{type(self).__name__}")
+        v = self._version
+        if v is not None and v.__class__ is not VersionCounter:
+            check_inference_write(self)
+        if is_view:
+            return inplace_view(inputs, attrs)
         recording = grad_state.enabled and any(
             isinstance(x, Tensor) and x._requires_grad for x in inputs)
         if not recording and not attrs and ufunc_inplace(inputs):
@@ -252,6 +257,30 @@ def make_entries(op: OpDef) -> tuple[Callable, Callable]:
         self._version_counter().value += 1
         if recording:
             graph.record_inplace(op, inputs, attrs, self, old)
+        return self
+
+    def inplace_view(inputs: Sequence, attrs: dict) -> Tensor:
+        """`x.t_()`, `x.unsqueeze_(0)`: x itself becomes the view (same storage, new shape);
+        its version bumps and, under grad, its history is the view's node, named as PyTorch
+        names the in-place form (`TransposeBackward1`)."""
+        self = inputs[0]
+        recording = grad_state.enabled and self._requires_grad
+        if recording:
+            graph.check_inplace_allowed(self, op)
+        out = run(inputs, attrs)
+        self._data = out._data
+        counter = self._version_counter()
+        counter.value += 1
+        if self._view is not None:
+            self._view = out._view  # the same base, the chain one op longer
+        node = out._grad_fn
+        if recording and node is not None:
+            name = node.name()
+            if name[-1:].isdigit():
+                node.__class__ = graph.node_class(name[:-1] + str(int(name[-1]) + 1))
+            self._grad_fn, self._output_nr, self._requires_grad = node, 0, True
+            if self._view is not None:
+                self._view.fn_version = counter.value
         return self
 
     raw_plain = getattr(cpu_plain, "__wrapped__", cpu_plain)  # a quiet kernel's own ufunc

@@ -7,6 +7,7 @@ a tensor — which every eager op does — stays a handful of attribute stores.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -25,6 +26,32 @@ class VersionCounter:
 
     def __init__(self) -> None:
         self.value = 0
+
+
+class InferenceVersion(VersionCounter):
+    """The version counter of an inference tensor (one made inside `dg.inference_mode`): its
+    class is the mark, so views of the tensor, which share the counter, are inference tensors
+    too, and normal tensors pay nothing."""
+
+    __slots__ = ()
+
+
+class _InferenceState(threading.local):
+    def __init__(self) -> None:
+        self.enabled = False
+
+
+inference_state = _InferenceState()  # per thread, as PyTorch's InferenceMode
+
+_INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You "
+                      "can make a clone to get a normal tensor before doing inplace update.See "
+                      "https://github.com/pytorch/rfcs/pull/17 for more details.")
+
+
+def check_inference_write(t: "Tensor") -> None:
+    """PyTorch's refusal to write into an inference tensor outside inference mode."""
+    if t._version.__class__ is InferenceVersion and not inference_state.enabled:
+        raise RuntimeError(_INFERENCE_INPLACE)
 
 
 class AutogradMeta:
@@ -136,6 +163,10 @@ class Tensor(TensorOps, *mixins()):
                     "a computed variable in a subgraph that doesn't require differentiation use "
                     "var_no_grad = var.detach().")
             return self
+        if requires_grad and self._version.__class__ is InferenceVersion and \
+                not inference_state.enabled:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         if requires_grad and not self._dtype.is_floating_point:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                f"gradients (got {self._dtype})")
@@ -149,6 +180,11 @@ class Tensor(TensorOps, *mixins()):
             from .autograd.graph import refresh_view_grad_fn
             refresh_view_grad_fn(self)
         return self._grad_fn
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was made inside `dg.inference_mode` (or is a view of one that
+        was): it can never join autograd's history."""
+        return self._version.__class__ is InferenceVersion
 
     @property
     def is_leaf(self) -> bool:

@@ -140,6 +140,8 @@ class OpDef:
     # the node's inputs and its yields being the outputs (a fused kernel: passes/fuse.py)
     effect: bool = False  # has a side effect (`assert`): passes must keep it though unread
     graph_only: bool = False  # runs only in generated code (autodiff's residual lists)
+    python_callback: bool = False  # calls Python code that lives in this process only (a
+    # custom autograd.Function): such a graph runs, but is never saved to or loaded from a file
     type_rule: Callable | None = None  # (operand types, attrs) -> output types, for non-tensors
     template: Any = None  # elementwise scalar expression, e.g. "({0} * {1})", or
     # (attrs, compute dtype or None) -> one, or None where these attributes do not fuse

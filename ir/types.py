@@ -6,6 +6,7 @@ eager runtime can all share it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, Union
 
 import numpy as np
@@ -220,6 +221,15 @@ class Device:
     def __reduce__(self):
         return (Device, (str(self),))
 
+    def __enter__(self) -> "Device":
+        """`with dg.device("cuda"):` makes this the default device of factory functions on this
+        thread until the block ends (PyTorch's device context)."""
+        _device_defaults.stack.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _device_defaults.stack.pop()
+
     def placement(self) -> "Device":
         """Where a tensor asked to live here lands: plain `cuda` means the current GPU (cuda:0);
         the device object itself keeps no index, as `torch.device('cuda')` does."""
@@ -227,6 +237,29 @@ class Device:
 
 
 CPU = Device("cpu")
+
+
+class _DeviceDefaults(threading.local):
+    """Per thread, as PyTorch keeps them: the device `set_default_device` chose, and the devices
+    of the `with device(...)` blocks open now (the innermost wins)."""
+
+    def __init__(self) -> None:
+        self.device = CPU
+        self.stack: list = []
+
+
+_device_defaults = _DeviceDefaults()
+
+
+def default_device() -> Device:
+    """Where factory functions put a tensor when no device is given."""
+    stack = _device_defaults.stack
+    return (stack[-1] if stack else _device_defaults.device).placement()
+
+
+def set_default_device_value(device: Device) -> None:
+    """Record the default device (checked by `dualgraph.set_default_device`)."""
+    _device_defaults.device = device
 
 
 # ---------------------------------------------------------------------------------- value types

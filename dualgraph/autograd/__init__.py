@@ -2,16 +2,19 @@
 
 `backward` and `grad` run the engine; `no_grad`/`enable_grad`/`set_grad_enabled` switch recording
 per thread; `gradcheck` checks gradients against finite differences; `Variable` is kept for old
-tutorials and, as in PyTorch 2.x, returns a plain Tensor.
+tutorials and, as in PyTorch 2.x, returns a plain Tensor; `Function` is a custom op with its own
+backward (`function.py`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import graph
+from . import function, graph
 from .engine import backward, grad
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .function import Function, once_differentiable
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                        no_grad, set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck
 
 
@@ -30,5 +33,6 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     return t
 
 
-__all__ = ["Variable", "backward", "grad", "enable_grad", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "gradcheck", "GradcheckError", "graph"]
+__all__ = ["Function", "once_differentiable", "function", "Variable", "backward", "grad",
+           "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled", "gradcheck", "GradcheckError", "graph"]

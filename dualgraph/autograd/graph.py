@@ -85,11 +85,20 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`.")
+
+
 def save_tensor(t: Tensor) -> tuple:
     """A tensor saved for backward, as (tensor, its version at save time)."""
     v = t._version
     if v is None:
         v = t._version = VersionCounter()
+    elif v.__class__ is not VersionCounter:
+        raise RuntimeError(_INFERENCE_SAVED)
     return (t, v.value)
 
 
@@ -323,6 +332,8 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
                 v = x._version
                 if v is None:
                     v = x._version = VersionCounter()
+                elif v.__class__ is not VersionCounter:  # an inference tensor
+                    raise RuntimeError(_INFERENCE_SAVED)
                 saved.append((x, v.value))
             else:
                 saved.append(None)

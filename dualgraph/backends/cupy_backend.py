@@ -6,6 +6,7 @@ from typing import Any
 
 from . import Backend
 from .kernels import build, plain_kernels
+from .settings import nondeterministic
 
 
 def import_cupy() -> Any:
@@ -41,7 +42,19 @@ def make_backend() -> Backend:
         return out
 
     kernels["view"] = lambda x, shape: view(x, _resolve(x.size, shape))
-    return Backend("cuda", cupy, kernels, cupy.ndarray, plain_kernels(cupy))
+    plain = plain_kernels(cupy)
+    for name, when in ATOMIC.items():  # CuPy's add.at accumulates in no fixed order
+        for table in (kernels, plain):
+            if name in table:
+                table[name] = nondeterministic(name, table[name], when)
+    return Backend("cuda", cupy, kernels, cupy.ndarray, plain)
+
+
+# The kernels that accumulate with CuPy's atomic `add.at`, and which of their calls do: refused
+# while `dg.use_deterministic_algorithms(True)` holds (backends/settings.py).
+ATOMIC = {"index_add": lambda attrs: True, "scatter_add": lambda attrs: True,
+          "put": lambda attrs: bool(attrs.get("accumulate")),
+          "index_put": lambda attrs: bool(attrs.get("accumulate"))}
 
 
 def _resolve(total: int, shape: tuple) -> tuple:

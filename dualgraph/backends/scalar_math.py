@@ -19,7 +19,7 @@ from numba import njit
 from .fastmath import fast_erf, fast_exp, fast_log, fast_tanh  # noqa: F401
 
 exp, log, sqrt, tanh = np.exp, np.log, np.sqrt, np.tanh
-erf = math.erf
+erf, erfc = math.erf, math.erfc
 sin, cos, tan = np.sin, np.cos, np.tan
 asin, acos, atan = np.arcsin, np.arccos, np.arctan
 sinh, cosh = np.sinh, np.cosh
@@ -29,6 +29,7 @@ floor, ceil, trunc = np.floor, np.ceil, np.trunc
 fmod, atan2, hypot, copysign = np.fmod, np.arctan2, np.hypot, np.copysign
 isnan, isinf, isfinite = np.isnan, np.isinf, np.isfinite
 sign = np.sign
+gcd = np.gcd
 round = np.rint  # noqa: A001 - PyTorch's round: half to even, a float result
 maximum, minimum, fmax, fmin = np.maximum, np.minimum, np.fmax, np.fmin
 

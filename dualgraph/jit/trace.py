@@ -237,6 +237,10 @@ def _mutations(tracer: Tracer, graph: Graph, input_tracers: list, state_tracers:
     found = []
     for i, t in enumerate(input_tracers):
         if tracer.current(t) is not graph.inputs[i]:
+            if tracer.current(t).type.shape != graph.inputs[i].type.shape:
+                raise trace_error(f"input {i} changed its shape in place (t_, unsqueeze_, ...); "
+                                  "a traced function cannot reshape its caller's tensor",
+                                  "reshape a new name instead: x = x.unsqueeze(0)")
             found.append((tracer.current(t), ("input", i, "inplace")))
     n = len(input_tracers)
     for j, ((owner, attr, _), t) in enumerate(zip(owners, state_tracers)):

@@ -17,13 +17,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..dispatch import Interpreter
+from ..autograd.function import new_ctx, run_forward
+from ..dispatch import Interpreter, interpreting
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value
+from ..ir.ops.python import CALLS, PYTHON_FUNCTION
 from ..ir.registry import VIEW, OpDef, get
 from ..ir.text import format_attr
+from ..ir.types import TensorType
 from ..size import Size, SymDim
 from ..tensor import Tensor
+from .pyfunction import LiveCall, keys
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _IR_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "ir")
@@ -284,6 +288,13 @@ class Tracer(Interpreter):
         if not isinstance(target, TracerTensor) or target._tracer is not self:
             raise trace_error(f"{op.name}_() writes into a tensor from outside the trace",
                               "pass the tensor in as an input, or write out of place")
+        if op.kind == VIEW:  # `x.t_()`: x becomes the view (jit/trace.py refuses it on inputs)
+            out = self.process(op, inputs, attrs)
+            if target._tview is not None:
+                target._tview = out._tview
+            self._stamp += 1
+            target._value, target._tstamp = out._value, self._stamp
+            return target
         from ..eager import can_cast
         new = self._emit(op, [self.value_of(x) for x in inputs], _plain_attrs(attrs))
         old_type = self.current(target).type
@@ -302,6 +313,29 @@ class Tracer(Interpreter):
         target._value, target._tstamp = new, self._stamp
         return target
 
+    def python_function(self, cls: type, args: tuple, kwargs: dict) -> Any:
+        """`cls.apply(*args)` of a custom autograd.Function: one `python_function` node that runs
+        its forward and, under graph autodiff, its own backward (jit/pyfunction.py)."""
+        name = f"{cls.__name__}.apply()"
+        for a in list(kwargs.values()) + [a for a in args if isinstance(a, (list, tuple, dict))]:
+            if _holds_tensor(a):
+                raise trace_error(f"{name}: a tensor inside a keyword argument or a container "
+                                  "cannot be traced", "pass each tensor positionally")
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        tensors = [args[i] for i in positions]
+        types = [self.value_of(t).type for t in tensors]
+        structure, out_types = _probe(cls, args, kwargs, positions, types, name)
+        key = next(keys)
+        template = tuple(None if i in positions else a for i, a in enumerate(args))
+        CALLS[key] = LiveCall(cls, template, positions, kwargs, out_types)
+        outs = self.process(PYTHON_FUNCTION, tensors, {
+            "function": f"{cls.__module__}.{cls.__qualname__}", "call": key,
+            "out_dtypes": tuple(d for d, _ in out_types),
+            "out_shapes": tuple(s for _, s in out_types)})
+        made = iter(outs[1:])  # outs[0] is the token of the run's ctx
+        result = [next(made) if is_tensor else v for is_tensor, v in structure]
+        return result[0] if structure.single else tuple(result)
+
     def _write_back(self, view: TracerTensor, link: ViewLink, new: Value) -> None:
         """Write a view's new value into its base: supported when the view is one basic index."""
         if len(link.chain) != 1 or link.chain[0][0].name != "getitem":
@@ -312,6 +346,64 @@ class Tracer(Interpreter):
         updated = self._emit(get("setitem"), [self.current(base), new], link.chain[0][1])
         base._value = updated
         base._tstamp = self._stamp + 1
+
+
+class _Structure(list):
+    """(is a tensor, value) per output of a traced Function's forward."""
+
+    single = False
+
+
+def _holds_tensor(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_holds_tensor(y) for y in x)
+    if isinstance(x, dict):
+        return any(_holds_tensor(y) for y in x.values())
+    return False
+
+
+def _probe(cls: type, args: tuple, kwargs: dict, positions: tuple, types: list,
+           name: str) -> tuple:
+    """Run the Function's forward once on symbolic tensors of a scratch graph: its outputs'
+    structure and the (dtype, shape) of each tensor output. Nothing lands in the real graph."""
+    scratch = Graph(name="probe")
+    probe = Tracer(scratch)
+    probe_args = list(args)
+    for i, t in zip(positions, types):
+        probe_args[i] = probe.wrap(scratch.add_input(t, f"x{i}"))
+    needs = tuple(i in positions and types[positions.index(i)].dtype.is_floating_point
+                  for i in range(len(args)))
+    ctx = new_ctx(cls, needs)
+    try:
+        with interpreting(probe):
+            out = run_forward(cls, ctx, tuple(probe_args), kwargs)
+    except TraceError as exc:
+        raise TraceError(f"{exc}\n(while tracing {name}: its forward runs once on symbolic "
+                         "tensors; every tensor it reads must be an argument of apply, and it "
+                         "cannot take Python values from tensors)") from None
+    if ctx.dirty_tensors:
+        raise trace_error(f"{name}: forward marks inputs dirty (changes them in place), which a "
+                          "traced graph cannot express for a Python function",
+                          "return a new tensor instead of changing the input")
+    if isinstance(out, list):
+        raise trace_error(f"{name}: forward returned a list; a traced Function returns a "
+                          "tensor or a tuple", "return tuple(...)")
+    structure = _Structure()
+    structure.single = not isinstance(out, tuple)
+    out_types = []
+    for o in (out,) if structure.single else out:
+        if isinstance(o, TracerTensor):
+            typ = o._value.type
+        elif isinstance(o, Tensor):
+            typ = TensorType(o._dtype, tuple(o.shape), o._device)
+        else:
+            structure.append((False, o))
+            continue
+        structure.append((True, None))
+        out_types.append((typ.dtype, tuple(typ.shape)))
+    return structure, out_types
 
 
 def _plain_attrs(attrs: dict) -> dict:

@@ -310,6 +310,11 @@ def _encode_operand(src: str, where: str, x: Any, names: dict) -> Any:
 def _encode_node(src: str, i: int, node: Node, names: dict, arrays: dict, by_id: dict,
                  prefix: str = "graph.nodes", keep_source: bool = True) -> dict:
     where = f"{prefix}[{i}] ({node.op.name})"
+    if node.op.python_callback:  # the Python it calls lives in this process only
+        function = str(node.attrs.get("function", "")).rpartition(".")[2]
+        _fail(src, where, f"Could not export Python function call '{function}'. Remove calls to "
+                          "Python functions before export (a custom autograd.Function runs only "
+                          "in the process that traced it; write it with dualgraph ops to save it)")
     attrs = {}
     for key, value in node.attrs.items():
         if node.op.name == "constant" and key == "value":
@@ -522,6 +527,9 @@ def _decode_op(src: str, where: str, name: Any, version: Any) -> Any:
     except KeyError:
         _fail(src, f"{where}.op", f"unknown op {name!r} (this dualgraph has no op of that name)",
               UnknownOpError)
+    if op.python_callback:  # would call whatever Function this process holds under a key
+        _fail(src, f"{where}.op", f"op {name!r} calls Python code of the process that traced "
+                                  "it; no file may hold it")
     if _expect(src, f"{where}.version", version, "integer") < 1:
         _fail(src, f"{where}.version", f"op versions start at 1, found {version}")
     if version > op.version:
