@@ -1,0 +1,304 @@
+"""`F.pad` and `F.interpolate`, as compositions of registry ops (so eager, trace and script and
+their gradients need nothing of their own).
+
+Constant padding crops negative pads with slices and concatenates blocks of the fill value;
+reflect / replicate / circular padding is one `index_select` per padded dim with a constant
+index vector; `interpolate` is `index_select` for nearest modes and, per spatial dim, a matmul
+with a constant (out, in) weight matrix for linear, cubic and area modes (separable, as
+PyTorch's kernels are). Index and weight arithmetic follows PyTorch's CPU kernels
+(`area_pixel_compute_source_index`, A = -0.75 for bicubic), computed in the input's float type.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import creation
+from ..methods.indexing import cat
+from ..ir.ops.math import _TYPE_NAME
+from ..tensor import Tensor
+
+__all__ = ["pad", "interpolate"]
+
+_NON_CONSTANT = ("reflect", "replicate", "circular")
+_PAD_COMBOS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+# ------------------------------------------------------------------------------------- pad
+
+def _pad_ints(pad: Any) -> tuple:
+    if isinstance(pad, Tensor) or not isinstance(pad, Sequence):
+        raise TypeError(f"pad(): argument 'pad' must be tuple of ints, but got "
+                        f"{type(pad).__name__}")
+    for i, p in enumerate(pad):
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"pad(): argument 'pad' must be tuple of ints, but found element "
+                            f"of type {type(p).__name__} at pos {i}")
+    return tuple(int(p) for p in pad)
+
+
+def _concrete(n: Any, what: str) -> int:
+    if not isinstance(n, (int, np.integer)):
+        raise RuntimeError(f"{what} needs a concrete size for each dim it works on, but got the "
+                           f"symbolic size {n}; capture with example inputs of fixed size")
+    return int(n)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: float | None = None) -> Tensor:
+    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_2nd_last, ...);
+    negative pads crop. Modes: constant (fill `value`, default 0), reflect, replicate, circular."""
+    pads = _pad_ints(pad)
+    if len(pads) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    ndim = input.dim()
+    if len(pads) // 2 > ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pads)} and input of "
+                           f"dimension {ndim}")
+    if mode == "constant":
+        return _pad_constant(input, pads, 0.0 if value is None else value)
+    if mode not in _NON_CONSTANT:
+        # PyTorch raises NotImplementedError (a RuntimeError subclass) for these two cases
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if ndim not in _PAD_COMBOS.get(len(pads), ()):
+        raise NotImplementedError(
+            f"Padding size {len(pads)} is not supported for {ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    shape = list(input.shape)
+    spatial = len(pads) // 2
+    if any(not isinstance(d, (int, np.integer)) or d == 0 for d in shape[ndim - spatial:]) or \
+            (ndim == spatial + 2 and shape[1] == 0):
+        raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
+                           "possibly 0 batch size and other non-zero dimensions for input, but "
+                           f"got: {shape}")
+    x = input
+    for i in range(spatial):
+        d = ndim - 1 - i
+        left, right = pads[2 * i], pads[2 * i + 1]
+        if left == 0 and right == 0:
+            continue
+        n = _concrete(shape[d], f"pad(mode='{mode}')")
+        idx = _pad_index(mode, n, left, right, ndim, pads, i, shape)
+        x = x.index_select(d, creation.tensor(idx, device=input.device))
+    return x
+
+
+def _pad_index(mode: str, n: int, left: int, right: int, ndim: int, pads: tuple, i: int,
+               shape: list) -> np.ndarray:
+    """The input positions the padded dim reads, from -left to n + right - 1 of the input."""
+    if mode == "reflect":
+        if left >= n or right >= n:
+            raise RuntimeError(f"Argument #{len(pads) + 2}: Padding size should be less "
+                               "than the corresponding input dimension, but got: padding "
+                               f"({left}, {right}) at dimension {ndim - 1 - i} of input {shape}")
+        j = np.abs(np.arange(-left, n + right))
+        return (n - 1) - np.abs((n - 1) - j)
+    if mode == "replicate":
+        if n + left + right < 0:
+            raise RuntimeError(f"input tensor is too small ({n}) for padding ({left}, {right})")
+        return np.clip(np.arange(-left, n + right), 0, n - 1)
+    if left > n or right > n:
+        raise RuntimeError("Padding value causes wrapping around more than once.")
+    lo, hi = max(-left, 0), n - max(-right, 0)  # circular: crop first, then wrap the rest
+    if hi - lo + max(left, 0) + max(right, 0) < 0 or hi <= lo:
+        raise RuntimeError("Negative padding value is resulting in an empty dimension.")
+    m = hi - lo
+    return lo + np.mod(np.arange(-max(left, 0), m + max(right, 0)), m)
+
+
+def _pad_constant(input: Tensor, pads: tuple, value: float) -> Tensor:
+    x = input
+    for i in range(len(pads) // 2):
+        d = input.dim() - 1 - i
+        left, right = pads[2 * i], pads[2 * i + 1]
+        if left < 0 or right < 0:
+            n = x.shape[d]
+            start, stop = max(-left, 0), n - max(-right, 0)
+            if isinstance(stop - start, (int, np.integer)) and stop - start < 0:
+                raise RuntimeError("narrow(): length must be non-negative.")
+            x = x.narrow(d, start, stop - start)
+        parts = []
+        for amount in (left, right):
+            if amount > 0:
+                shape = list(x.shape)
+                shape[d] = amount
+                parts.append(x.new_full(shape, value))
+            else:
+                parts.append(None)
+        if parts[0] is not None or parts[1] is not None:
+            x = cat([p for p in (parts[0], x, parts[1]) if p is not None], d)
+    return x
+
+
+# ----------------------------------------------------------------------------- interpolate
+
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+_NEEDS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def _sizes(input: Tensor, size: Any, scale_factor: Any, dim: int) -> tuple:
+    """(output sizes or None, scale factors or None), checked as PyTorch checks them."""
+    spatial = list(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError("Input and output must have the same number of spatial "
+                                 f"dimensions, but got input with spatial dimensions of {spatial}"
+                                 f" and output size of {size}. Please provide input tensor in (N,"
+                                 " C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK)"
+                                 " format.")
+            sizes = list(size)
+        else:
+            sizes = [size] * dim
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes):
+            raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                            "Tuple[int, int, int], but got size with types "
+                            f"{[type(s) for s in sizes]}")
+        return [int(s) for s in sizes], None
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if isinstance(scale_factor, (list, tuple)):
+        if len(scale_factor) != dim:
+            raise ValueError("Input and scale_factor must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of {spatial} and"
+                             f" scale_factor of shape {scale_factor}. Please provide input tensor"
+                             " in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ..."
+                             ",sK) format.")
+        return None, [float(s) for s in scale_factor]
+    return None, [float(scale_factor)] * dim
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
+                mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
+    """Resample the spatial dims of an (N, C, d1[, d2[, d3]]) input to `size` or by
+    `scale_factor`; modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area."""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes:"
+                             " linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.dim() - 2
+    sizes, scales = _sizes(input, size, scale_factor, dim)
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if mode == "area" and sizes is None:
+        recompute_scale_factor = True
+    in_sizes = [_concrete(n, "interpolate()") for n in input.shape[2:]] if dim > 0 else []
+    if recompute_scale_factor and scales is not None:
+        sizes = [math.floor(float(n) * s) for n, s in zip(in_sizes, scales)]
+        scales = None
+    if antialias:
+        if not (mode in ("bilinear", "bicubic") and input.dim() == 4):
+            raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and "
+                             "requires a 4-D tensor as input")
+        raise ValueError("interpolate(): antialias=True is not supported by dualgraph; use "
+                         "antialias=False")
+    if mode not in _MODES or input.dim() not in (3, 4, 5):
+        raise NotImplementedError(  # PyTorch's error kind and text (a RuntimeError subclass)
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+            "the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+            f"(got {mode})")
+    if mode in _NEEDS and input.dim() != _NEEDS[mode]:
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs "
+                                  f"{_NEEDS[mode]}D input")
+    if sizes is None:
+        sizes = [math.floor(float(n) * s) for n, s in zip(in_sizes, scales)]
+    if any(s <= 0 for s in sizes) or any(n <= 0 for n in in_sizes):
+        names = "DHW"[3 - dim:]
+        raise RuntimeError("Input and output sizes should be greater than 0, but got input ("
+                           + ", ".join(f"{c}: {n}" for c, n in zip(names, in_sizes))
+                           + ") output (" + ", ".join(f"{c}: {n}" for c, n in zip(names, sizes))
+                           + ")")
+    if mode not in ("nearest", "nearest-exact") and not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"upsample_{mode}" not implemented for '
+                                  f"'{_TYPE_NAME.get(input.dtype.name, input.dtype.name)}'")
+    x = input
+    for i in range(dim):
+        d = 2 + i
+        n_in, n_out = in_sizes[i], sizes[i]
+        scale = None if scales is None else scales[i]
+        if mode in ("nearest", "nearest-exact"):
+            idx = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
+            x = x.index_select(d, creation.tensor(idx, device=x.device))
+            continue
+        if mode == "area":
+            from .functional_layers import _averaging_matrix
+            w = _averaging_matrix(n_in, n_out)
+        else:
+            w = _weights(n_in, n_out, scale, bool(align_corners), mode == "bicubic",
+                         np.float64 if input.dtype.name == "float64" else np.float32)
+        x = _apply_matrix(x, d, creation.tensor(w.T.copy(), dtype=x.dtype, device=x.device))
+    return x
+
+
+def _apply_matrix(x: Tensor, d: int, wt: Tensor) -> Tensor:
+    """Contract dim d of x with the (in, out) matrix wt: x's dim d becomes size out."""
+    if d == x.dim() - 1:
+        return x.matmul(wt)
+    return x.transpose(d, -1).matmul(wt).transpose(d, -1)
+
+
+def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> np.ndarray:
+    """PyTorch's nearest_idx: floor(dst * s) (or floor((dst + 0.5) * s)), s = 1/scale_factor
+    if given, else in/out, in float32; at most n_in - 1."""
+    f32 = np.float32
+    s = f32(1.0) / f32(scale) if scale is not None and scale > 0 else f32(n_in) / f32(n_out)
+    dst = np.arange(n_out, dtype=f32)
+    if exact:
+        dst = dst + f32(0.5)
+    return np.minimum(np.floor(dst * s).astype(np.int64), n_in - 1)
+
+
+def _cubic(t: np.ndarray, ftype: Any) -> list:
+    """PyTorch's cubic convolution coefficients (A = -0.75) for offsets -1, 0, 1, 2."""
+    a = ftype(-0.75)
+    one = ftype(1.0)
+
+    def near(x: Any) -> Any:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: Any) -> Any:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return [far(t + one), near(t), near(one - t), far(ftype(2.0) - t)]
+
+
+def _weights(n_in: int, n_out: int, scale: float | None, align_corners: bool, cubic: bool,
+             ftype: Any) -> np.ndarray:
+    """The (out, in) interpolation matrix of one spatial dim (linear or cubic)."""
+    if align_corners:
+        s = ftype(n_in - 1) / ftype(n_out - 1) if n_out > 1 else ftype(0.0)
+    elif scale is not None and scale > 0:
+        s = ftype(1.0) / ftype(scale)
+    else:
+        s = ftype(n_in) / ftype(n_out)
+    dst = np.arange(n_out, dtype=ftype)
+    src = s * dst if align_corners else s * (dst + ftype(0.5)) - ftype(0.5)
+    w = np.zeros((n_out, n_in), dtype=np.float64)
+    rows = np.arange(n_out)
+    if cubic:
+        i0 = np.floor(src).astype(np.int64)
+        t = (src - i0.astype(ftype)).astype(ftype)
+        for k, c in zip((-1, 0, 1, 2), _cubic(t, ftype)):
+            np.add.at(w, (rows, np.clip(i0 + k, 0, n_in - 1)), c.astype(np.float64))
+        return w
+    src = np.maximum(src, ftype(0.0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = i0 + (i0 < n_in - 1)
+    lam1 = np.clip(src - i0.astype(ftype), 0, 1).astype(ftype)
+    lam0 = (ftype(1.0) - lam1).astype(ftype)
+    np.add.at(w, (rows, i0), lam0.astype(np.float64))
+    np.add.at(w, (rows, i1), lam1.astype(np.float64))
+    return w
