@@ -10,4 +10,8 @@ from .modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bi
                       Conv2d, ConvTranspose2d, Embedding, GroupNorm, LayerNorm, MaxPool2d)
 from .modules import (GRU, LSTM, RNN, GRUCell, LSTMCell, MultiheadAttention, RNNBase, RNNCell,
                       RNNCellBase, TransformerEncoderLayer)
+from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                      TransformerEncoder)
 from .parameter import Parameter
+from . import parallel
+from .parallel import DataParallel

@@ -5,7 +5,7 @@ from .activation import (ELU, GELU, Identity, LeakyReLU, LogSigmoid, LogSoftmax,
 from .container import ModuleDict, ModuleList, Sequential
 from .dropout import Dropout
 from .flatten import Flatten
-from .linear import Linear
+from .linear import Linear, NonDynamicallyQuantizableLinear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .bilinear import Bilinear
@@ -15,3 +15,5 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import MultiheadAttention, TransformerEncoderLayer
+from .transformer_stack import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                                TransformerEncoder)

@@ -17,14 +17,10 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Linear, NonDynamicallyQuantizableLinear
 from .normalization import LayerNorm
 
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "NonDynamicallyQuantizableLinear"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under the name PyTorch gives the attention out-projection (shown in reprs)."""
 
 
 def _additive(mask: Any, dtype: Any) -> Any:
@@ -163,13 +159,26 @@ class MultiheadAttention(Module):
 
 
 def _activation(activation: Any) -> Callable:
-    if activation == "relu":
-        return F.relu
-    if activation == "gelu":
-        return F.gelu
+    """PyTorch's legacy names "relu" / "gelu", or any callable as given."""
+    if isinstance(activation, str):
+        if activation == "relu":
+            return F.relu
+        if activation == "gelu":
+            return F.gelu
+        raise RuntimeError(f"activation should be relu/gelu, not {activation}")
     if callable(activation):
         return activation
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
+
+
+def _relu_or_gelu(activation: Callable) -> int:
+    """PyTorch's `activation_relu_or_gelu` flag: 1 for relu, 2 for gelu, 0 otherwise."""
+    from .activation import GELU, ReLU
+    if activation is F.relu or isinstance(activation, ReLU):
+        return 1
+    if activation is F.gelu or isinstance(activation, GELU):
+        return 2
+    return 0
 
 
 class TransformerEncoderLayer(Module):
@@ -177,7 +186,7 @@ class TransformerEncoderLayer(Module):
     (post-norm by default, pre-norm with norm_first=True)."""
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
+                 dropout: float = 0.1, activation: Any = F.relu, layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
@@ -193,6 +202,7 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        self.activation_relu_or_gelu = _relu_or_gelu(self.activation)
 
     def forward(self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Any:
