@@ -105,9 +105,14 @@ def test_encoder_matches_pytorch_and_zeroes_padding_like_its_fast_path():
     close(enc(src, src_key_padding_mask=pad), want_eval)  # grad enabled, nothing requires it
     enc.layers[0].linear1.weight.requires_grad_(True)
     close(enc(src, src_key_padding_mask=pad), want_train)
-    right_padded = torch.tensor([[True, False, False, False, False], [False] * 5])
-    enc.requires_grad_(False)  # padding first is not "left aligned": PyTorch's slow path
-    assert not enc._drops_padding(src, None, right_padded)
+    enc.requires_grad_(False)
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda s: enc(s, src_key_padding_mask=pad), src)
+        close(traced(src), want_eval)
+        # padding first is not "left aligned": PyTorch's slow path, no zeros
+        first = torch.tensor([[True, False, False, False, False], [False] * 5])
+        assert not enc._dropped(first).any().item()
+        assert enc._dropped(pad).long().sum().item() == 2
 
 
 def test_transformer_matches_pytorch():

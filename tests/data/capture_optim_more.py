@@ -52,3 +52,15 @@ for name in ["Adadelta","Adamax","NAdam","RAdam","ASGD","Rprop","Adafactor"]:
     opt = getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)])
     print(f"    {name!r}: {opt.defaults!r},")
 print("}")
+
+# the resumed runs (RESUMED_NADAM in the test; ASGD resumes exactly)
+for name, kw in [("NAdam", dict(lr=0.05, momentum_decay=0.1, weight_decay=0.1)), ("ASGD", dict(lr=0.05, lambd=0.1, alpha=0.5, t0=2, weight_decay=0.1))]:
+    w = torch.tensor(np.linspace(-1, 1, 6).reshape(3, 2), requires_grad=True)
+    b = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
+    opt = getattr(torch.optim, name)([w, b], **kw)
+    for i in range(6):
+        if i == 3:
+            sd = opt.state_dict(); opt = getattr(torch.optim, name)([w, b], **kw); opt.load_state_dict(sd)
+            print(name, {k: v.dtype for k, v in opt.state[w].items()})
+        opt.zero_grad(); ((A @ w + b - Y) ** 2).sum().backward(); opt.step()
+    print([round(float(v), 15) for v in torch.cat([w.detach().flatten(), b.detach()]).tolist()])

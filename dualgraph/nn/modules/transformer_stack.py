@@ -95,10 +95,7 @@ class TransformerEncoder(Module):
             output = mod(output, src_mask=mask, is_causal=is_causal,
                          src_key_padding_mask=src_key_padding_mask)
         if drop_padding:
-            pad = src_key_padding_mask
-            if pad.dtype != bool_:
-                pad = pad != 0
-            output = output.masked_fill(pad.unsqueeze(-1), 0.0)
+            output = output.masked_fill(self._dropped(src_key_padding_mask), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -109,18 +106,19 @@ class TransformerEncoder(Module):
         if not getattr(self, "use_nested_tensor", False) or first.training or src.dim() != 3 \
                 or pad is None or mask is not None:
             return False
-        if is_grad_enabled() and (src.requires_grad or any(
-                p.requires_grad for p in first.parameters())):
-            return False
-        keep = pad.logical_not() if pad.dtype == bool_ else pad == 0
-        if self.mask_check:  # PyTorch checks that the kept positions come first in each row
-            from ...jit.tracer import is_tracing
-            if is_tracing():  # as PyTorch under torch.compile: the check needs values
-                return False
-            kept = keep.long()
-            if not bool((kept[:, 1:] <= kept[:, :-1]).all().item()):
-                return False
-        return True
+        return not (is_grad_enabled() and (src.requires_grad or any(
+            p.requires_grad for p in first.parameters())))
+
+    def _dropped(self, pad: Any) -> Any:
+        """(N, S, 1) bool: the positions PyTorch's nested path returns as 0. With mask_check
+        PyTorch takes that path only when each row's kept positions come first; the check is
+        a tensor here (not a Python bool), so a traced graph decides it when it runs."""
+        pad = pad if pad.dtype == bool_ else pad != 0
+        if self.mask_check:
+            kept = pad.logical_not().long()
+            aligned = (kept[:, 1:] <= kept[:, :-1]).all()
+            pad = pad.logical_and(aligned)
+        return pad.unsqueeze(-1)
 
 
 class TransformerDecoderLayer(Module):
