@@ -392,3 +392,38 @@ def test_traced_gradients_match_eager():
     x.grad = None
     torch.jit.trace(f, x)(x).backward()
     np.testing.assert_allclose(np.array(x.grad.tolist()), want, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------- the layers built on these
+
+def test_padding_upsampling_and_cosine_layers():
+    nn = torch.nn
+    reprs = [(nn.ZeroPad2d(2), "ZeroPad2d((2, 2, 2, 2))"),
+             (nn.ConstantPad2d(1, 3.5), "ConstantPad2d(padding=(1, 1, 1, 1), value=3.5)"),
+             (nn.ReflectionPad2d((1, 0, 2, 0)), "ReflectionPad2d((1, 0, 2, 0))"),
+             (nn.ReplicationPad1d(3), "ReplicationPad1d((3, 3))"),
+             (nn.CircularPad2d(1), "CircularPad2d((1, 1, 1, 1))"),
+             (nn.ReflectionPad3d(1), "ReflectionPad3d((1, 1, 1, 1, 1, 1))"),
+             (nn.Upsample(scale_factor=2), "Upsample(scale_factor=2.0, mode='nearest')"),
+             (nn.Upsample(size=(3, 4), mode="bilinear", align_corners=True),
+              "Upsample(size=(3, 4), mode='bilinear')"),
+             (nn.UpsamplingBilinear2d(size=3), "UpsamplingBilinear2d(size=3, mode='bilinear')"),
+             (nn.CosineSimilarity(), "CosineSimilarity()")]
+    for module, text in reprs:  # PyTorch 2.13's reprs
+        assert repr(module) == text
+    x = inp((1, 2, 4, 5))
+    pairs = [(nn.ReflectionPad2d((1, 2, 0, 3)), F.pad(x, (1, 2, 0, 3), mode="reflect")),
+             (nn.ReplicationPad2d(1), F.pad(x, (1, 1, 1, 1), mode="replicate")),
+             (nn.CircularPad2d((2, 1, 0, 1)), F.pad(x, (2, 1, 0, 1), mode="circular")),
+             (nn.ZeroPad2d((0, 1, 1, 0)), F.pad(x, (0, 1, 1, 0))),
+             (nn.ConstantPad1d(1, -2.0), F.pad(x, (1, 1), value=-2.0)),
+             (nn.Upsample(scale_factor=2, mode="bilinear"),
+              F.interpolate(x, scale_factor=2, mode="bilinear")),
+             (nn.UpsamplingBilinear2d(size=(3, 7)),
+              F.interpolate(x, size=(3, 7), mode="bilinear", align_corners=True)),
+             (nn.UpsamplingNearest2d(scale_factor=3), F.interpolate(x, scale_factor=3))]
+    for module, want in pairs:
+        assert module(x).tolist() == want.tolist(), repr(module)
+    assert nn.CircularPad1d(2)(x[0]).tolist() == F.pad(x[0], (2, 2), mode="circular").tolist()
+    y = inp((1, 2, 4, 5)).flip(-1)
+    assert nn.CosineSimilarity(dim=-1)(x, y).tolist() == F.cosine_similarity(x, y, -1).tolist()

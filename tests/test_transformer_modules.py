@@ -281,3 +281,11 @@ def test_data_parallel_on_cpu():
     assert other(x).tolist() == dp(x).tolist()
     dp(x).sum().backward()
     assert lin.weight.grad is not None
+
+
+def test_full_backward_hook_refuses_in_place_change_of_its_input():
+    relu = nn.ReLU(inplace=True)  # PyTorch refuses this too (a view of the hook's function)
+    relu.register_full_backward_hook(lambda m, gi, go: None)
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="may not be modified in place"):
+        relu(x * 1)

@@ -97,7 +97,7 @@ def _pad_index(mode: str, n: int, left: int, right: int, ndim: int, pads: tuple,
     """The input positions the padded dim reads, from -left to n + right - 1 of the input."""
     if mode == "reflect":
         if left >= n or right >= n:
-            raise RuntimeError(f"Argument #{len(pads) + 2}: Padding size should be less "
+            raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less "
                                "than the corresponding input dimension, but got: padding "
                                f"({left}, {right}) at dimension {ndim - 1 - i} of input {shape}")
         j = np.abs(np.arange(-left, n + right))

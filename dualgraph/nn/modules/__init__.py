@@ -17,3 +17,8 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBas
 from .transformer import MultiheadAttention, TransformerEncoderLayer
 from .transformer_stack import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                                 TransformerEncoder)
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
+                      ConstantPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                      ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad2d,
+                      ZeroPad3d)
+from .upsampling import CosineSimilarity, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
