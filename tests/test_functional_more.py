@@ -112,6 +112,30 @@ def test_interpolate_matches_pytorch(case):
     close(x.grad, want_grad, tol)
 
 
+def test_interpolate_dims_whose_size_does_not_change():
+    """PyTorch 2.13 (CPU) copies a dim whose output size equals its input size in the linear
+    modes, and 2-D nearest at an integer ratio out/in takes in/out, ignoring scale_factor there;
+    1-D/3-D nearest and bicubic still use 1/scale_factor (values printed by PyTorch)."""
+    col = torch.arange(5.0).reshape(1, 1, 5, 1).expand(1, 1, 5, 4).contiguous()
+    assert F.interpolate(col, scale_factor=(1.1, 1.5))[0, 0, :, 0].tolist() == [0, 1, 2, 3, 4]
+    assert F.interpolate(col, scale_factor=(1.1, 1.5), mode="bilinear")[0, 0, :, 0].tolist() \
+        == [0, 1, 2, 3, 4]
+    wide = torch.arange(4.0).reshape(1, 1, 1, 4).expand(1, 1, 3, 4).contiguous()
+    assert F.interpolate(wide, scale_factor=(1.5, 2.18))[0, 0, 0].tolist() == \
+        [0, 0, 1, 1, 2, 2, 3, 3]
+    assert F.interpolate(wide[:, :, 0], scale_factor=2.18).tolist() == \
+        [[[0, 0, 0, 1, 1, 2, 2, 3]]]
+    eight = torch.arange(8.0).reshape(1, 1, 1, 8)
+    assert F.interpolate(eight, scale_factor=(1.0, 1.7))[0, 0, 0].tolist() == \
+        [0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6, 7]
+    row = torch.arange(5.0).reshape(1, 1, 5)
+    assert F.interpolate(row, scale_factor=1.1).tolist() == [[[0, 0, 1, 2, 3]]]
+    assert F.interpolate(row, scale_factor=1.1, mode="linear").tolist() == [[[0, 1, 2, 3, 4]]]
+    cubic = F.interpolate(col, scale_factor=(1.1, 1.5), mode="bicubic")[0, 0, :, 0]
+    close(cubic, [-0.031062133610248566, 0.8087673783302307, 1.7248315811157227,
+                  2.6423752307891846, 3.676067352294922], 2e-6)
+
+
 def bilinear_reference(x, out_h, out_w):
     """Half-pixel bilinear resize written from the formula (align_corners=False)."""
     h, w = x.shape

@@ -143,6 +143,7 @@ def _pad_constant(input: Tensor, pads: tuple, value: float) -> Tensor:
 
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 _NEEDS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+_COPY_SAME_SIZE = ("linear", "bilinear", "trilinear", "area")
 
 
 def _sizes(input: Tensor, size: Any, scale_factor: Any, dim: int) -> tuple:
@@ -230,7 +231,11 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
         d = 2 + i
         n_in, n_out = in_sizes[i], sizes[i]
         scale = None if scales is None else scales[i]
+        if n_in == n_out and mode in _COPY_SAME_SIZE:
+            continue  # PyTorch 2.13's CPU kernels copy such a dim, whatever scale_factor says
         if mode in ("nearest", "nearest-exact"):
+            if mode == "nearest" and dim == 2 and n_out % n_in == 0:
+                scale = None  # 2-D nearest at an integer ratio: PyTorch's CPU fast path, in/out
             idx = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
             x = x.index_select(d, creation.tensor(idx, device=x.device))
             continue
@@ -255,7 +260,7 @@ def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> n
     """PyTorch's nearest_idx: floor(dst * s) (or floor((dst + 0.5) * s)), s = 1/scale_factor
     if given, else in/out, in float32; at most n_in - 1."""
     f32 = np.float32
-    s = f32(1.0) / f32(scale) if scale is not None and scale > 0 else f32(n_in) / f32(n_out)
+    s = f32(1.0 / scale) if scale is not None and scale > 0 else f32(n_in) / f32(n_out)
     dst = np.arange(n_out, dtype=f32)
     if exact:
         dst = dst + f32(0.5)
@@ -281,7 +286,7 @@ def _weights(n_in: int, n_out: int, scale: float | None, align_corners: bool, cu
     if align_corners:
         s = ftype(n_in - 1) / ftype(n_out - 1) if n_out > 1 else ftype(0.0)
     elif scale is not None and scale > 0:
-        s = ftype(1.0) / ftype(scale)
+        s = ftype(1.0 / scale)  # 1/scale in double, then rounded, as PyTorch's kernels
     else:
         s = ftype(n_in) / ftype(n_out)
     dst = np.arange(n_out, dtype=ftype)
