@@ -89,6 +89,16 @@ def test_pad_errors():
         (lambda: F.pad(x, (-2, -2)), RuntimeError, r"narrow\(\): length must be non-negative"),
         (lambda: F.pad(x, [1, 1.5]), TypeError, "must be tuple of ints, but found element of "
          "type float at pos 1"),
+        (lambda: F.pad(x, (1, -4), mode="replicate"), RuntimeError,
+         r"input \(W: 3\) is too small. Calculated output W: 0"),
+        (lambda: F.pad(torch.ones(2, 2, 2), (-2, -3, -1, -2), mode="reflect"), RuntimeError,
+         r"input \(H: 2, W: 2\) is too small. Calculated output H: -1 W: -3"),
+        (lambda: F.pad(torch.ones(1, 4, 1), (0, 0, 1, -6), mode="replicate"), RuntimeError,
+         r"Trying to create tensor with negative dimension -1: \[1, -1, 1\]"),
+        (lambda: F.pad(x, (-3, -1), mode="circular"), RuntimeError,
+         "Negative padding value is resulting in an empty dimension"),
+        (lambda: F.pad(x, (-2, 2), mode="circular"), RuntimeError,  # PyTorch: undefined values
+         r"padding \(-2, 2\) wraps around more than the 1 of 3 entries"),
     ]
     for call, kind, message in cases:
         with pytest.raises(kind, match=message):

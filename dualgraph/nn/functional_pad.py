@@ -80,39 +80,93 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
                            "possibly 0 batch size and other non-zero dimensions for input, but "
                            f"got: {shape}")
+    sizes = [_concrete(n, f"pad(mode='{mode}')") for n in shape[ndim - spatial:]]
+    if mode == "circular":
+        for i in reversed(range(spatial)):  # PyTorch checks the outermost padded dim first
+            _check_circular(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
+        outs = [n + pads[2 * (spatial - 1 - j)] + pads[2 * (spatial - 1 - j) + 1]
+                for j, n in enumerate(sizes)]
+        if all(outs) and 0 not in shape[:ndim - spatial]:  # a non-empty result
+            for i in range(spatial):
+                _check_circular_crop(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
+    else:
+        for i in range(spatial):
+            _check_reflect(mode, sizes[-1 - i], pads[2 * i], pads[2 * i + 1], i, ndim, shape)
+        _check_output(mode, shape, sizes, pads)
     x = input
     for i in range(spatial):
-        d = ndim - 1 - i
         left, right = pads[2 * i], pads[2 * i + 1]
-        if left == 0 and right == 0:
-            continue
-        n = _concrete(shape[d], f"pad(mode='{mode}')")
-        idx = _pad_index(mode, n, left, right, ndim, pads, i, shape)
-        x = x.index_select(d, creation.tensor(idx, device=input.device))
+        if left or right:
+            idx = _pad_index(mode, sizes[-1 - i], left, right)
+            x = x.index_select(ndim - 1 - i, creation.tensor(idx, device=input.device))
     return x
 
 
-def _pad_index(mode: str, n: int, left: int, right: int, ndim: int, pads: tuple, i: int,
-               shape: list) -> np.ndarray:
+def _check_reflect(mode: str, n: int, left: int, right: int, i: int, ndim: int,
+                   shape: list) -> None:
+    """PyTorch's reflection check: each pad smaller than the dim it reflects."""
+    if mode == "reflect" and (left >= n or right >= n):
+        raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the "
+                           "corresponding input dimension, but got: padding "
+                           f"({left}, {right}) at dimension {ndim - 1 - i} of input {shape}")
+
+
+def _check_circular(n: int, left: int, right: int) -> None:
+    """PyTorch's circular checks: wrap at most once, no negative size."""
+    if left > n or right > n:
+        raise RuntimeError("Padding value causes wrapping around more than once.")
+    if n + left + right < 0:
+        raise RuntimeError("Negative padding value is resulting in an empty dimension")
+
+
+def _check_circular_crop(n: int, left: int, right: int) -> None:
+    """Ours: a positive pad may not exceed what a negative pad on the other side leaves, where
+    PyTorch would read memory it has not written yet (an undefined result, or an error)."""
+    left_over = n - max(-left, 0) - max(-right, 0)
+    if max(left, 0) > left_over or max(right, 0) > left_over:
+        raise RuntimeError(f"pad(mode='circular'): padding ({left}, {right}) wraps around more "
+                           f"than the {max(left_over, 0)} of {n} entries its negative side "
+                           "leaves")
+
+
+def _check_output(mode: str, shape: list, sizes: list, pads: tuple) -> None:
+    """Reflect / replicate: PyTorch refuses when every padded output size is below 1, and
+    cannot make a negative size otherwise (empty dims are fine)."""
+    k = len(sizes)
+    outs = [n + pads[2 * (k - 1 - j)] + pads[2 * (k - 1 - j) + 1] for j, n in enumerate(sizes)]
+    if all(o < 1 for o in outs):
+        two = "H: {1}, W: {2} " if mode == "replicate" else "H: {1}, W: {2}"
+        ins = {1: "W: {2}", 2: two, 3: "D: {0} H: {1}, W: {2}"}[k]
+        raise RuntimeError("input (" + ins.format(*([None] * (3 - k) + sizes)) + ") is too "
+                           "small. Calculated output " + " ".join(
+                               f"{c}: {o}" for c, o in zip("DHW"[3 - k:], outs)))
+    full = shape[:len(shape) - k] + outs
+    for o in full:
+        if o < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {o}: {full}")
+
+
+def _pad_index(mode: str, n: int, left: int, right: int) -> np.ndarray:
     """The input positions the padded dim reads, from -left to n + right - 1 of the input."""
     if mode == "reflect":
-        if left >= n or right >= n:
-            raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less "
-                               "than the corresponding input dimension, but got: padding "
-                               f"({left}, {right}) at dimension {ndim - 1 - i} of input {shape}")
         j = np.abs(np.arange(-left, n + right))
         return (n - 1) - np.abs((n - 1) - j)
     if mode == "replicate":
-        if n + left + right < 0:
-            raise RuntimeError(f"input tensor is too small ({n}) for padding ({left}, {right})")
         return np.clip(np.arange(-left, n + right), 0, n - 1)
-    if left > n or right > n:
-        raise RuntimeError("Padding value causes wrapping around more than once.")
-    lo, hi = max(-left, 0), n - max(-right, 0)  # circular: crop first, then wrap the rest
-    if hi - lo + max(left, 0) + max(right, 0) < 0 or hi <= lo:
-        raise RuntimeError("Negative padding value is resulting in an empty dimension.")
-    m = hi - lo
-    return lo + np.mod(np.arange(-max(left, 0), m + max(right, 0)), m)
+    # circular, as PyTorch does it: the cropped input in the middle, then the left pad copied
+    # from the end of what is there so far, then the right pad from its start (copies that may
+    # overlap, read before they write)
+    size = n + left + right
+    out = np.zeros(size, dtype=np.int64)
+    if n - max(-left, 0) - max(-right, 0) <= 0:
+        return out  # only in an empty result (checked above): any in-range index will do
+    lo, hi = max(left, 0), size - max(right, 0)
+    out[lo:hi] = np.arange(max(-left, 0), n - max(-right, 0))
+    if left > 0:
+        out[:left] = out[size - left - max(right, 0):size - max(right, 0)].copy()
+    if right > 0:
+        out[size - right:] = out[lo:lo + right].copy()
+    return out
 
 
 def _pad_constant(input: Tensor, pads: tuple, value: float) -> Tensor:
