@@ -348,6 +348,11 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, k, v.double())
     with pytest.raises(RuntimeError, match="at least 2 dimensional"):
         F.scaled_dot_product_attention(q[0, 0], k[0], v[0])
+    d = q.double()  # a float32 mask is accepted with any query dtype, as in PyTorch
+    assert F.scaled_dot_product_attention(d, d, d, attn_mask=torch.zeros(3, 3)).dtype == \
+        torch.float64
+    with pytest.raises(RuntimeError, match="attn_mask.dtype: c10::Half and  query.dtype: double"):
+        F.scaled_dot_product_attention(d, d, d, attn_mask=torch.zeros(3, 3).half())
     with pytest.raises(RuntimeError, match="Number of heads in key and value must divide"):
         F.scaled_dot_product_attention(torch.randn(1, 4, 3, 2), torch.randn(1, 3, 5, 2),
                                        torch.randn(1, 3, 5, 2), enable_gqa=True)

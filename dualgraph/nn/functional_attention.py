@@ -9,7 +9,7 @@ from typing import Any
 from .. import creation
 from ..ir.meta import broadcast_shapes
 from ..ir.ops.math import _C_NAME
-from ..ir.types import bool_
+from ..ir.types import bool_, float32
 from ..methods.math import where
 from ..tensor import Tensor
 
@@ -70,7 +70,7 @@ def _check_sdpa(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any, dropo
                            f"{_C_NAME[value.dtype.name]} instead.")
     if not query.dtype.is_floating_point:
         raise RuntimeError(f"expected scalar type Float but found {_type(query)}")
-    if attn_mask is not None and attn_mask.dtype != bool_ and attn_mask.dtype != query.dtype:
+    if attn_mask is not None and attn_mask.dtype not in (bool_, float32, query.dtype):
         raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query "
                            f"dtype, but got attn_mask.dtype: {_C_NAME[attn_mask.dtype.name]} "
                            f"and  query.dtype: {_C_NAME[query.dtype.name]} instead.")
