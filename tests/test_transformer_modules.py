@@ -252,7 +252,9 @@ def test_full_backward_hook_without_input_grads_and_order():
     order = []
     lin.register_full_backward_hook(lambda m, gi, go: order.append(("second", gi)))
     lin.register_full_backward_hook(lambda m, gi, go: order.append(("first", gi)), prepend=True)
-    lin(torch.randn(4, 3)).sum().backward()
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are "
+                                         "computed with respect to module outputs"):
+        lin(torch.randn(4, 3)).sum().backward()
     assert [o[0] for o in order] == ["first", "second"] and order[0][1] == (None,)
     assert lin.weight.grad is not None
     with torch.no_grad():  # no autograd: no hooks, no extra nodes
@@ -281,6 +283,31 @@ def test_data_parallel_on_cpu():
     assert other(x).tolist() == dp(x).tolist()
     dp(x).sum().backward()
     assert lin.weight.grad is not None
+
+
+class Pair(nn.Module):
+    def forward(self, a, k):
+        return a * k, "tag", a.detach()
+
+
+def test_full_backward_hooks_pack_grad_output_per_top_level_output():
+    m = Pair()
+    seen = []
+    m.register_full_backward_pre_hook(lambda mod, go: seen.append(("pre", go)))
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append(("full", gi, go)))
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    y, tag, d = m(a, 3)
+    assert tag == "tag" and not d.requires_grad
+    y.sum().backward()
+    pre, full = seen
+    assert pre[1][0].tolist() == [1.0, 1.0] and pre[1][1:] == (None, None)
+    assert full[1][0].tolist() == [3.0, 3.0] and full[1][1] is None
+    assert len(full[2]) == 3
+    lin = nn.Linear(2, 2)
+    lin.register_full_backward_hook(lambda mod, gi, go: (torch.zeros(1),))
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="no input requires "
+                                                  "gradient should always return None"):
+        lin(torch.ones(1, 2)).sum().backward()
 
 
 def test_full_backward_hook_refuses_in_place_change_of_its_input():

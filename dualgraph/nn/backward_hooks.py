@@ -82,6 +82,23 @@ def _call_hooks(module: Any, grads: list, state: dict) -> list | None:
     return [grad_input[i] for i in state["positions"]]
 
 
+def _hooks_without_input_grads(module: Any, state: dict) -> None:
+    """No input needs a gradient: PyTorch calls the full backward hooks when the output
+    gradients arrive, with grad_input all None, warns, and refuses a replacement."""
+    import warnings
+    warnings.warn("Full backward hook is firing when gradients are computed with respect to "
+                  "module outputs since no inputs require gradients. See https://docs.pytorch."
+                  "org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.register_full_"
+                  "backward_hook for more details.", stacklevel=2)
+    grad_input = (None,) * state["n_inputs"]
+    for hook in list(module._backward_hooks.values()):
+        result = hook(module, grad_input, state["grad_output"])
+        if result is not None and not (isinstance(result, tuple)
+                                       and all(g is None for g in result)):
+            raise RuntimeError("Backward hook for Modules where no input requires gradient "
+                               "should always return None or None for all gradients.")
+
+
 def wrap_outputs(module: Any, output: Any, state: dict) -> Any:
     """Route the module's tensor outputs through one node whose pre-hook runs the backward
     pre-hooks on grad_output (and saves it for the full backward hooks)."""
@@ -93,9 +110,14 @@ def wrap_outputs(module: Any, output: Any, state: dict) -> Any:
     copies, split_node = _hub([items[i] for i in positions])
     shapes = [tuple(items[i].shape) for i in positions]
 
+    n_outputs = len(items)
+
     def pre(grads: tuple) -> Any:
         grads = list(grads) + [None] * (len(positions) - len(grads))
-        grad_output = tuple(None if g is None else g.reshape(s) for g, s in zip(grads, shapes))
+        packed: list = [None] * n_outputs  # one entry per top-level output, as PyTorch's
+        for i, g, s in zip(positions, grads, shapes):
+            packed[i] = None if g is None else g.reshape(s)
+        grad_output = tuple(packed)
         changed = False
         for hook in list(module._backward_pre_hooks.values()):
             result = hook(module, grad_output)
@@ -107,11 +129,12 @@ def wrap_outputs(module: Any, output: Any, state: dict) -> Any:
                                        f"{len(grad_output)}")
                 grad_output, changed = result, True
         state["grad_output"] = grad_output
-        if not state["positions"] and module._backward_hooks:  # no input needs grad
-            _call_hooks(module, [], state)
+        if not state["positions"] and module._backward_hooks:
+            _hooks_without_input_grads(module, state)
         if not changed:
             return None
-        return tuple(None if g is None else g.reshape(-1) for g in grad_output)
+        return tuple(None if grad_output[i] is None else grad_output[i].reshape(-1)
+                     for i in positions)
 
     split_node.register_prehook(pre)
     for i, c in zip(positions, copies):
