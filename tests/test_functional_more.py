@@ -466,3 +466,17 @@ def test_padding_upsampling_and_cosine_layers():
     assert nn.CircularPad1d(2)(x[0]).tolist() == F.pad(x[0], (2, 2), mode="circular").tolist()
     y = inp((1, 2, 4, 5)).flip(-1)
     assert nn.CosineSimilarity(dim=-1)(x, y).tolist() == F.cosine_similarity(x, y, -1).tolist()
+
+
+def test_trace_with_a_symbolic_batch_size():
+    def f(x):
+        y = F.interpolate(F.pad(x, (1, 2, 2, 1), mode="reflect"), scale_factor=2,
+                          mode="bilinear")
+        z = F.pad(y, (1, 0, 0, 1), mode="circular") * F.pad(y, (0, 1, 1, 0), value=0.5)
+        return F.scaled_dot_product_attention(z, z, z, is_causal=True) + F.normalize(z, dim=1)
+    traced = torch.jit.trace(f, torch.randn(2, 3, 4, 5), dynamic_dims={0: "B"})
+    assert "B" in str(traced.graph)
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 4, 5)
+        np.testing.assert_allclose(np.array(traced(x).tolist()), np.array(f(x).tolist()),
+                                   rtol=1e-5, atol=1e-6)

@@ -40,6 +40,11 @@ def _pad_ints(pad: Any) -> tuple:
     return tuple(int(p) for p in pad)
 
 
+def _is_zero(d: Any) -> bool:
+    """A dim known to be 0 (a symbolic size is taken to be nonzero)."""
+    return isinstance(d, (int, np.integer)) and d == 0
+
+
 def _concrete(n: Any, what: str) -> int:
     if not isinstance(n, (int, np.integer)):
         raise RuntimeError(f"{what} needs a concrete size for each dim it works on, but got the "
@@ -76,7 +81,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     shape = list(input.shape)
     spatial = len(pads) // 2
     if any(not isinstance(d, (int, np.integer)) or d == 0 for d in shape[ndim - spatial:]) or \
-            (ndim == spatial + 2 and shape[1] == 0):
+            (ndim == spatial + 2 and _is_zero(shape[1])):
         raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
                            "possibly 0 batch size and other non-zero dimensions for input, but "
                            f"got: {shape}")
@@ -86,7 +91,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             _check_circular(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
         outs = [n + pads[2 * (spatial - 1 - j)] + pads[2 * (spatial - 1 - j) + 1]
                 for j, n in enumerate(sizes)]
-        if all(outs) and 0 not in shape[:ndim - spatial]:  # a non-empty result
+        if all(outs) and not any(_is_zero(d) for d in shape[:ndim - spatial]):  # non-empty
             for i in range(spatial):
                 _check_circular_crop(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
     else:
@@ -140,9 +145,9 @@ def _check_output(mode: str, shape: list, sizes: list, pads: tuple) -> None:
         raise RuntimeError("input (" + ins.format(*([None] * (3 - k) + sizes)) + ") is too "
                            "small. Calculated output " + " ".join(
                                f"{c}: {o}" for c, o in zip("DHW"[3 - k:], outs)))
-    full = shape[:len(shape) - k] + outs
-    for o in full:
+    for o in outs:  # the other dims are sizes already (maybe symbolic), never negative
         if o < 0:
+            full = shape[:len(shape) - k] + outs
             raise RuntimeError(f"Trying to create tensor with negative dimension {o}: {full}")
 
 
