@@ -20,4 +20,5 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
                       ConstantPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
                       ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad2d,
                       ZeroPad3d)
-from .upsampling import CosineSimilarity, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .distance import CosineSimilarity
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -1,5 +1,5 @@
 """`nn.Upsample` (and the older `UpsamplingNearest2d` / `UpsamplingBilinear2d`): F.interpolate
-with fixed arguments, and `nn.CosineSimilarity`."""
+with fixed arguments."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from .. import functional as F
 from ..module import Module
 
-__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "CosineSimilarity"]
+__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
 def _float_scale(scale_factor: Any) -> Any:
@@ -55,14 +55,3 @@ class UpsamplingBilinear2d(Upsample):
 
     def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
-
-
-class CosineSimilarity(Module):
-    """F.cosine_similarity(x1, x2, dim, eps) as a module."""
-
-    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
-        super().__init__()
-        self.dim, self.eps = dim, eps
-
-    def forward(self, x1: Any, x2: Any) -> Any:
-        return F.cosine_similarity(x1, x2, self.dim, self.eps)
