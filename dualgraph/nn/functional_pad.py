@@ -34,6 +34,9 @@ def _pad_ints(pad: Any) -> tuple:
         raise TypeError(f"pad(): argument 'pad' must be tuple of ints, but got "
                         f"{type(pad).__name__}")
     for i, p in enumerate(pad):
+        if type(p).__name__ == "SymDim":
+            raise RuntimeError(f"pad(): the pad sizes must be concrete ints, but element {i} is "
+                               f"the symbolic size {p}; trace or script with fixed sizes there")
         if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
             raise TypeError(f"pad(): argument 'pad' must be tuple of ints, but found element "
                             f"of type {type(p).__name__} at pos {i}")
@@ -80,12 +83,12 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     shape = list(input.shape)
     spatial = len(pads) // 2
-    if any(not isinstance(d, (int, np.integer)) or d == 0 for d in shape[ndim - spatial:]) or \
+    sizes = [_concrete(n, f"pad(mode='{mode}')") for n in shape[ndim - spatial:]]
+    if any(d == 0 for d in sizes) or \
             (ndim == spatial + 2 and _is_zero(shape[1])):
         raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
                            "possibly 0 batch size and other non-zero dimensions for input, but "
                            f"got: {shape}")
-    sizes = [_concrete(n, f"pad(mode='{mode}')") for n in shape[ndim - spatial:]]
     if mode == "circular":
         for i in reversed(range(spatial)):  # PyTorch checks the outermost padded dim first
             _check_circular(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
