@@ -480,3 +480,40 @@ def test_trace_with_a_symbolic_batch_size():
         x = torch.randn(batch, 3, 4, 5)
         np.testing.assert_allclose(np.array(traced(x).tolist()), np.array(f(x).tolist()),
                                    rtol=1e-5, atol=1e-6)
+
+
+def resample_and_pad(x):
+    y = F.interpolate(F.pad(x, (1, 1, 2, 0), mode="reflect"), scale_factor=2, mode="bilinear")
+    z = F.pad(F.interpolate(x, scale_factor=2), (0, 1, 1, 0), mode="circular")
+    w = F.interpolate(F.pad(x, (2, 0, 0, 1), mode="replicate"), size=(3, 5), mode="bilinear",
+                      align_corners=True)
+    return y, z, w, F.interpolate(x, scale_factor=3, mode="nearest-exact")
+
+
+def test_generic_script_graph_with_symbolic_spatial_sizes(tmp_path):
+    """Before any call, script compiles with every size symbolic: pad's index vectors and
+    interpolate's indices and weights are then computed by the graph when it runs."""
+    scripted = torch.jit.script(resample_and_pad)
+    text = str(scripted.graph)
+    assert text.startswith("graph(%x: f32[s0, s1, s2, s3])")
+    path = str(tmp_path / "resample.dgm")
+    scripted.save(path)
+    loaded = torch.load(path)
+    for shape in [(1, 2, 3, 4), (2, 1, 5, 7)]:
+        x = torch.randn(*shape)
+        for got, want in zip(loaded(x), resample_and_pad(x)):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(np.array(got.tolist()), np.array(want.tolist()),
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_symbolic_sizes_refused_where_no_size_expression_exists():
+    def up(x):
+        return F.interpolate(x, scale_factor=1.5, mode="bilinear")
+    with pytest.raises(RuntimeError, match=r"output size floor\(H \* 1.5\) of a symbolic size"):
+        torch.jit.trace(up, torch.randn(1, 1, 4, 4), dynamic_dims={2: "H"})
+
+    def cubic(x):
+        return F.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(RuntimeError, match="mode='bicubic'\\) needs concrete spatial sizes"):
+        torch.jit.trace(cubic, torch.randn(1, 1, 4, 4), dynamic_dims={2: "H"})

@@ -19,6 +19,7 @@ import numpy as np
 from .. import creation
 from ..methods.indexing import cat
 from ..ir.ops.math import _TYPE_NAME
+from ..ir.types import float32
 from ..tensor import Tensor
 
 __all__ = ["pad", "interpolate"]
@@ -46,13 +47,6 @@ def _pad_ints(pad: Any) -> tuple:
 def _is_zero(d: Any) -> bool:
     """A dim known to be 0 (a symbolic size is taken to be nonzero)."""
     return isinstance(d, (int, np.integer)) and d == 0
-
-
-def _concrete(n: Any, what: str) -> int:
-    if not isinstance(n, (int, np.integer)):
-        raise RuntimeError(f"{what} needs a concrete size for each dim it works on, but got the "
-                           f"symbolic size {n}; capture with example inputs of fixed size")
-    return int(n)
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
@@ -83,12 +77,30 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     shape = list(input.shape)
     spatial = len(pads) // 2
-    sizes = [_concrete(n, f"pad(mode='{mode}')") for n in shape[ndim - spatial:]]
-    if any(d == 0 for d in sizes) or \
-            (ndim == spatial + 2 and _is_zero(shape[1])):
+    sizes = shape[ndim - spatial:]
+    if any(_is_zero(d) for d in sizes) or (ndim == spatial + 2 and _is_zero(shape[1])):
         raise RuntimeError(f"Expected {spatial + 1}D or {spatial + 2}D (batch mode) tensor with "
                            "possibly 0 batch size and other non-zero dimensions for input, but "
                            f"got: {shape}")
+    if all(isinstance(d, (int, np.integer)) for d in sizes):
+        _check_non_constant(mode, shape, [int(d) for d in sizes], pads)
+    # else: symbolic sizes (a generic script graph) are taken to be long enough, as slices are
+    x = input
+    for i in range(spatial):
+        left, right = pads[2 * i], pads[2 * i + 1]
+        if left or right:
+            n = sizes[-1 - i]
+            if isinstance(n, (int, np.integer)):
+                idx = creation.tensor(_pad_index(mode, int(n), left, right), device=input.device)
+            else:
+                idx = _symbolic_pad_index(mode, n, left, right, input.device)
+            x = x.index_select(ndim - 1 - i, idx)
+    return x
+
+
+def _check_non_constant(mode: str, shape: list, sizes: list, pads: tuple) -> None:
+    """PyTorch's checks for reflect / replicate / circular, in PyTorch's order."""
+    ndim, spatial = len(shape), len(sizes)
     if mode == "circular":
         for i in reversed(range(spatial)):  # PyTorch checks the outermost padded dim first
             _check_circular(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
@@ -97,17 +109,27 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         if all(outs) and not any(_is_zero(d) for d in shape[:ndim - spatial]):  # non-empty
             for i in range(spatial):
                 _check_circular_crop(sizes[-1 - i], pads[2 * i], pads[2 * i + 1])
-    else:
-        for i in range(spatial):
-            _check_reflect(mode, sizes[-1 - i], pads[2 * i], pads[2 * i + 1], i, ndim, shape)
-        _check_output(mode, shape, sizes, pads)
-    x = input
+        return
     for i in range(spatial):
-        left, right = pads[2 * i], pads[2 * i + 1]
-        if left or right:
-            idx = _pad_index(mode, sizes[-1 - i], left, right)
-            x = x.index_select(ndim - 1 - i, creation.tensor(idx, device=input.device))
-    return x
+        _check_reflect(mode, sizes[-1 - i], pads[2 * i], pads[2 * i + 1], i, ndim, shape)
+    _check_output(mode, shape, sizes, pads)
+
+
+def _symbolic_pad_index(mode: str, n: Any, left: int, right: int, device: Any) -> Tensor:
+    """The index vector of `_pad_index` for a symbolic size n, as tensor arithmetic that the
+    graph computes when it runs (SymDim on the left of each operator, as SymDim requires)."""
+    if mode == "circular":  # crop, then wrap once each way
+        lo = max(-left, 0)
+        m = n - lo - max(-right, 0)
+        # arange from 0: its length is then the size expression itself (m + pads), not fresh
+        j = creation.arange(m + max(left, 0) + max(right, 0), device=device) - max(left, 0)
+        j = j + m * (j < 0).long()
+        j = j - m * (((m - 1) - j) < 0).long()
+        return j + lo
+    j = creation.arange(n + left + right, device=device) - left
+    if mode == "reflect":
+        return (n - 1) - ((n - 1) - j.abs()).abs()
+    return (n - 1) - ((n - 1) - j.clamp(min=0)).clamp(min=0)  # replicate
 
 
 def _check_reflect(mode: str, n: int, left: int, right: int, i: int, ndim: int,
@@ -259,9 +281,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if mode == "area" and sizes is None:
         recompute_scale_factor = True
-    in_sizes = [_concrete(n, "interpolate()") for n in input.shape[2:]] if dim > 0 else []
+    in_sizes = list(input.shape[2:]) if dim > 0 else []
     if recompute_scale_factor and scales is not None:
-        sizes = [math.floor(float(n) * s) for n, s in zip(in_sizes, scales)]
+        sizes = [_scaled_size(n, s) for n, s in zip(in_sizes, scales)]
         scales = None
     if antialias:
         if not (mode in ("bilinear", "bicubic") and input.dim() == 4):
@@ -278,8 +300,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
         raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs "
                                   f"{_NEEDS[mode]}D input")
     if sizes is None:
-        sizes = [math.floor(float(n) * s) for n, s in zip(in_sizes, scales)]
-    if any(s <= 0 for s in sizes) or any(n <= 0 for n in in_sizes):
+        sizes = [_scaled_size(n, s) for n, s in zip(in_sizes, scales)]
+    symbolic = not all(isinstance(n, (int, np.integer)) for n in in_sizes + sizes)
+    if not symbolic and (any(s <= 0 for s in sizes) or any(n <= 0 for n in in_sizes)):
         names = "DHW"[3 - dim:]
         raise RuntimeError("Input and output sizes should be greater than 0, but got input ("
                            + ", ".join(f"{c}: {n}" for c, n in zip(names, in_sizes))
@@ -293,6 +316,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
         d = 2 + i
         n_in, n_out = in_sizes[i], sizes[i]
         scale = None if scales is None else scales[i]
+        if not isinstance(n_in, (int, np.integer)) or not isinstance(n_out, (int, np.integer)):
+            x = _symbolic_resample(x, d, n_in, n_out, scale, mode, bool(align_corners))
+            continue
         if n_in == n_out and mode in _COPY_SAME_SIZE:
             continue  # PyTorch 2.13's CPU kernels copy such a dim, whatever scale_factor says
         if mode in ("nearest", "nearest-exact"):
@@ -309,6 +335,62 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
                          np.float64 if input.dtype.name == "float64" else np.float32)
         x = _apply_matrix(x, d, creation.tensor(w.T.copy(), dtype=x.dtype, device=x.device))
     return x
+
+
+def _scaled_size(n: Any, scale: float) -> Any:
+    """floor(n * scale); for a symbolic n only an integer scale gives a size (k * n)."""
+    if isinstance(n, (int, np.integer)):
+        return math.floor(float(n) * scale)
+    if float(scale).is_integer():
+        return n * int(scale)
+    raise RuntimeError(f"interpolate(): the output size floor({n} * {scale}) of a symbolic "
+                       "size is not a size expression; use an integer scale_factor, an "
+                       "explicit size, or capture with example inputs of fixed size")
+
+
+def _symbolic_resample(x: Tensor, d: int, n: Any, out: Any, scale: float | None, mode: str,
+                       align_corners: bool) -> Tensor:
+    """One dim of a symbolic size, resampled with the index / weight formulas of the concrete
+    path computed as tensors when the graph runs (nearest, nearest-exact and the linear modes;
+    PyTorch's arithmetic, in the input's float type)."""
+    if mode in ("bicubic", "area"):
+        raise RuntimeError(f"interpolate(mode='{mode}') needs concrete spatial sizes, but got "
+                           f"the symbolic size {n}; capture with example inputs of fixed size")
+    ft = x.dtype if x.dtype.name == "float64" else float32
+    dst = creation.arange(out, device=x.device).to(ft)
+    if mode in ("nearest", "nearest-exact"):
+        s = _float(1.0 / scale, ft) if scale is not None and scale > 0 else _ratio(n, out, ft)
+        pos = (dst + 0.5) * s if mode == "nearest-exact" else dst * s
+        return x.index_select(d, _at_most(pos.floor().long(), n - 1))
+    if align_corners:
+        s = 0.0 if isinstance(out, int) and out == 1 else _ratio(n - 1, out - 1, ft)
+        src = dst * s
+    else:
+        s = _float(1.0 / scale, ft) if scale is not None and scale > 0 else _ratio(n, out, ft)
+        src = (s * (dst + 0.5) - 0.5).clamp(min=0.0)
+    i0 = _at_most(src.floor().long(), n - 1)
+    i1 = i0 + (((n - 2) - i0) >= 0).long()
+    lam1 = (src - i0.to(ft)).clamp(0.0, 1.0)
+    view = [-1] + [1] * (x.dim() - 1 - d)
+    lam1 = lam1.reshape(*view).to(x.dtype)
+    return x.index_select(d, i0) * (1.0 - lam1) + x.index_select(d, i1) * lam1
+
+
+def _float(v: float, ft: Any) -> float:
+    """A Python float rounded to the float type (PyTorch's scales for float32 are float)."""
+    return v if ft.name == "float64" else float(np.float32(v))
+
+
+def _ratio(a: Any, b: Any, ft: Any) -> Any:
+    """a / b as PyTorch computes in/out, in the float type: a 0-d tensor computed when the
+    graph runs if a or b is symbolic."""
+    q = a / b
+    return q.to(ft) if isinstance(q, Tensor) else _float(q, ft)
+
+
+def _at_most(idx: Tensor, top: Any) -> Tensor:
+    """min(idx, top) for a symbolic top (SymDim on the left of each operator)."""
+    return top - (top - idx).clamp(min=0)
 
 
 def _apply_matrix(x: Tensor, d: int, wt: Tensor) -> Tensor:
