@@ -517,3 +517,20 @@ def test_symbolic_sizes_refused_where_no_size_expression_exists():
         return F.interpolate(x, scale_factor=2, mode="bicubic")
     with pytest.raises(RuntimeError, match="mode='bicubic'\\) needs concrete spatial sizes"):
         torch.jit.trace(cubic, torch.randn(1, 1, 4, 4), dynamic_dims={2: "H"})
+
+
+def attention_mix(q, k):
+    a = F.scaled_dot_product_attention(q, k, k, is_causal=True)
+    b = F.scaled_dot_product_attention(q, k, k, scale=0.3)
+    return a + b + F.normalize(q, dim=-1) + F.cosine_similarity(q, q * 2, dim=-1).unsqueeze(-1)
+
+
+def test_generic_script_graph_of_attention(tmp_path):
+    scripted = torch.jit.script(attention_mix)
+    assert str(scripted.graph).startswith("graph(%q: f32[s0, s1], %k: f32[s2, s1])")
+    scripted.save(str(tmp_path / "attn.dgm"))
+    loaded = torch.load(str(tmp_path / "attn.dgm"))
+    for L, S, E in [(3, 5, 4), (4, 2, 6)]:
+        q, k = torch.randn(L, E), torch.randn(S, E)
+        np.testing.assert_allclose(np.array(loaded(q, k).tolist()),
+                                   np.array(attention_mix(q, k).tolist()), rtol=1e-5, atol=1e-6)

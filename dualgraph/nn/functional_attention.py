@@ -9,7 +9,7 @@ from typing import Any
 from .. import creation
 from ..ir.meta import broadcast_shapes
 from ..ir.ops.math import _C_NAME
-from ..ir.types import bool_, float32
+from ..ir.types import bool_, float32, float64
 from ..methods.math import where
 from ..tensor import Tensor
 
@@ -104,7 +104,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     gives zeros, as PyTorch's CPU kernel does."""
     _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal)
     L, S = query.shape[-2], key.shape[-2]
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    if scale is not None:
+        scale_factor = float(scale)
+    elif isinstance(query.shape[-1], int):
+        scale_factor = 1.0 / math.sqrt(query.shape[-1])
+    else:  # a symbolic head size: 1/sqrt(E) computed by the graph (in float64, as PyTorch)
+        scale_factor = (query.shape[-1] * 1.0).to(float64).rsqrt().to(query.dtype)
     if enable_gqa and query.dim() >= 3:
         key, value = _gqa(query, key, "key and value"), _gqa(query, value, "key and value")
     scores = query.matmul(key.transpose(-2, -1)) * scale_factor
