@@ -22,7 +22,8 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
            "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot",
            "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
-           "layer_norm", "group_norm", "embedding", "conv_transpose2d", "bilinear"]
+           "layer_norm", "group_norm", "embedding", "conv_transpose2d", "bilinear", "pad",
+           "interpolate", "normalize", "cosine_similarity", "scaled_dot_product_attention"]
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
@@ -360,3 +361,6 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 from .functional_layers import (adaptive_avg_pool2d, avg_pool2d, batch_norm,  # noqa: E402
                                 bilinear, conv1d, conv2d, conv_transpose2d, embedding,
                                 group_norm, layer_norm, max_pool2d)
+from .functional_pad import interpolate, pad  # noqa: E402
+from .functional_attention import (cosine_similarity, normalize,  # noqa: E402
+                                   scaled_dot_product_attention)

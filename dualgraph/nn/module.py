@@ -11,6 +11,13 @@ from ..tensor import Tensor
 from .parameter import Parameter
 
 
+def _eager_grad() -> bool:
+    """Backward hooks act in eager autograd only (not while tracing or scripting)."""
+    from ..autograd.grad_mode import is_grad_enabled
+    from ..jit.tracer import is_tracing
+    return is_grad_enabled() and not is_tracing()
+
+
 class RemovableHandle:
     """What `register_*_hook` returns: `handle.remove()` unregisters the hook."""
 
@@ -63,6 +70,8 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -422,16 +431,43 @@ class Module:
         self._forward_hooks[handle.id] = hook
         return handle
 
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False
+                                    ) -> RemovableHandle:
+        """`hook(module, grad_input, grad_output)` once the gradients of this call's positional
+        tensor inputs are computed; a returned tuple replaces grad_input (eager autograd)."""
+        from .backward_hooks import register
+        return register(self._hooks_store("_backward_hooks"), hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False
+                                        ) -> RemovableHandle:
+        """`hook(module, grad_output)` before the gradients of this call's inputs are computed;
+        a returned tuple replaces grad_output (eager autograd)."""
+        from .backward_hooks import register
+        return register(self._hooks_store("_backward_pre_hooks"), hook, prepend)
+
+    def _hooks_store(self, name: str) -> OrderedDict:
+        if name not in self.__dict__:  # a module unpickled from before these hooks existed
+            self.__dict__[name] = OrderedDict()
+        return self.__dict__[name]
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        d = self.__dict__
+        backward = (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and _eager_grad()
+        if backward:
+            from .backward_hooks import wrap_inputs, wrap_outputs
+            state: dict = {}
+            args = wrap_inputs(self, args, state)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward:
+            output = wrap_outputs(self, output, state)
         return output
 
     # ---------------------------------------------------------------------------------- repr

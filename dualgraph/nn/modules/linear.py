@@ -35,3 +35,8 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under the name PyTorch gives the attention out-projection (shown in reprs);
+    in PyTorch it only opts out of dynamic quantization, which dualgraph does not have."""

@@ -103,6 +103,11 @@ class RNNBase(Module):
                     self._flat_weights_names.append(name)
         self.reset_parameters()
 
+    def flatten_parameters(self) -> None:
+        """Does nothing, as in PyTorch on the CPU: it packs the weights into one cuDNN buffer
+        on CUDA, and dualgraph's recurrent layers read the parameters as they are."""
+        return None
+
     @staticmethod
     def _check_args(hidden_size: int, num_layers: int, dropout: float, proj_size: int) -> None:
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
