@@ -5,26 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from .common import sigmoid as stable_sigmoid
+from .common import sigmoid as stable_sigmoid, special_function
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
-
-
-def _erf(xp: Any) -> Callable:
-    """erf from SciPy/CuPy when present; else the Abramowitz-Stegun-free series via math.erf."""
-    try:
-        if xp.__name__ == "numpy":
-            from scipy.special import erf
-        else:
-            from cupyx.scipy.special import erf
-        return erf
-    except ImportError:
-        import numpy as np
-        vec = np.vectorize(math.erf, otypes=[np.float64])
-
-        def erf(x):
-            return xp.asarray(vec(x)).astype(x.dtype, copy=False)
-        return erf
 
 
 # Activations of inf/NaN inputs (NumPy warns, PyTorch is silent): see kernels/__init__.
@@ -32,7 +15,7 @@ QUIET = frozenset({'gelu', 'gelu_backward', 'silu', 'softplus', 'elu', 'log_sigm
 
 
 def kernels(xp: Any) -> dict[str, Callable]:
-    erf = _erf(xp)
+    erf = special_function(xp, "erf", keep_dtype=False)
 
     def gelu(x, approximate="none"):
         if approximate == "tanh":

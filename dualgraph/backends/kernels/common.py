@@ -14,6 +14,32 @@ except ImportError:  # pragma: no cover - older NumPy: the public (slower) np.er
     _extobj_contextvar = None
 
 
+def special_function(xp: Any, name: str, keep_dtype: bool = True) -> Callable:
+    """`scipy.special.<name>` (CuPy's on the GPU), imported on the first call, since SciPy costs
+    most of a second at import; where SciPy is missing, `math.<name>` per element (float64).
+    With `keep_dtype` the result has the input's dtype (SciPy computes float16 in float32)."""
+    found: list = []
+
+    def resolve() -> Callable:
+        try:
+            if xp.__name__ == "numpy":
+                import scipy.special as sp
+            else:
+                import cupyx.scipy.special as sp
+            return getattr(sp, name)
+        except ImportError:
+            vec = np.vectorize(getattr(math, name), otypes=[np.float64])
+            return lambda x: xp.asarray(vec(xp.asnumpy(x) if hasattr(xp, "asnumpy") else x))
+
+    def fn(x: Any) -> Any:
+        if not found:
+            found.append(resolve())
+        out = found[0](x)
+        return out.astype(x.dtype, copy=False) if keep_dtype else out
+    fn.__name__ = name
+    return fn
+
+
 def quiet(fn: Callable) -> Callable:
     """`fn` with NumPy's floating-point warnings (divide by zero, overflow, invalid) off for the
     duration of the call only: PyTorch returns inf/NaN silently where NumPy warns (log(0),

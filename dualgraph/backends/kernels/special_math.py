@@ -1,5 +1,6 @@
 """Kernels of the special-function family (`ir/ops/special_math.py`): erf and erfc from SciPy
-(CuPy's on the GPU) when installed, else `math.erf`/`math.erfc` elementwise."""
+(CuPy's on the GPU) when installed, imported on first use, else `math.erf`/`math.erfc`
+elementwise."""
 
 from __future__ import annotations
 
@@ -8,28 +9,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .common import special_function
+
 # log(0), 0 * log(0) and 2 ** 1000 give inf/NaN silently in PyTorch: see kernels/__init__.
 QUIET = frozenset({"logit", "xlogy", "ldexp", "sinc"})
-
-
-def _special(xp: Any, name: str) -> Callable:
-    try:
-        if xp.__name__ == "numpy":
-            import scipy.special as sp
-        else:
-            import cupyx.scipy.special as sp
-        ufunc = getattr(sp, name)
-
-        def fn(x):  # SciPy computes float16 in float32: keep the input's dtype
-            return ufunc(x).astype(x.dtype, copy=False)
-        return fn
-    except ImportError:
-        vec = np.vectorize(getattr(math, name), otypes=[np.float64])
-
-        def fn(x):
-            return xp.asarray(vec(xp.asnumpy(x) if hasattr(xp, "asnumpy") else x)).astype(
-                x.dtype, copy=False)
-        return fn
 
 
 def kernels(xp: Any) -> dict[str, Callable]:
@@ -54,6 +37,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return xp.where(zero, 0, xp.abs(a // xp.where(zero, 1, g) * b)).astype(
             xp.result_type(a, b), copy=False)
 
-    return {"gcd": xp.gcd, "lcm": lcm, "erf": _special(xp, "erf"), "erfc": _special(xp, "erfc"),
+    return {"gcd": xp.gcd, "lcm": lcm, "erf": special_function(xp, "erf"),
+            "erfc": special_function(xp, "erfc"),
             "deg2rad": xp.deg2rad, "rad2deg": xp.rad2deg, "sinc": sinc, "logit": logit,
             "xlogy": xlogy, "ldexp": lambda x, e: x * xp.exp2(e)}
