@@ -22,7 +22,7 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
            "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "one_hot",
            "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
-           "layer_norm", "group_norm", "embedding", "conv_transpose2d", "bilinear", "pad",
+           "layer_norm", "rms_norm", "group_norm", "embedding", "conv_transpose2d", "bilinear", "pad",
            "interpolate", "normalize", "cosine_similarity", "scaled_dot_product_attention"]
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
@@ -360,7 +360,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 # Convolutions, pooling, normalization and embedding live in their own module.
 from .functional_layers import (adaptive_avg_pool2d, avg_pool2d, batch_norm,  # noqa: E402
                                 bilinear, conv1d, conv2d, conv_transpose2d, embedding,
-                                group_norm, layer_norm, max_pool2d)
+                                group_norm, layer_norm, max_pool2d, rms_norm)
 from .functional_pad import interpolate, pad  # noqa: E402
 from .functional_attention import (cosine_similarity, normalize,  # noqa: E402
                                    scaled_dot_product_attention)

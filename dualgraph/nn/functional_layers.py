@@ -24,7 +24,8 @@ from ..methods.math import where
 from ..tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d", "bilinear", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "batch_norm", "layer_norm", "group_norm", "embedding"]
+           "adaptive_avg_pool2d", "batch_norm", "layer_norm", "rms_norm", "group_norm",
+           "embedding"]
 
 _CONV2D, _MAXPOOL = get("conv2d"), get("max_pool2d_with_indices")
 _CONV2D_T = get("conv2d_input_grad")
@@ -302,21 +303,47 @@ def _normalize(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tens
     return (x - mean) / (var + eps).sqrt(), mean, var
 
 
+def _check_normalized_shape(input: Tensor, normalized_shape: Any, star: str = "*, ") -> tuple:
+    """normalized_shape as a tuple, checked against the input's trailing dims with PyTorch's
+    messages (rms_norm's writes `[*2, 4]` where layer_norm's writes `[*, 2, 4]`)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    if tuple(input.shape[input.dim() - len(shape):]) != shape or input.dim() < len(shape):
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[{star}{', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    return shape
+
+
+def _over_trailing(op: str, input: Tensor, shape: tuple, eps: float) -> Tensor:
+    """A last-dim row op (layer_norm, rms_norm: one row loop on the CPU) over the trailing dims
+    `shape`: several dims are flattened into one row and the result viewed back."""
+    if len(shape) == 1:
+        return bind(get(op), (input,), {"eps": float(eps)})
+    rows = input.flatten(input.dim() - len(shape))
+    return bind(get(op), (rows,), {"eps": float(eps)}).reshape(input.shape)
+
+
 def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the last len(normalized_shape) dims, then scale and shift elementwise."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[input.dim() - len(shape):]) != shape or input.dim() < len(shape):
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, shape))}], but got input of size"
-                           f"{list(input.shape)}")
-    if len(shape) == 1:  # one op, a row loop on the CPU
-        y = bind(get("layer_norm"), (input,), {"eps": float(eps)})
-    else:
-        y, _, _ = _normalize(input, tuple(range(-len(shape), 0)), eps)
+    y = _over_trailing("layer_norm", input, _check_normalized_shape(input, normalized_shape), eps)
     if weight is not None:
         y = y * weight
     return y + bias if bias is not None else y
+
+
+def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x**2) + eps) over the last len(normalized_shape) dims, times weight;
+    eps=None is the input dtype's machine epsilon, as in PyTorch."""
+    shape = _check_normalized_shape(input, normalized_shape, star="*")
+    if eps is None:  # (an integer input is refused by the op, with PyTorch's message)
+        eps = float(np.finfo(input.dtype.np).eps) if input.dtype.is_floating_point else 0.0
+    y = _over_trailing("rms_norm", input, shape, eps)
+    return y * weight if weight is not None else y
 
 
 def _channel_view(t: Tensor, ndim: int) -> Tensor:

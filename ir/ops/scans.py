@@ -247,3 +247,42 @@ register(OpDef(
     rows=Rows((RowStep("s", "sum", "x"), RowStep("mu", "row", "s / n"),
                RowStep("v", "sum", "(x - mu) * (x - mu)"),
                RowStep("r", "row", "1 / sqrt(v / n + {eps})")), "(x - mu) * r", dim_attr=None)))
+
+
+# -------------------------------------------------------------------------------- RMS norm
+
+def _rms_norm_dtype(operands, attrs):
+    d = operands[0].dtype
+    if not d.is_floating_point:
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{_TORCH_NAME[d.name]}'")
+    return d, d
+
+
+def _rms_norm_vjp(ctx, g):
+    # y = x * r with r = 1/sqrt(mean(x**2) + eps) over the last dim: dx = r * (g - y * mean(g*y))
+    x, y = ctx.inputs[0], ctx.output
+    r = ((x * x).mean(-1, keepdim=True) + ctx.attrs["eps"]).rsqrt()
+    return (r * (g - y * (g * y).mean(-1, keepdim=True)),)
+
+
+def _rms_norm_ref(x, eps=1e-6):
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+
+
+def _rms_norm_samples(rng):
+    return [Sample((rng.uniform(-2.0, 2.0, size=(3, 5)),), {}),
+            Sample((rng.uniform(-2.0, 2.0, size=(2, 3, 4)),), {"eps": 0.1}),
+            Sample((rng.uniform(-2.0, 2.0, size=(6,)),), {}),
+            Sample((np.zeros((2, 4)),), {}, grad=False, note="a zero row: 0, not NaN")]
+
+
+register(OpDef(
+    name="rms_norm", inputs=("input",), attrs={"eps": 1e-6}, kind=OPAQUE,
+    dtype_rule=_rms_norm_dtype, shape_rule=_layer_norm_shape, vjp=_rms_norm_vjp,
+    save_inputs=(0,), save_output=True, grad_name="MulBackward0",  # PyTorch's is x * rsqrt(..)
+    samples=_rms_norm_samples, ref=_rms_norm_ref,
+    doc="x / sqrt(mean(x**2) + eps) over the last dim: F.rms_norm's normalization; its weight "
+        "is an elementwise op after it.",
+    rows=Rows((RowStep("s", "sum", "x * x"), RowStep("r", "row", "1 / sqrt(s / n + {eps})")),
+              "x * r", dim_attr=None)))

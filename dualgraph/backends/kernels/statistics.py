@@ -200,6 +200,9 @@ def kernels(xp: Any) -> dict[str, Callable]:
         var = (centered * centered).mean(axis=-1, keepdims=True)
         return centered / xp.sqrt(var + eps)
 
+    def rms_norm(x, eps=1e-6):
+        return x / xp.sqrt((x * x).mean(axis=-1, keepdims=True) + eps)
+
     table = {"prod": prod, "amax": reduce_with("max"), "amin": reduce_with("min"),
              "max_all": lambda x: x.max(), "min_all": lambda x: x.min(),
              "argmax": arg(xp.argmax), "argmin": arg(xp.argmin), "median_all": median_all,
@@ -207,7 +210,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
              "std_mean": std_mean, "dist": dist,
              "logsumexp": logsumexp, "cumsum": scan(xp.cumsum), "cumprod": scan(xp.cumprod),
              "all": logical(xp.all), "any": logical(xp.any), "softmax": softmax,
-             "log_softmax": log_softmax, "layer_norm": layer_norm}
+             "log_softmax": log_softmax, "layer_norm": layer_norm, "rms_norm": rms_norm}
     if xp.__name__ == "numpy":  # the CPU runs the row-wise ops as one generated loop per row
         from ..row_kernels import row_kernel
         for name in ROW_WISE:
@@ -215,4 +218,5 @@ def kernels(xp: Any) -> dict[str, Callable]:
     return table
 
 
-ROW_WISE = ("softmax", "log_softmax", "logsumexp", "layer_norm")  # ops whose CPU kernel is their Rows loop
+# ops whose CPU kernel is their Rows loop
+ROW_WISE = ("softmax", "log_softmax", "logsumexp", "layer_norm", "rms_norm")

@@ -1,4 +1,4 @@
-"""`nn.LayerNorm`, `nn.GroupNorm`, `nn.BatchNorm1d`, `nn.BatchNorm2d`, as PyTorch's (reprs,
+"""`nn.LayerNorm`, `nn.RMSNorm`, `nn.GroupNorm`, `nn.BatchNorm1d`, `nn.BatchNorm2d`, as PyTorch's (reprs,
 initial values, running-statistic buffers and their momentum updates)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from ... import creation
 from ...autograd.grad_mode import no_grad
 from ...ir.types import int64
 from .. import init
-from ..functional_layers import batch_norm, group_norm, layer_norm
+from ..functional_layers import batch_norm, group_norm, layer_norm, rms_norm
 from ..module import Module
 from ..parameter import Parameter
 
@@ -45,6 +45,31 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """x / sqrt(mean(x**2) + eps) over the trailing `normalized_shape`, times a weight of ones;
+    eps=None uses the input dtype's machine epsilon (PyTorch's default)."""
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:  # a weight only: RMSNorm has no bias at all
+            self.weight = Parameter(creation.ones(*self.normalized_shape, device=device,
+                                                  dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input: Any) -> Any:
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class GroupNorm(Module):
