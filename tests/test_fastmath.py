@@ -12,7 +12,7 @@ from dualgraph.backends.fastmath import FAST_FLOAT32  # noqa: E402
 # Stated worst error of each function (fastmath.py's docstring), in float32 ulps of the true
 # result: exp and erf work in float32 (roundings that add up); log and tanh round once from
 # float64, which is faithful to within a hair of half an ulp.
-ULP_BOUND = {"exp": 0.78, "erf": 1.51, "log": 0.5005, "tanh": 0.5005}
+ULP_BOUND = {"exp": 0.78, "erf": 1.13, "log": 0.5005, "tanh": 0.5005}
 
 _erf64 = np.vectorize(math.erf, otypes=[np.float64])
 REFERENCE = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "erf": _erf64}
@@ -76,7 +76,8 @@ def test_ulp_bound_dense_sample(name):
         ref = REFERENCE[name](x.astype(np.float64))
     err = _ulp_errors(got, ref)
     worst = int(np.argmax(err))
-    where = float(x[np.isfinite(ref.astype(np.float32))][worst])
+    with np.errstate(over="ignore"):
+        where = float(x[np.isfinite(ref.astype(np.float32))][worst])
     assert err[worst] <= ULP_BOUND[name], (name, where, float(err[worst]))
 
 
