@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import Backend
-from .kernels import build, plain_kernels
+from .kernels import build, out_kernels, plain_kernels, workspace
 
 
 def import_cupy() -> Any:
@@ -41,7 +41,8 @@ def make_backend() -> Backend:
         return out
 
     kernels["view"] = lambda x, shape: view(x, _resolve(x.size, shape))
-    return Backend("cuda", cupy, kernels, cupy.ndarray, plain_kernels(cupy))
+    return Backend("cuda", cupy, kernels, cupy.ndarray, plain_kernels(cupy), None,
+                   out_kernels(cupy), workspace())
 
 
 def _resolve(total: int, shape: tuple) -> tuple:
