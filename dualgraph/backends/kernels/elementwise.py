@@ -50,8 +50,9 @@ def kernels(xp: Any) -> dict[str, Callable]:
         zero = x.dtype.type(0)
         if out is None:
             return xp.where(x < 0, zero, x)
+        negative = x < 0
         xp.copyto(out, x)
-        xp.copyto(out, zero, where=x < 0)
+        xp.putmask(out, negative, zero)  # faster than copyto(where=), as fast as where
         return out
 
     return {
