@@ -351,7 +351,7 @@ def _steps(graph: Graph, entries: list, buffers: list, symbols: tuple) -> list:
                 live = _add(live, e.nbytes)
             if e.index == k:
                 live = _add(live, e.workspace)
-        if node.blocks:
+        if node.op.control:  # a fused region's body runs inside its kernel: no arrays
             live = _add(live, _inner_bytes(node, symbols))
         steps.append(live)
     return steps
@@ -384,7 +384,7 @@ def _block_bytes(block: Block, symbols: tuple) -> Any:
     for node in block.nodes:
         if node.op.kind == VIEW or node.op.name == "constant":
             continue
-        if node.blocks:
+        if node.op.control:
             total = _add(total, _inner_bytes(node, symbols))
         for out in node.outputs:
             total = _add(total, value_bytes(out))
