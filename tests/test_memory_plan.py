@@ -20,7 +20,7 @@ from dualgraph.ir.text import parse_graph
 from dualgraph.ir.types import CPU
 from dualgraph.jit.codegen import _buffer_checks, compile_graph
 from dualgraph.jit.memory_plan import MaxBytes
-from dualgraph.passes.memory import _geq, make_plan, plan_memory, plan_of
+from dualgraph.passes.memory import _geq, plan_memory, plan_of
 
 CPU_BACKEND = backend_for(CPU)
 
