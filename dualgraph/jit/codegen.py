@@ -159,11 +159,11 @@ def _call(em: _Emitter, node: Any, out: str | None = None) -> str:
             for i, x in enumerate(node.inputs)]
     extra = {k: v for k, v in node.attrs.items() if not _same(v, op.attrs[k])}
     if extra:
-        kernel = em.global_name(f"k_{op.name}_", em.backend.kernel(op.name))
+        kernel = em.global_name(f"k_{op.name}_", _unquiet(em, em.backend.kernel(op.name)))
         args += [f"{safe_name(k, '_bad_attribute')}={em.literal(v)}" for k, v in extra.items()]
     else:
-        kernel = em.global_name(f"k_{op.name}_",
-                                em.backend.plain.get(op.name) or em.backend.kernel(op.name))
+        kernel = em.global_name(f"k_{op.name}_", _unquiet(
+            em, em.backend.plain.get(op.name) or em.backend.kernel(op.name)))
     if out is not None:
         args.append(f"out={out}")
     call = f"{kernel}({', '.join(args)})"
@@ -171,6 +171,14 @@ def _call(em: _Emitter, node: Any, out: str | None = None) -> str:
     if node.op.num_outputs == 1 and isinstance(out, TensorType) and not out.shape:
         call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"  # NumPy gives 0-d scalars
     return call
+
+
+def _unquiet(em: _Emitter, kernel: Any) -> Any:
+    """A NumPy kernel without its `quiet` wrapper: `compile_graph` runs the whole generated
+    function with NumPy's warnings off, so the wrapper would only cost a call per node."""
+    if em.backend.xp.__name__ == "numpy":
+        return getattr(kernel, "__wrapped__", kernel)
+    return kernel
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -270,14 +278,15 @@ class _Buffers:
 def _plan_buffers(em: _Emitter, plan: Any, graph: Graph) -> _Buffers:
     """Allocation lines and out= sources for the plan's buffers. A buffer every value of which
     has one shape and dtype is that array itself; others are bytes each value views. Before a
-    buffer is written again, `_take`/`_at` check that nothing still refers to it (a planning
+    buffer is written again the code checks that nothing still refers to it (a planning
     bug: raised under DUALGRAPH_CHECK, else warned once and given a fresh array)."""
     found = _Buffers()
     if plan is None or not plan.valid_for(graph) or not plan.buffers:
         return found
     xp = em.backend.xp
     strict = bool(os.environ.get("DUALGRAPH_CHECK"))
-    em.env["_take"], em.env["_at"] = _buffer_checks(em.backend, strict)
+    em.env["_busy"], em.env["_at"] = _buffer_checks(em.backend, strict)
+    em.env["_refs"] = sys.getrefcount
     em.env["_empty"], em.env["_buffer"] = xp.empty, em.backend.buffer
     last = len(graph.nodes) - 1
     for b in plan.buffers:
@@ -291,7 +300,9 @@ def _plan_buffers(em: _Emitter, plan: Any, graph: Graph) -> _Buffers:
                     found.alloc.setdefault(e.index, []).append(
                         f"    {ref} = _empty({size}, {em.literal(t.dtype.np)})"
                         f"{comment(f'buffer {ref}: {b.nbytes} bytes')}")
-                em.outs[v.node] = ref if i == 0 else f"_take({ref})"
+                # inline: the variable and getrefcount's argument are its only references
+                em.outs[v.node] = ref if i == 0 else \
+                    f"{ref} if _refs({ref}) == 2 else _busy({ref})"
             else:
                 if i == 0:
                     found.alloc.setdefault(e.index, []).append(
@@ -305,9 +316,10 @@ def _plan_buffers(em: _Emitter, plan: Any, graph: Graph) -> _Buffers:
 
 
 def _buffer_checks(backend: Backend, strict: bool) -> tuple:
-    """`_take(buf)`: the buffer, checked to be unreferenced (its only references: the
-    generated function's variable, this call's argument and getrefcount's own);
-    `_at(buf, shape, dtype)`: the same check, then a view of its bytes."""
+    """`_busy(buf)`: what to write instead of a buffer something still refers to (raise when
+    strict, else warn once and give a fresh array); `_at(buf, shape, dtype)`: a view of the
+    buffer's bytes, checked first to be unreferenced (its only references: the generated
+    function's variable, this call's argument and getrefcount's own)."""
     refs, view, warned = sys.getrefcount, backend.at, []
 
     def busy(buf: Any) -> Any:
@@ -322,13 +334,10 @@ def _buffer_checks(backend: Backend, strict: bool) -> tuple:
             warned.append(True)
         return backend.xp.empty_like(buf)
 
-    def take(buf: Any) -> Any:
-        return buf if refs(buf) <= 3 else busy(buf)
-
     def at(buf: Any, shape: tuple, dtype: Any) -> Any:
         return view(buf if refs(buf) <= 3 else busy(buf), shape, dtype)
 
-    return take, at
+    return busy, at
 
 
 def _used(node: Any) -> list:
