@@ -20,9 +20,16 @@ from dualgraph.ir.text import parse_graph
 from dualgraph.ir.types import CPU
 from dualgraph.jit.codegen import _buffer_checks, compile_graph
 from dualgraph.jit.memory_plan import MaxBytes
+from dualgraph.passes import memory
 from dualgraph.passes.memory import _geq, plan_memory, plan_of
 
 CPU_BACKEND = backend_for(CPU)
+
+
+@pytest.fixture(autouse=True)
+def plan_small_values(monkeypatch):
+    """The tests' graphs are small: plan them as if large (see test_small_values_are_left_...)."""
+    monkeypatch.setattr(memory, "MIN_PLANNED_BYTES", 0)
 
 
 def _graph(text: str):
@@ -111,6 +118,20 @@ def test_any_dtype_reuses_a_buffer_of_enough_bytes_through_a_byte_view():
     (got,), source = _run(g, [x], plan)
     assert "_at(b0, (4, 4), np_bool_" in source
     np.testing.assert_array_equal(got, ~(np.sin(np.exp(x)) < 0.5))
+
+
+def test_small_values_are_left_to_their_kernels(monkeypatch):
+    """Below MIN_PLANNED_BYTES of a concrete size NumPy's own cache of small blocks is faster
+    than a planned buffer; symbolic sizes are always planned."""
+    monkeypatch.setattr(memory, "MIN_PLANNED_BYTES", 1024)
+    small = CHAIN.replace("B, 4", "4, 4")
+    g, plan, _ = _planned(small)
+    assert plan.buffers == [] and {e.kind for e in plan.entries} == {"own"}
+    assert "out=" not in _run(g, [np.ones((4, 4), np.float32)], plan)[1]
+    _, plan, _ = _planned(CHAIN.replace("B, 4", "16, 16"))  # 1024 bytes: planned
+    assert len(plan.buffers) == 2
+    _, plan, _ = _planned(CHAIN)
+    assert len(plan.buffers) == 2
 
 
 # -------------------------------------------------------------------------- symbolic formulas
