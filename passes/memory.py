@@ -150,17 +150,9 @@ def make_plan(graph: Graph) -> SymbolicPlan:
             roots[id(out)] = own + shared
             if e.kind == "view" and aliased:
                 e.base = aliased[0]
-            for r in shared:  # the storage lives as long as its alias
+            for r in shared:  # the storage lives as long as its alias (roots are transitive)
                 r.end = max(r.end, end)
-    # an alias made later may extend a storage read earlier: propagate to the fixed point
-    changed = True
-    while changed:
-        changed = False
-        for e in entries:
-            for r in roots.get(id(e.value), ()):
-                if r.end < e.end:
-                    r.end, changed = e.end, True
-    buffers, notes = _assign(entries, symbols, by_value)
+    buffers, notes = _assign(entries, symbols)
     steps = _steps(graph, entries, buffers, symbols)
     return SymbolicPlan(tuple(graph.nodes), symbols, entries, buffers, steps, notes, by_value,
                         names)
@@ -290,7 +282,7 @@ def _geq(p: Any, q: Any, at_least_one: tuple) -> bool:
     return all(c >= 0 for c in shifted.poly.values())
 
 
-def _assign(entries: list, symbols: tuple, by_value: dict) -> tuple:
+def _assign(entries: list, symbols: tuple) -> tuple:
     """Linear scan over planned values in schedule order (stage 4)."""
     buffers: list = []
     notes: list = []
