@@ -132,6 +132,9 @@ class OpDef:
     version: int = 1
     inplace_variant: bool = False  # a `name_` in-place form exists (written back by the runtime)
     random: bool = False
+    may_alias: bool = False  # the kernel may return an input (or a view of it) as is, as
+    # `contiguous` does for a C-ordered input: memory planning keeps that input alive (VIEW
+    # ops always may)
     moves_device: bool = False  # the output lives on attrs["device"], not on the inputs' device
     num_outputs: int = 1  # >1: dtype_rule gives a tuple of dtypes, shape_rule a tuple of shapes
     index_inputs: tuple = ()  # inputs holding indices: never cast to the compute dtype

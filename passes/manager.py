@@ -5,7 +5,7 @@ dumps.
     opt_level 1   dce, simplify, cse (and dce again)
     opt_level 2   + constant folding, elementwise fusion (passes/fuse.py)
     opt_level 3   everything that keeps results within floating-point tolerance of eager
-                  (the default; fusion and memory planning join here as they land)
+                  (the default), then memory planning (passes/memory.py)
 
 `optimize(graph, level)` works on a copy and returns it with a `PassReport`: per pass its time
 and what it changed, with the source line of each node touched. Under `DUALGRAPH_CHECK=1` (the
@@ -29,6 +29,7 @@ from .cse import cse
 from .dce import dce
 from .fold import fold_constants
 from .fuse import fuse
+from .memory import plan_memory
 from .rewrite import clone
 from .simplify import simplify
 
@@ -52,6 +53,8 @@ PIPELINE: tuple = (
     Pass("fold", fold_constants, 2, "compute constant nodes and constant control flow now"),
     Pass("dce", dce, 1, "remove what merging and folding left unread"),
     Pass("fuse", fuse, 2, "group elementwise ops into one generated kernel each"),
+    Pass("memory", plan_memory, 3, "plan buffers: values whose lifetimes do not overlap share "
+         "one, written with out= (last: it plans the final schedule)"),
 )
 
 

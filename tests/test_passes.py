@@ -331,8 +331,11 @@ def test_fold_takes_the_arm_of_a_constant_condition_and_drops_zero_trip_loops():
 def test_levels_choose_the_passes():
     assert [p.name for p in PIPELINE if p.level <= 0] == []
     assert {p.name for p in PIPELINE if p.level <= 1} == {"dce", "simplify", "cse"}
-    assert {p.name for p in PIPELINE if p.level <= 3} == {"dce", "simplify", "cse", "fold",
+    assert {p.name for p in PIPELINE if p.level <= 2} == {"dce", "simplify", "cse", "fold",
                                                           "fuse"}
+    assert {p.name for p in PIPELINE if p.level <= 3} == {"dce", "simplify", "cse", "fold",
+                                                          "fuse", "memory"}
+    assert PIPELINE[-1].name == "memory"  # it plans the final schedule
     for bad in (-1, 4, 1.0, "3", True, None):
         with pytest.raises(ValueError, match="opt_level must be an int from 0 to 3"):
             check_level(bad, "optimize")
@@ -356,7 +359,8 @@ def test_optimize_works_on_a_copy_and_reports_each_pass():
     assert (r3.nodes_before, r3.nodes_after) == (4, 3)  # fused(sin, add)
     report = str(r3)
     assert "removed   cos: result unused" in report and "merged    sin" in report
-    assert [r.name for r in r3.runs] == ["dce", "simplify", "cse", "fold", "dce", "fuse"]
+    assert [r.name for r in r3.runs] == ["dce", "simplify", "cse", "fold", "dce", "fuse",
+                                         "memory"]
 
 
 def test_dump_prints_a_unified_diff_of_the_chosen_pass(monkeypatch, capsys):

@@ -15,13 +15,31 @@ class Backend:
     """An array library (`xp`), its array type and its kernels, for one device type."""
 
     def __init__(self, name: str, xp: Any, kernels: dict, array_type: type,
-                 plain: dict | None = None, fuser: Any = None) -> None:
+                 plain: dict | None = None, fuser: Any = None, out: frozenset = frozenset(),
+                 workspace: dict | None = None) -> None:
         self.name = name
         self.xp = xp
         self.kernels = kernels
         self.plain = plain or {}  # faster kernels for calls without attributes
         self.array_type = array_type
         self.fuser = fuser  # (body, title, fallback) -> one kernel for a fused node's body
+        self.out = out  # names of the kernels that accept out= (kernels/__init__.py)
+        self.workspace = workspace or {}  # kernel name -> temporary bytes per output element
+
+    def accepts_out(self, op_name: str) -> bool:
+        """Whether the kernel of `op_name` (and its plain form) can write into `out=`."""
+        return op_name in self.out
+
+    def buffer(self, nbytes: int) -> Any:
+        """A planned buffer of `nbytes` bytes (memory planning: values of any dtype view it)."""
+        return self.xp.empty(nbytes, dtype=self.xp.uint8)
+
+    def at(self, buf: Any, shape: tuple, dtype: Any) -> Any:
+        """An array of `shape` and `dtype` over the first bytes of the planned buffer `buf`."""
+        n = self.xp.dtype(dtype).itemsize
+        for d in shape:
+            n *= d
+        return buf[:n].view(dtype).reshape(shape)
 
     def fused(self, body: Any, title: str, fallback: Any) -> Any:
         """The callable computing a fused body: a generated kernel where this backend has a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import Backend
-from .kernels import build, plain_kernels
+from .kernels import build, out_kernels, plain_kernels, workspace
 from .settings import nondeterministic
 
 
@@ -47,7 +47,8 @@ def make_backend() -> Backend:
         for table in (kernels, plain):
             if name in table:
                 table[name] = nondeterministic(name, table[name], when)
-    return Backend("cuda", cupy, kernels, cupy.ndarray, plain)
+    return Backend("cuda", cupy, kernels, cupy.ndarray, plain, None, out_kernels(cupy),
+                   workspace())
 
 
 # The kernels that accumulate with CuPy's atomic `add.at`, and which of their calls do: refused

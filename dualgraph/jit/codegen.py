@@ -21,7 +21,9 @@ import itertools
 import keyword
 import linecache
 import math
+import os
 import re
+import sys
 import types
 import weakref
 from typing import Any, Callable
@@ -68,6 +70,7 @@ class _Emitter:
         self.env: dict[str, Any] = {"_asarray": backend.xp.asarray, "_truth": bool}
         self.symbols = {s: f"s_{i}" for i, s in enumerate(graph.symbols())}
         self.names: dict[Value, str] = {}
+        self.outs: dict = {}  # node -> source of the planned array its kernel writes (out=)
         self._ids = itertools.count()
 
     def next_id(self) -> int:
@@ -147,7 +150,7 @@ def _last_uses(graph: Graph) -> dict:
     return last
 
 
-def _call(em: _Emitter, node: Any) -> str:
+def _call(em: _Emitter, node: Any, out: str | None = None) -> str:
     op = node.op
     if op.name == "constant":
         return em.literal(node.attrs["value"])
@@ -156,16 +159,26 @@ def _call(em: _Emitter, node: Any) -> str:
             for i, x in enumerate(node.inputs)]
     extra = {k: v for k, v in node.attrs.items() if not _same(v, op.attrs[k])}
     if extra:
-        kernel = em.global_name(f"k_{op.name}_", em.backend.kernel(op.name))
+        kernel = em.global_name(f"k_{op.name}_", _unquiet(em, em.backend.kernel(op.name)))
         args += [f"{safe_name(k, '_bad_attribute')}={em.literal(v)}" for k, v in extra.items()]
     else:
-        kernel = em.global_name(f"k_{op.name}_",
-                                em.backend.plain.get(op.name) or em.backend.kernel(op.name))
+        kernel = em.global_name(f"k_{op.name}_", _unquiet(
+            em, em.backend.plain.get(op.name) or em.backend.kernel(op.name)))
+    if out is not None:
+        args.append(f"out={out}")
     call = f"{kernel}({', '.join(args)})"
     out = node.outputs[0].type
     if node.op.num_outputs == 1 and isinstance(out, TensorType) and not out.shape:
         call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"  # NumPy gives 0-d scalars
     return call
+
+
+def _unquiet(em: _Emitter, kernel: Any) -> Any:
+    """A NumPy kernel without its `quiet` wrapper: `compile_graph` runs the whole generated
+    function with NumPy's warnings off, so the wrapper would only cost a call per node."""
+    if em.backend.xp.__name__ == "numpy":
+        return getattr(kernel, "__wrapped__", kernel)
+    return kernel
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -216,8 +229,10 @@ def _bind_fresh(em: _Emitter, node: Any, indent: str) -> list:
     return lines
 
 
-def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str, dict]:
-    """Python source for `graph` and the globals it runs with."""
+def generate(graph: Graph, backend: Backend, name: str = "forward",
+             plan: Any = None) -> tuple[str, dict]:
+    """Python source for `graph` and the globals it runs with; with a memory plan
+    (passes/memory.py) its planned values are written into the plan's buffers."""
     name = safe_name(name)
     em = _Emitter(graph, backend)
     args = []
@@ -229,10 +244,13 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
     last = _last_uses(graph)
     keep = set(graph.inputs) | set(graph.outputs)
     top = set(graph.nodes)  # only values of the function's own scope are deleted
+    buffers = _plan_buffers(em, plan, graph)
     for k, node in enumerate(graph.nodes):
+        lines += buffers.alloc.get(k, [])
         _emit_node(em, node, "    ", lines)
         dead = [em.names[x] for x in dict.fromkeys(_used(node))
                 if last.get(x) == k and x not in keep and x.node in top]
+        dead += buffers.free.get(k, [])
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     results = []
@@ -246,6 +264,80 @@ def generate(graph: Graph, backend: Backend, name: str = "forward") -> tuple[str
     if source.splitlines() != lines:  # a line break smuggled into a line: never compile it
         raise AssertionError("generated code has a line break inside a line; refusing it")
     return source, em.env
+
+
+class _Buffers:
+    """The lines allocating each planned buffer (before its first value's node) and the buffer
+    names freed after each node."""
+
+    def __init__(self) -> None:
+        self.alloc: dict = {}
+        self.free: dict = {}
+
+
+def _plan_buffers(em: _Emitter, plan: Any, graph: Graph) -> _Buffers:
+    """Allocation lines and out= sources for the plan's buffers. A buffer every value of which
+    has one shape and dtype is that array itself; others are bytes each value views. Before a
+    buffer is written again the code checks that nothing still refers to it (a planning
+    bug: raised under DUALGRAPH_CHECK, else warned once and given a fresh array)."""
+    found = _Buffers()
+    if plan is None or not plan.valid_for(graph) or not plan.buffers:
+        return found
+    xp = em.backend.xp
+    strict = bool(os.environ.get("DUALGRAPH_CHECK"))
+    em.env["_busy"], em.env["_at"] = _buffer_checks(em.backend, strict)
+    em.env["_refs"] = sys.getrefcount
+    em.env["_empty"], em.env["_buffer"] = xp.empty, em.backend.buffer
+    last = len(graph.nodes) - 1
+    for b in plan.buffers:
+        ref = f"b{b.index}"
+        for i, v in enumerate(b.values):
+            e = plan.by_value[v]
+            t = v.type
+            if b.typed is not None:
+                if i == 0:
+                    size = em.literal(tuple(t.shape))
+                    found.alloc.setdefault(e.index, []).append(
+                        f"    {ref} = _empty({size}, {em.literal(t.dtype.np)})"
+                        f"{comment(f'buffer {ref}: {b.nbytes} bytes')}")
+                # inline: the variable and getrefcount's argument are its only references
+                em.outs[v.node] = ref if i == 0 else \
+                    f"{ref} if _refs({ref}) == 2 else _busy({ref})"
+            else:
+                if i == 0:
+                    found.alloc.setdefault(e.index, []).append(
+                        f"    {ref} = _buffer({em.literal(b.nbytes)})"
+                        f"{comment(f'buffer {ref}: {b.nbytes} bytes')}")
+                em.outs[v.node] = (f"_at({ref}, {em.literal(tuple(t.shape))}, "
+                                   f"{em.literal(t.dtype.np)})")
+        if b.end < last:
+            found.free.setdefault(b.end, []).append(ref)
+    return found
+
+
+def _buffer_checks(backend: Backend, strict: bool) -> tuple:
+    """`_busy(buf)`: what to write instead of a buffer something still refers to (raise when
+    strict, else warn once and give a fresh array); `_at(buf, shape, dtype)`: a view of the
+    buffer's bytes, checked first to be unreferenced (its only references: the generated
+    function's variable, this call's argument and getrefcount's own)."""
+    refs, view, warned = sys.getrefcount, backend.at, []
+
+    def busy(buf: Any) -> Any:
+        message = ("memory plan: a planned buffer is still referenced when a new value is "
+                   "written into it (a bug of passes/memory.py: a value that may alias it "
+                   "was not found)")
+        if strict:
+            raise RuntimeError(message)
+        if not warned:
+            import warnings
+            warnings.warn(message + "; using a fresh array", RuntimeWarning, stacklevel=3)
+            warned.append(True)
+        return backend.xp.empty_like(buf)
+
+    def at(buf: Any, shape: tuple, dtype: Any) -> Any:
+        return view(buf if refs(buf) <= 3 else busy(buf), shape, dtype)
+
+    return busy, at
 
 
 def _used(node: Any) -> list:
@@ -269,7 +361,7 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     k = em.next_id()
     if node.op.num_outputs == 1:
         em.names[node.outputs[0]] = f"v{k}"
-        lines.append(f"{indent}v{k} = {_call(em, node)}{note}")
+        lines.append(f"{indent}v{k} = {_call(em, node, em.outs.get(node))}{note}")
         lines += _bind_fresh(em, node, indent)
         return
     targets = []
@@ -394,11 +486,13 @@ def _stack_scan(xp: Any) -> Callable:
     return stack
 
 
-def compile_graph(graph: Graph, backend: Backend, name: str = "forward") -> tuple[Callable, str]:
-    """Generate, compile and exec the graph's function; returns (function, source). Its source
-    stays in `linecache` for tracebacks until the function is garbage."""
+def compile_graph(graph: Graph, backend: Backend, name: str = "forward",
+                  plan: Any = None) -> tuple[Callable, str]:
+    """Generate, compile and exec the graph's function (writing into the buffers of `plan`, a
+    memory plan, where given); returns (function, source). Its source stays in `linecache` for
+    tracebacks until the function is garbage."""
     name = safe_name(name)
-    source, env = generate(graph, backend, name)
+    source, env = generate(graph, backend, name, plan)
     number = _free_numbers.pop() if _free_numbers else next(_counter)
     filename = f"<dualgraph-generated-{number}:{name}>"
     exec(compile(source, filename, "exec"), env)

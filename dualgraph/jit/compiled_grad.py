@@ -47,8 +47,9 @@ class CompiledGradient:
             backend = backend_for(device)
             g = self.gradient
             entry = self._compiled[device] = (
-                compile_graph(g.forward, backend, self.name)[0],
-                compile_graph(g.backward, backend, f"{self.name}_backward")[0])
+                compile_graph(g.forward, backend, self.name, _plan(g.forward))[0],
+                compile_graph(g.backward, backend, f"{self.name}_backward",
+                              _plan(g.backward))[0])
         return entry
 
     def __call__(self, tensors: list) -> list:
@@ -113,6 +114,11 @@ class DifferentiableGraphBackward(Node):
     def release(self) -> None:
         self._saved = None
         self._checks = ()
+
+
+def _plan(graph: Any) -> Any:
+    from dualgraph.passes.memory import plan_of  # late: passes import jit
+    return plan_of(graph)
 
 
 def _residuals_read(backward: Any, n_grads: int) -> list:

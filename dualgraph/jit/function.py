@@ -252,7 +252,7 @@ class GraphFunction:
         entry = self._compiled.get(device)
         if entry is None:
             entry = self._compiled[device] = compile_graph(self.graph, backend_for(device),
-                                                           self._name)
+                                                           self._name, _plan(self.graph))
         return entry
 
     @property
@@ -297,8 +297,11 @@ class GraphFunction:
 
     def _gradient(self, tensors: list) -> Any:
         """The compiled forward/backward pair for this set of inputs that require grad."""
-        from .compiled_grad import CompiledGradient, wants_grad
-        mask = tuple(wants_grad(tensors))
+        from .compiled_grad import wants_grad
+        return self._gradient_for(tuple(wants_grad(tensors)))
+
+    def _gradient_for(self, mask: tuple) -> Any:
+        from .compiled_grad import CompiledGradient
         cache = self.__dict__.setdefault("_gradients", {})
         entry = cache.get(mask)
         if entry is None:
@@ -311,6 +314,47 @@ class GraphFunction:
     def backward_graph(self, *inputs: Any) -> Any:
         """The backward graph used when these inputs (and the state) require grad."""
         return self._gradient(list(inputs) + self._state_tensors()).gradient.backward
+
+    def memory_plan(self, *, backward: bool = False, **sizes: int) -> Any:
+        """The memory plan of the optimized graph (opt_level 3) for `sizes` of its symbolic
+        dims (`B=64`: ints; none given: formulas); `backward=True`: the plans of a training
+        step's forward and backward graphs, gradients taken with respect to the state that
+        requires grad (all floating inputs when none does), and the residuals between them.
+        See docs/MEMORY.md."""
+        from dualgraph.passes.memory import plan_of  # late: passes import jit
+        from .memory_plan import check_sizes, resolve, training
+        where = f"{self._name}.memory_plan()"
+        if not isinstance(backward, bool):
+            raise TypeError(f"{where}: backward must be a bool, got {type(backward).__name__}")
+        if self.opt_level < 3:
+            raise RuntimeError(f"{where}: memory planning runs at opt_level 3; this function "
+                               f"was compiled at opt_level={self.opt_level} (call "
+                               ".compile(3) first)")
+        sizes = check_sizes(where, tuple(self.graph.symbols()), sizes)
+        if not backward:
+            return resolve(plan_of(self.graph), self._name, sizes)
+        entry = self._gradient_for(self._training_mask())
+        g = entry.gradient
+        fwd = resolve(plan_of(g.forward), self._name, sizes)
+        bwd = resolve(plan_of(g.backward), f"{self._name}_backward", sizes)
+        names = plan_of(g.forward).names
+        saved = {names.get(v) for v, read in zip(g.forward.outputs[g.n_outputs:], entry.reads)
+                 if read and isinstance(v, Value)}
+        residuals = [r for r in fwd.rows if r.value in saved]
+        return training(fwd, bwd, residuals, tuple(s for s in g.forward.symbols()
+                                                   if s not in sizes))
+
+    def _training_mask(self) -> tuple:
+        """Which inputs a training step differentiates: the state that requires grad, or all
+        floating user inputs when no state does."""
+        n_user = self.graph.meta.get("user_inputs", len(self.graph.inputs))
+        types = [v.type for v in self.graph.inputs]
+        state = [isinstance(t, Tensor) and t._requires_grad and t._dtype.is_floating_point
+                 for t in self._state_tensors()]
+        if any(state):
+            return tuple([False] * n_user + state)
+        return tuple(getattr(getattr(t, "dtype", None), "is_floating_point", False)
+                     for t in types[:n_user]) + tuple(state)
 
     def _write_back(self, tensors: list, new_values: list) -> None:
         """Apply the side effects the graph returned: in-place changes of inputs and buffers,
@@ -335,6 +379,12 @@ class GraphFunction:
 
     def _repr_svg_(self) -> str:
         return self.graph._repr_svg_()
+
+
+def _plan(graph: Graph) -> Any:
+    """The memory plan of an optimized graph (opt_level 3), or None."""
+    from dualgraph.passes.memory import plan_of  # late: passes import jit
+    return plan_of(graph)
 
 
 def flatten(obj: Any, leaves: list) -> Any:

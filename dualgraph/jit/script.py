@@ -166,6 +166,11 @@ class ScriptFunction:
         """What the passes did to the last compiled specialization (see GraphFunction.explain)."""
         return self._latest().explain()
 
+    def memory_plan(self, *, backward: bool = False, **sizes: int) -> Any:
+        """The memory plan of the last compiled specialization (the generic graph before any
+        call): see GraphFunction.memory_plan and docs/MEMORY.md."""
+        return self._latest().memory_plan(backward=backward, **sizes)
+
     @property
     def graph_before_passes(self) -> Any:
         return self._latest().graph_before_passes
@@ -264,6 +269,10 @@ class ScriptModule:
 
     def explain(self) -> Any:
         return self._forward.explain()
+
+    def memory_plan(self, *, backward: bool = False, **sizes: int) -> Any:
+        """The memory plan of forward's last compiled graph (see GraphFunction.memory_plan)."""
+        return self._forward.memory_plan(backward=backward, **sizes)
 
     @property
     def graph_before_passes(self) -> Any:

@@ -478,7 +478,7 @@ def _einsum_samples(rng):
 
 
 EINSUM = register(OpDef(
-    name="einsum", inputs=("*operands",), attrs={"equation": ""}, kind=OPAQUE,
+    name="einsum", inputs=("*operands",), attrs={"equation": ""}, kind=OPAQUE, may_alias=True,
     dtype_rule=same_dtype_rule("einsum"), shape_rule=_einsum_shape, vjp=_einsum_vjp,
     save_inputs=ALL_INPUTS,  # variadic: every operand
     samples=_einsum_samples, ref=_einsum_ref,

@@ -72,7 +72,7 @@ ASSERT = register(OpDef(
 
 
 DETACH = register(OpDef(
-    name="detach", inputs=("input",), kind=OPAQUE,
+    name="detach", inputs=("input",), kind=OPAQUE, may_alias=True,
     dtype_rule=lambda operands, attrs: (operands[0].dtype, operands[0].dtype),
     shape_rule=lambda operands, attrs: _tensor_input("detach", operands).shape,
     samples=lambda rng: [Sample((rng.uniform(size=(2, 3)),)), Sample((np.arange(3),))],

@@ -68,7 +68,7 @@ EXPAND = register(OpDef(
         x, tuple(s if s != -1 else x.shape[i - (len(size) - x.ndim)] for i, s in enumerate(size)))))
 
 SUM_TO_SIZE = register(OpDef(
-    name="sum_to_size", inputs=("input",), attrs={"size": None}, kind=OPAQUE,
+    name="sum_to_size", inputs=("input",), attrs={"size": None}, kind=OPAQUE, may_alias=True,
     dtype_rule=meta.keep_first, shape_rule=meta.sum_to_shape,
     vjp=lambda ctx, g: (g.expand(*ctx.shapes[0]),),
     samples=lambda rng: [Sample((_u(rng, 2, 3, 4),), {"size": (3, 1)}),
@@ -148,6 +148,7 @@ CLONE = register(OpDef(
 
 CONTIGUOUS = register(OpDef(
     name="contiguous", inputs=("input",), dtype_rule=meta.keep_first, shape_rule=meta.first_shape,
+    may_alias=True,
     vjp=lambda ctx, g: (g,), grad_name="CloneBackward0",
     samples=lambda rng: [Sample((_u(rng, 3, 4),)),
                          Sample((_u(rng, 4, 3).T,), note="non-contiguous")],

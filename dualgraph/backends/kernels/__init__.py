@@ -7,7 +7,10 @@ directly, saving the eager fast path a Python call. A family's `QUIET` names the
 floating-point results may be inf or NaN (log(0), 1/0, exp(1000), inf - inf): PyTorch returns
 those silently where NumPy warns, so on NumPy `build` wraps exactly those kernels in
 `common.quiet` (NumPy's warnings off for the call, the caller's error state untouched); the
-others run bare, at no cost. Inputs arrive already cast to the op's compute
+others run bare, at no cost. A family's `OUT` names the kernels that accept `out=` (an array of
+the result's shape and dtype that they fill and return; memory planning writes into planned
+buffers through it) and `WORKSPACE` the bytes per output element of a temporary a kernel
+allocates while it runs. Inputs arrive already cast to the op's compute
 dtype (the dtype rule in `ir` decides), so kernels only compute. Every module in this package is
 a family; a backend overrides an entry only where its library differs.
 """
@@ -58,4 +61,25 @@ def plain_kernels(xp: Any) -> dict[str, Callable]:
     for family in _families():
         if hasattr(family, "plain"):
             table.update(_quieted(family, xp, family.plain(xp)))
+    return table
+
+
+def out_kernels(xp: Any) -> frozenset:
+    """The names of the kernels (and their plain forms) that accept `out=`, from each family's
+    `OUT`; a name that is not one of the family's kernels is refused."""
+    names: set = set()
+    for family in _families():
+        declared = set(getattr(family, "OUT", ()))
+        unknown = declared - set(family.kernels(xp))
+        if unknown:
+            raise ValueError(f"{family.__name__}.OUT names no kernel of the family: {unknown}")
+        names |= declared
+    return frozenset(names)
+
+
+def workspace() -> dict:
+    """Kernel name -> bytes per output element of the temporary it allocates (`WORKSPACE`)."""
+    table: dict = {}
+    for family in _families():
+        table.update(getattr(family, "WORKSPACE", {}))
     return table

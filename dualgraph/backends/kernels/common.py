@@ -77,19 +77,26 @@ def axis(dim: Any) -> Any:
     return tuple(dim) if isinstance(dim, list) else dim
 
 
-def sigmoid(xp: Any, x: Any) -> Any:
+def sigmoid(xp: Any, x: Any, out: Any = None) -> Any:
     """1 / (1 + exp(-x)), PyTorch's own CPU formula: exact in the tail down to float32's
     exp overflow (sigmoid(-17) = 4.14e-8, sigmoid(-87) = 1.6e-38), then 0 as PyTorch gives; the
     0.5 * (1 + tanh(x / 2)) form cancels to 0 below -17. Half precision is computed in float32,
-    as PyTorch does. The overflow of exp(-x) is expected: callers run it quietly."""
+    as PyTorch does. The overflow of exp(-x) is expected: callers run it quietly. `out`: an
+    array of x's shape and dtype to write the result into (memory planning)."""
     if x.dtype == xp.float16:
-        return sigmoid(xp, x.astype(xp.float32)).astype(xp.float16)
-    t = xp.negative(x)
+        r = sigmoid(xp, x.astype(xp.float32)).astype(xp.float16)
+        return r if out is None else _into(xp, out, r)
+    t = xp.negative(x, out=out)
     if t.__class__ is not xp.ndarray:  # a 0-d input gives a NumPy scalar: no out=
         return xp.asarray(1.0 / (1.0 + xp.exp(t)), dtype=x.dtype)
     xp.exp(t, out=t)
     xp.add(t, 1.0, out=t)
     return xp.reciprocal(t, out=t)
+
+
+def _into(xp: Any, out: Any, r: Any) -> Any:
+    xp.copyto(out, r)
+    return out
 
 
 def full_index(index: tuple) -> tuple:

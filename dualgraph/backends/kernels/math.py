@@ -59,6 +59,10 @@ def rounded_divide(xp: Any, a: Any, b: Any, mode: str, op_name: str = "div") -> 
 # (acos(2), atanh(1), log2(0), exp2(1000) ...): see kernels/__init__.
 QUIET = frozenset({'acos', 'acosh', 'asin', 'atanh', 'cosh', 'sinh', 'exp2', 'expm1', 'fmod', 'remainder', 'frac', 'hypot', 'lerp', 'log10', 'log1p', 'log2', 'rsqrt', 'square', 'tan', 'addcdiv', 'addcmul', 'addmm'})
 
+# Kernels that accept `out=` (see elementwise.OUT): the ufuncs, and addmm (matmul into `out`).
+OUT = frozenset({'log1p', 'expm1', 'log2', 'log10', 'exp2', 'tan', 'asin', 'acos', 'atan',
+                 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'square', 'addmm'})
+
 
 def kernels(xp: Any) -> dict[str, Callable]:
     table: dict[str, Callable] = {}
@@ -217,19 +221,19 @@ def _composite_kernels(xp: Any) -> dict[str, Callable]:
             t1 = xp.multiply(t1, like_dtype(value, t1))
         return xp.add(x, xp.true_divide(t1, t2))
 
-    def addmm(x, m1, m2, beta=1, alpha=1):
+    def addmm(x, m1, m2, beta=1, alpha=1, out=None):
         # The eager runtime runs the shape rule only when a kernel fails: fail where NumPy's
         # matmul and broadcasting would accept what addmm refuses (1-D matrices, a 3-D input).
         if m1.ndim != 2 or m2.ndim != 2 or x.ndim > 2:
             raise ValueError("addmm expects 2-D matrices and an input of at most 2 dims")
         beta, alpha = like_dtype(beta, m1), like_dtype(alpha, m1)
-        prod = xp.matmul(m1, m2)
+        prod = xp.matmul(m1, m2, out=out)
         if alpha != 1:
-            prod = prod * alpha
+            prod = xp.multiply(prod, alpha, out=out)
         if np.broadcast_shapes(x.shape, prod.shape) != prod.shape:
             raise ValueError("addmm: the input does not broadcast to the product's shape")
         if beta == 0:
             return prod  # beta = 0 ignores the input, NaNs included
-        return prod + (x if beta == 1 else x * beta)
+        return xp.add(prod, x if beta == 1 else x * beta, out=out)
 
     return {"lerp": lerp, "addcmul": addcmul, "addcdiv": addcdiv, "addmm": addmm}

@@ -11,6 +11,9 @@ from .common import axis
 # PyTorch: see kernels/__init__. `sum` stays bare (it warns only for inf - inf).
 QUIET = frozenset({'mean', 'matmul'})
 
+# Kernels that accept `out=` (see elementwise.OUT).
+OUT = frozenset({'matmul'})
+
 
 def kernels(xp: Any) -> dict[str, Callable]:
     def reduce_sum(x, dim=None, keepdim=False, dtype=None):
