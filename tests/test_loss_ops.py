@@ -4,7 +4,6 @@ samples through every mode."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
