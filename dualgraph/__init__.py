@@ -38,6 +38,7 @@ from .ops import (abs, add, allclose, clone, cos, div, divide, eq, equal, exp, g
                   transpose, true_divide, unsqueeze)
 from .errors import DualgraphError, ScriptError, SerializationError, TraceError
 from .jit import script
+from .compiling import OptimizedModule, compile  # noqa: A001  (torch.compile's name)
 from .saving import load, save
 from .size import Size
 from .tensor import Tensor

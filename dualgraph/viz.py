@@ -34,7 +34,7 @@ import numpy as np
 from dualgraph.ir.graph import Graph, Node, Value
 from dualgraph.ir.text import format_attr, format_node, format_type
 from dualgraph.tensor import Tensor
-from dualgraph.viz_autograd import autograd_dot
+from dualgraph.viz_autograd import _graphviz, _label, autograd_dot
 
 FORMATS = ("svg", "png", "pdf")
 MAX_ATTR_CHARS = 28  # longer attribute values are cut with an ellipsis
@@ -69,15 +69,6 @@ _INSTALL_HINT = (
     "`conda install -c conda-forge graphviz`, then make sure `dot` is on your PATH. "
     "to_dot() still works without it: it builds the diagram whose `.source` is DOT text."
 )
-
-
-def _graphviz() -> Any:
-    try:
-        import graphviz
-    except ImportError:
-        raise ImportError("dualgraph.viz needs the `graphviz` Python package: "
-                          "pip install graphviz") from None
-    return graphviz
 
 
 def _as_graph(obj: Any) -> Graph:
@@ -156,13 +147,6 @@ def node_label(node: Node) -> str:
         return "constant\n" + _shorten(_format_value(node.attrs.get("value")))
     lines = [node.op.name] + _literal_inputs(node) + node_attrs(node)
     return "\n".join(lines)
-
-
-def _label(text: str) -> Any:
-    """A DOT label that shows `text` literally (backslashes, `<...>`), lines centred."""
-    gv = _graphviz()
-    escaped = "\\n".join(line.replace("\\", "\\\\") for line in text.split("\n"))
-    return gv.nohtml(escaped)
 
 
 # ------------------------------------------------------------------------------------- graph

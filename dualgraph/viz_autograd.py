@@ -35,6 +35,7 @@ STYLES: dict[str, dict[str, str]] = {
 
 
 def _graphviz() -> Any:
+    """The graphviz package, or an ImportError saying how to install it (shared with viz.py)."""
     try:
         import graphviz
     except ImportError:
@@ -44,6 +45,7 @@ def _graphviz() -> Any:
 
 
 def _label(text: str) -> Any:
+    """A DOT label that shows `text` literally (backslashes, `<...>`), lines centred."""
     return _graphviz().nohtml("\\n".join(line.replace("\\", "\\\\") for line in text.split("\n")))
 
 

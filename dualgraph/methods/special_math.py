@@ -5,31 +5,15 @@ methods: `methods/inplace.py`)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ..dispatch import bind, bind_inplace
 from ..ir import get
+from .math import _binary_fns, _is_tensor, _need_tensor, _out, _unary_fns
 
 LOGIT, XLOGY, LDEXP = get("logit"), get("xlogy"), get("ldexp")
 _BINARY = ("gcd", "lcm")  # both arguments tensors, as PyTorch's binding requires
 _UNARY = ("erf", "erfc", "deg2rad", "rad2deg", "sinc")
-
-
-def _is_tensor(x: Any) -> bool:
-    return hasattr(x, "_dtype") and hasattr(x, "_data")
-
-
-def _out(name: str, result: Any, out: Any, inputs: tuple) -> Any:
-    if out is None:
-        return result
-    from ..ops import _out as write_into
-    return write_into(name, result, out, inputs)
-
-
-def _need_tensor(name: str, x: Any, position: int, arg: str) -> None:
-    if not _is_tensor(x):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{type(x).__name__}")
 
 
 def _eps(eps: Any) -> dict:
@@ -86,51 +70,12 @@ class Methods:
         return bind_inplace(LDEXP, (self, other))
 
 
-def _unary(name: str) -> tuple:
-    op = get(name)
-
-    def fn(input: Any, *, out: Any = None) -> Any:
-        return _out(name, bind(op, (input,)), out, (input,))
-
-    def method(self: Any) -> Any:
-        return bind(op, (self,))
-
-    def method_(self: Any) -> Any:
-        return bind_inplace(op, (self,))
-
-    return tuple(_named(f, n, f"Elementwise `{name}` (PyTorch's `torch.{name}`).")
-                 for f, n in ((fn, name), (method, name), (method_, name + "_")))
-
-
-def _binary(name: str) -> tuple:
-    op = get(name)
-
-    def fn(input: Any, other: Any, *, out: Any = None) -> Any:
-        _need_tensor(name, input, 1, "input")
-        _need_tensor(name, other, 2, "other")
-        return _out(name, bind(op, (input, other)), out, (input, other))
-
-    def method(self: Any, other: Any) -> Any:
-        _need_tensor(name, other, 1, "other")
-        return bind(op, (self, other))
-
-    def method_(self: Any, other: Any) -> Any:
-        _need_tensor(name + "_", other, 1, "other")
-        return bind_inplace(op, (self, other))
-
-    return tuple(_named(f, n, f"Elementwise `{name}` of integers (PyTorch's `torch.{name}`).")
-                 for f, n in ((fn, name), (method, name), (method_, name + "_")))
-
-
-def _named(fn: Callable, name: str, doc: str) -> Callable:
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
-
-
 __all__ = ["logit", "xlogy", "ldexp"]
 for _name in _UNARY + _BINARY:
-    _fn, _method, _method_ = (_unary if _name in _UNARY else _binary)(_name)
+    if _name in _UNARY:
+        _fn, _, _method, _method_ = _unary_fns(_name, _name)
+    else:  # both arguments tensors, as PyTorch's binding requires
+        _fn, _method, _method_ = _binary_fns(_name, _name, scalar_ok=False)
     globals()[_name] = _fn
     setattr(Methods, _name, _method)
     setattr(Methods, _name + "_", _method_)

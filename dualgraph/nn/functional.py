@@ -28,6 +28,7 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
 _CHECK_TARGET, _CHECK_PROBABILITY = get("check_target"), get("check_probability")
+_MSE_LOSS = get("mse_loss")
 _REDUCTIONS = ("none", "mean", "sum")
 _TINY = 1e-45  # float32's smallest subnormal: log(_TINY) < -100 in float32 and float64
 
@@ -176,10 +177,10 @@ def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: An
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """(x - y)^2, reduced."""
     _same_size("mse_loss", input, target)
-    loss = (input - target) ** 2
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, _legacy_reduction(size_average, reduce, reduction))
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is None:  # one op: PyTorch's MseLossBackward0
+        return bind(_MSE_LOSS, (input, target), {"reduction": reduction})
+    return _reduce((input - target) ** 2 * weight, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,

@@ -1,5 +1,6 @@
-"""Checks and helpers shared by the optimizers added after the first five (PyTorch's argument
-errors, and the options whose PyTorch meaning dualgraph does not implement)."""
+"""Checks and helpers shared by the optimizers: PyTorch's argument errors, the options whose
+PyTorch meaning dualgraph does not implement, and the state and gradient every Adam-like step
+starts from."""
 
 from __future__ import annotations
 
@@ -41,3 +42,31 @@ def step_tensor(value: float = 0.0) -> Any:
     """A 0-d float32 tensor: how PyTorch keeps `step`, `eta`, `mu` and `mu_product`."""
     from ..creation import tensor
     return tensor(value)
+
+
+def init_state(state: dict, p: Any, moments: tuple, **counters: float) -> dict:
+    """A parameter's state on its first step, in PyTorch's key order: `step` and the other
+    0-d counters, then a zero tensor like `p` for each running moment."""
+    if not state:
+        from ..creation import zeros_like
+        state["step"] = step_tensor()
+        for name, value in counters.items():
+            state[name] = step_tensor(value)
+        for name in moments:
+            state[name] = zeros_like(p)
+    return state
+
+
+def step_gradient(p: Any, state: dict, group: dict, lr: float) -> tuple:
+    """(gradient, step number) of one step: the gradient negated under `maximize`, weight decay
+    added to it, or applied to `p` directly when the group's `decoupled_weight_decay` is set
+    (AdamW's form); the step counter advanced."""
+    g = -p.grad if group["maximize"] else p.grad
+    state["step"].add_(1)
+    wd = group["weight_decay"]
+    if wd != 0:
+        if group.get("decoupled_weight_decay", False):
+            p.mul_(1 - lr * wd)
+        else:
+            g = g.add(p, alpha=wd)
+    return g, state["step"].item()

@@ -5,16 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from ._common import init_state, step_gradient
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _step_tensor() -> Any:
-    """The step count, kept as a 0-d float32 tensor as PyTorch keeps it."""
-    from ..creation import tensor
-    return tensor(0.0)
 
 
 class Adam(Optimizer):
@@ -39,27 +34,13 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p: Any, group: dict) -> dict:
-        from ..creation import zeros_like
-        state = self._state(p)
-        if not state:
-            state["step"] = _step_tensor()
-            state["exp_avg"] = zeros_like(p)
-            state["exp_avg_sq"] = zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like(p)
-        return state
+        moments = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+        return init_state(self._state(p), p, moments)
 
     def _update(self, p: Any, group: dict) -> None:
         state = self._init_state(p, group)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        g = -p.grad if group["maximize"] else p.grad
-        state["step"].add_(1)
-        t = state["step"].item()
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                g = g.add(p, alpha=wd)
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        g, t = step_gradient(p, state, group, lr)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ._common import check_betas, check_lr, refuse, scalar, step_tensor
+from ._common import check_betas, check_lr, init_state, refuse, scalar, step_gradient
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
@@ -28,23 +28,10 @@ class Adamax(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Any) -> dict:
-        from ..creation import zeros_like
-        state = self._state(p)
-        if not state:
-            state["step"] = step_tensor()
-            state["exp_avg"] = zeros_like(p)
-            state["exp_inf"] = zeros_like(p)
-        return state
-
     def _update(self, p: Any, group: dict) -> None:
-        state = self._init_state(p)
+        state = init_state(self._state(p), p, ("exp_avg", "exp_inf"))
         beta1, beta2 = group["betas"]
-        g = -p.grad if group["maximize"] else p.grad
-        state["step"].add_(1)
-        t = state["step"].item()
-        if group["weight_decay"] != 0:
-            g = g.add(p, alpha=group["weight_decay"])
+        g, t = step_gradient(p, state, group, scalar(group["lr"]))
         m, u = state["exp_avg"], state["exp_inf"]
         m.lerp_(g, 1 - beta1)
         u.copy_(u.mul_(beta2).maximum(g.abs().add_(group["eps"])))

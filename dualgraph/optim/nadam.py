@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ._common import check_betas, check_lr, refuse, scalar, step_tensor
+from ._common import check_betas, check_lr, init_state, refuse, scalar, step_gradient
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
@@ -33,28 +33,11 @@ class NAdam(Optimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Any) -> dict:
-        from ..creation import zeros_like
-        state = self._state(p)
-        if not state:
-            state["step"] = step_tensor()
-            state["mu_product"] = step_tensor(1.0)
-            state["exp_avg"] = zeros_like(p)
-            state["exp_avg_sq"] = zeros_like(p)
-        return state
-
     def _update(self, p: Any, group: dict) -> None:
-        state = self._init_state(p)
-        lr, (beta1, beta2), wd = scalar(group["lr"]), group["betas"], group["weight_decay"]
-        g = -p.grad if group["maximize"] else p.grad
-        state["step"].add_(1)
-        t = state["step"].item()
+        state = init_state(self._state(p), p, ("exp_avg", "exp_avg_sq"), mu_product=1.0)
+        lr, (beta1, beta2) = scalar(group["lr"]), group["betas"]
+        g, t = step_gradient(p, state, group, lr)
         bias_correction2 = 1 - beta2 ** t
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                g = g.add(p, alpha=wd)
         psi = group["momentum_decay"]
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ._common import check_betas, check_lr, refuse, scalar, step_tensor
+from ._common import check_betas, check_lr, init_state, refuse, scalar, step_gradient
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
@@ -31,26 +31,10 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Any) -> dict:
-        from ..creation import zeros_like
-        state = self._state(p)
-        if not state:
-            state["step"] = step_tensor()
-            state["exp_avg"] = zeros_like(p)
-            state["exp_avg_sq"] = zeros_like(p)
-        return state
-
     def _update(self, p: Any, group: dict) -> None:
-        state = self._init_state(p)
-        lr, (beta1, beta2), wd = scalar(group["lr"]), group["betas"], group["weight_decay"]
-        g = -p.grad if group["maximize"] else p.grad
-        state["step"].add_(1)
-        t = state["step"].item()
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                g = g.add(p, alpha=wd)
+        state = init_state(self._state(p), p, ("exp_avg", "exp_avg_sq"))
+        lr, (beta1, beta2) = scalar(group["lr"]), group["betas"]
+        g, t = step_gradient(p, state, group, lr)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

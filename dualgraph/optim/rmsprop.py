@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .adam import _step_tensor
+from ._common import step_tensor
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
@@ -33,7 +33,7 @@ class RMSprop(Optimizer):
         from ..creation import zeros_like
         state = self._state(p)
         if not state:
-            state["step"] = _step_tensor()
+            state["step"] = step_tensor()
             state["square_avg"] = zeros_like(p)
             if group["momentum"] > 0:
                 state["momentum_buffer"] = zeros_like(p)

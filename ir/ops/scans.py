@@ -194,8 +194,10 @@ register(OpDef(
     dtype_rule=_softmax_dtype("log_softmax"), shape_rule=_scan_shape("log_softmax"),
     vjp=lambda ctx, g: (g - ctx.output.exp() * g.sum(ctx.attrs["dim"], keepdim=True),),
     save_output=True, samples=_softmax_samples, ref=_softmax_ref(True),
+    # (x - m) - log(s): x - m is exact near the max, so a float32 row keeps its digits where
+    # x - (m + log(s)) would round m + log(s) at the scale of m
     rows=Rows((RowStep("m", "max", "x"), RowStep("s", "sum", "exp(x - m)"),
-               RowStep("c", "row", "m + log(s)")), "x - c")))
+               RowStep("c", "row", "log(s)")), "x - m - c")))
 
 
 # ------------------------------------------------------------------------------ layer norm
