@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.graph import Graph, Node, Value, operand_type
+from ..ir.graph import Graph, Node, Value
 from ..ir.registry import all_ops
 from ..ir.types import TensorType
 from .rewrite import Emitter, replace_uses
