@@ -102,11 +102,11 @@ class _Compiled:
                 if self.scripted is None:
                     self.scripted = script(self.fn, dynamic_dims=self._dims(),
                                            opt_level=self.opt_level)
-                self.scripted.graph_for(*args, **kwargs)
+                run = self.scripted.bound(*args, **kwargs)
             except _CAPTURE_ERRORS as e:
                 self._fall_back("trace", e)
             else:
-                return self.scripted(*args, **kwargs)
+                return run()
         if self.how == "trace":
             if kwargs:
                 self._fall_back("eager", "keyword arguments cannot be traced")

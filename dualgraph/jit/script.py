@@ -62,6 +62,12 @@ class ScriptFunction:
         compiled, tensors = self._specialize(args, kwargs)
         return compiled(*tensors)
 
+    def bound(self, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+        """Compile for these inputs (if needed) and return a call that runs on them: capture
+        errors surface here, errors of the run when it is called (dg.compile tells them apart)."""
+        compiled, tensors = self._specialize(args, kwargs)
+        return lambda: compiled(*tensors)
+
     def _signature(self) -> inspect.Signature:
         sig = inspect.signature(self._fn)
         if self._module is not None:
@@ -256,6 +262,10 @@ class ScriptModule:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward(*args, **kwargs)
+
+    def bound(self, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+        """The forward compiled for these inputs, as a call that runs on them."""
+        return self._forward.bound(*args, **kwargs)
 
     def compile(self, opt_level: int = 3) -> "ScriptModule":
         """Recompile forward in place at `opt_level` (default: every pass) and return this

@@ -265,7 +265,7 @@ def _stop_workers(owner: int, workers: list, index_queues: list, result_queue: A
             try:
                 q.put(None)
             except (OSError, ValueError):
-                pass
+                pass  # its worker is already gone: nothing to tell
     for w in workers:
         w.join(timeout=JOIN_TIMEOUT)
     for q in index_queues:
