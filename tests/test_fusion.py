@@ -185,8 +185,45 @@ def test_fused_kernels_inside_loop_bodies():
 # ------------------------------------------------------------------ the `fused` column: every op
 
 TEMPLATED = [op for op in all_ops() if op.kind == ELEMENTWISE and op.template is not None]
-CASES = [pytest.param(op, k, id=f"{op.name}-{k}") for op in TEMPLATED
-         for k in range(len(op.samples(np.random.default_rng(0))))]
+GROUP_SIZE = 24  # cases per kernel: one Numba compile covers them all (compiles dominate the time)
+
+
+def _float_or_own(x, dtype):
+    return dtype if x.dtype.kind == "f" else dg.ir.types.dtype_from_numpy(x.dtype)
+
+
+def _layout_key(op, sample) -> tuple:
+    """(output shape, flat layout?) of a sample's kernel: cases with equal keys share a kernel."""
+    cpu = dg.ir.types.Device("cpu")
+    types = [dg.ir.types.TensorType(_float_or_own(x, dg.float64), x.shape, cpu)
+             if isinstance(x, np.ndarray) else x for x in sample.inputs]
+    try:
+        shape = tuple(op.meta_all(types, op.full_attrs(sample.attrs))[0].shape)
+    except Exception:  # the op refuses the sample's types: eager does too (no kernel to check)
+        return ("refused",)
+    flat = all(tuple(t.shape) == shape or all(d == 1 for d in t.shape)
+               for t in types if isinstance(t, dg.ir.types.TensorType))
+    return (shape, flat)
+
+
+def _groups() -> dict:
+    """Every templated op's samples, grouped by kernel layout and cut into GROUP_SIZE pieces."""
+    by_key: dict = {}
+    for op in TEMPLATED:
+        for k, sample in enumerate(op.samples(np.random.default_rng(0))):
+            by_key.setdefault(_layout_key(op, sample), []).append((op, k))
+    groups = {}
+    for key, cases in sorted(by_key.items(), key=lambda kv: str(kv[0])):
+        if key == ("refused",):
+            continue
+        for start in range(0, len(cases), GROUP_SIZE):
+            label = "x".join(map(str, key[0])) or "scalar"
+            groups[f"{label}-{'flat' if key[1] else 'nd'}-{start // GROUP_SIZE}"] = \
+                cases[start:start + GROUP_SIZE]
+    return groups
+
+
+GROUPS = _groups()
 
 
 def _body(op, sample, dtype, chain: bool):
@@ -219,32 +256,62 @@ def _body(op, sample, dtype, chain: bool):
     return body, args, ref
 
 
+def _merged(bodies: list) -> Block:
+    """One body computing every body's outputs side by side (their values stay separate)."""
+    merged = Block("body")
+    for b in bodies:
+        merged.inputs += b.inputs
+        merged.nodes += b.nodes
+        merged.outputs += b.outputs
+    return merged
+
+
 def _no_fallback(*args):
     raise AssertionError("the kernel fell back to NumPy")
 
 
-@pytest.mark.parametrize("op,k", CASES)
+@pytest.mark.parametrize("group", list(GROUPS))
 @pytest.mark.parametrize("dtype,chain", [(dg.float64, False), (dg.float32, True)],
                          ids=["f64-alone", "f32-chain"])
-def test_fused_kernel_matches_eager(op, k, dtype, chain):
-    sample = op.samples(np.random.default_rng(0))[k]
-    try:
-        body, args, ref = _body(op, sample, dtype, chain)
-    except Exception as exc:  # eager refuses this dtype: nothing to compare
-        pytest.skip(f"eager refuses it: {exc}")
-    try:
-        fusion.kernel_source(body, op.name)
-    except fusion.Unfusable as exc:
-        pytest.skip(f"not fusible: {exc}")
-    kernel = fusion.fused_kernel(body, op.name, _no_fallback)
-    (got,) = kernel(*args)
-    want = ref.numpy()
-    assert got.dtype == want.dtype and got.shape == want.shape
-    if want.dtype.kind == "f":
-        tol = 2e-6 if want.dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(got, want)
+def test_fused_kernels_match_eager(group, dtype, chain):
+    """Each templated op on each of its samples, computed in a generated kernel (one kernel per
+    group of samples with the same layout: the op's expression, alone or followed by an add),
+    equals eager: the kernel's casts, literals and NaN rules are eager's."""
+    members = []
+    for op, k in GROUPS[group]:
+        sample = op.samples(np.random.default_rng(0))[k]
+        try:
+            body, args, ref = _body(op, sample, dtype, chain)
+        except Exception:  # eager refuses this dtype: nothing to compare
+            continue
+        try:
+            fusion.kernel_source(body, op.name)
+        except fusion.Unfusable:  # this case stays unfused (integer checks, ...)
+            continue
+        members.append((f"{op.name}[{k}]", body, args, ref))
+    if not members:
+        pytest.skip("no case of this group fuses at this dtype")
+    merged = _merged([body for _, body, _, _ in members])
+    kernel = fusion.fused_kernel(merged, f"conformance {group}", _no_fallback)
+    results = kernel(*[a for _, _, args, _ in members for a in args])
+    wrong = []
+    for (name, _, _, ref), got in zip(members, results):
+        want = ref.numpy()
+        if got.dtype != want.dtype or got.shape != want.shape:
+            wrong.append(f"{name}: {got.dtype}{list(got.shape)} != {want.dtype}{list(want.shape)}")
+        elif want.dtype.kind == "f":
+            tol = 2e-6 if want.dtype == np.float32 else 1e-12
+            if not np.allclose(got, want, rtol=tol, atol=tol, equal_nan=True):
+                wrong.append(f"{name}: {got.tolist()} != {want.tolist()}")
+        elif not np.array_equal(got, want):
+            wrong.append(f"{name}: {got.tolist()} != {want.tolist()}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_fused_column_covers_every_templated_op():
+    """Grouping loses no op: every templated op has a sample in some group."""
+    grouped = {op.name for cases in GROUPS.values() for op, _ in cases}
+    assert grouped == {op.name for op in TEMPLATED}
 
 
 def test_every_elementwise_op_has_a_template():
