@@ -368,11 +368,14 @@ def test_eager_gelu_and_silu_run_generated_loops():
     import math
 
     import dualgraph.nn.functional as F
+    dg.manual_seed(0)
     x = dg.randn(1000) * 4
     xd = x.numpy().astype(np.float64)
     erf = np.vectorize(math.erf)
+    # In float32, 1 + erf(x/sqrt 2) cancels for x < -4 (erf is -1 to within ulps of 1, 6e-8
+    # each), so there the error is absolute: |x|/2 times a few ulps of 1, as in PyTorch.
     np.testing.assert_allclose(F.gelu(x).numpy(), xd * 0.5 * (1 + erf(xd / math.sqrt(2))),
-                               rtol=2e-6, atol=1e-7)
+                               rtol=2e-6, atol=1e-6)
     np.testing.assert_allclose(F.silu(x).numpy(), xd / (1 + np.exp(-xd)), rtol=2e-6, atol=1e-7)
     made = {key[0] for key, run in fusion._EAGER.items() if run is not False}
     assert {"gelu", "silu"} <= made
