@@ -21,6 +21,11 @@ NO_ATTRS: dict = {}
 class Interpreter(ABC):
     """Something that gives meaning to op calls: runs them, records them, or both."""
 
+    # What sees the reads and writes of state that lives outside tensors' data while this
+    # interpreter is on top: a leaf's `.grad`, an optimizer's step, `backward()` (None: eager
+    # semantics). A training-step tracer sets it (jit/step_tracer.py).
+    outside = None
+
     @abstractmethod
     def process(self, op: OpDef, inputs: Sequence, attrs: dict) -> Any:
         """Apply `op` to `inputs` (tensors and Python scalars) with attributes `attrs`."""

@@ -15,6 +15,7 @@ import numpy as np
 from ._tensor_ops import TensorOps
 from .methods import mixins
 from .backends import backend_for
+from .dispatch import _state as _dispatch_state
 from .ir.types import CPU, Device, DType, dtype_from_numpy
 from .size import Size
 
@@ -198,6 +199,9 @@ class Tensor(TensorOps, *mixins()):
 
     @property
     def grad(self) -> "Tensor | None":
+        outside = _dispatch_state.top.outside
+        if outside is not None:  # a training step being traced sees its own view of .grad
+            return outside.grad_of(self)
         ag = self._ag
         if ag is None:
             if self._grad_fn is not None:
@@ -212,6 +216,7 @@ class Tensor(TensorOps, *mixins()):
 
     @grad.setter
     def grad(self, value: "Tensor | None") -> None:
+        outside = _dispatch_state.top.outside
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
@@ -219,6 +224,9 @@ class Tensor(TensorOps, *mixins()):
             if tuple(value.shape) != tuple(self.shape):
                 raise RuntimeError(f"assigned grad has data of a different size: "
                                    f"{list(value.shape)} vs {list(self.shape)}")
+        if outside is not None:
+            outside.set_grad(self, value)
+            return
         self._meta().grad = value
 
     @property
@@ -246,6 +254,9 @@ class Tensor(TensorOps, *mixins()):
         """The same values and storage, cut from the graph (shares the version counter)."""
         t = _wrap(self._data, self._dtype, self._device)
         t._version = self._version_counter()
+        outside = _dispatch_state.top.outside
+        if outside is not None:  # inside a traced training step: the alias stands for self
+            outside.alias(self, t)
         return t
 
     def detach_(self) -> "Tensor":
@@ -258,7 +269,11 @@ class Tensor(TensorOps, *mixins()):
     @property
     def data(self) -> "Tensor":
         """The values without history; unlike `detach()`, in-place changes are not tracked."""
-        return _wrap(self._data, self._dtype, self._device)
+        t = _wrap(self._data, self._dtype, self._device)
+        outside = _dispatch_state.top.outside
+        if outside is not None:  # inside a traced training step: the alias stands for self
+            outside.alias(self, t)
+        return t
 
     @data.setter
     def data(self, value: "Tensor") -> None:

@@ -127,9 +127,31 @@ def _floating(t: Any) -> bool:
     return isinstance(t, TensorType) and t.dtype.is_floating_point
 
 
-def _activity(nodes: list, active: set) -> None:
-    """Add to `active` every value that depends differentiably on an active one."""
+def backprop_in_graph(graph: Graph, tracer: BlockTracer, seeds: Sequence, leaves: Sequence,
+                      frozen: frozenset | set = frozenset()) -> dict:
+    """Gradients built into `graph` itself, where the tracer that is capturing it emits them:
+    `seeds` are (value, its gradient tensor) pairs, the result maps each of `leaves` that the
+    seeds depend on to its gradient tensor. Nodes in `frozen` (ids: those recorded under
+    no_grad) pass no gradient. What a traced training step's `loss.backward()` runs; the VJPs
+    read forward values directly, so there are no residuals."""
+    active = set(leaves)
+    _activity(graph.nodes, active, frozen)
+    ad = _Autodiff(graph, graph, tracer, active, frozen)
+    grads: dict = {}
+    with no_grad():
+        for v, g in seeds:
+            if v in active:
+                ad.accumulate(grads, v, g)
+        ad.backprop(list(graph.nodes), grads, _SameGraphScope(ad))
+    return {v: grads[v] for v in leaves if v in grads}
+
+
+def _activity(nodes: list, active: set, frozen: frozenset | set = frozenset()) -> None:
+    """Add to `active` every value that depends differentiably on an active one (through no
+    node of `frozen`)."""
     for n in nodes:
+        if id(n) in frozen:
+            continue
         if n.op.name == "if":
             for b in n.blocks:
                 _activity(b.nodes, active)
@@ -188,8 +210,10 @@ def _shape(t: TensorType) -> tuple:
 
 
 class _Autodiff:
-    def __init__(self, fwd: Graph, bwd: Graph, tracer: BlockTracer, active: set) -> None:
+    def __init__(self, fwd: Graph, bwd: Graph, tracer: BlockTracer, active: set,
+                 frozen: frozenset | set = frozenset()) -> None:
         self.fwd, self.bwd, self.tracer, self.active = fwd, bwd, tracer, active
+        self.frozen = frozen
 
     def accumulate(self, grads: dict, v: Value, g: Any) -> None:
         grads[v] = g if v not in grads else grads[v] + g
@@ -200,6 +224,8 @@ class _Autodiff:
     # ---------------------------------------------------------------------------- walking
     def backprop(self, nodes: list, grads: dict, scope: Any) -> None:
         for node in reversed(nodes):
+            if id(node) in self.frozen:
+                continue
             if node.op.name == "if":
                 self.if_vjp(node, grads, scope)
             elif node.op.name == "loop":
@@ -351,6 +377,16 @@ class _TopScope:
             ad.fwd.outputs.append(v)
             known = self.saved[v] = ad.bwd.add_input(v.type, f"saved_{len(self.saved)}")
         return _backward_value(ad.tracer, known)
+
+
+class _SameGraphScope:
+    """Residuals of a backward built into its forward's own graph: the forward values."""
+
+    def __init__(self, ad: _Autodiff) -> None:
+        self.ad = ad
+
+    def fetch(self, v: Value) -> Any:
+        return _backward_value(self.ad.tracer, v)
 
 
 class _IfScope:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from .. import recording
+from .. import dispatch, recording
 from ..backends import backend_for
 from ..tensor import Tensor, _wrap
 from .grad_mode import state as grad_state
@@ -211,6 +211,11 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     those leaves.
     """
     outputs = _as_tuple(tensors)
+    outside = dispatch.current().outside
+    if outside is not None:  # inside a training step being traced: the tracer differentiates
+        outside.backward(outputs, _as_tuple(grad_tensors), retain_graph, create_graph,
+                         None if inputs is None else _as_tuple(inputs))
+        return
     grads = _root_grads(outputs, _as_tuple(grad_tensors) if grad_tensors is not None else (),
                         create_graph)
     retain = create_graph if retain_graph is None else retain_graph
@@ -236,6 +241,10 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     """The gradients of `outputs` with respect to `inputs`, returned rather than accumulated."""
     outs = _as_tuple(outputs)
     ins = _as_tuple(inputs)
+    outside = dispatch.current().outside
+    if outside is not None:  # inside a training step being traced
+        return outside.grad(outs, _as_tuple(grad_outputs), ins, retain_graph, create_graph,
+                            allow_unused, materialize_grads)
     grads = _root_grads(outs, _as_tuple(grad_outputs) if grad_outputs is not None else (),
                         create_graph)
     retain = create_graph if retain_graph is None else retain_graph

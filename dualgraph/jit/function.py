@@ -410,6 +410,8 @@ def _build(node: Any, it: Any) -> Any:
     if node is None:
         return next(it)
     kind, items = node
+    if kind == "none":  # a function (a training step) that returns nothing
+        return None
     if kind == "dict":
         return {k: _build(v, it) for k, v in items}
     built = [_build(x, it) for x in items]

@@ -143,9 +143,25 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     names = _input_names(fn, len(inputs))
     shapes = _dynamic_shapes(inputs, names, dynamic_dims)
     types = [TensorType(t._dtype, s, t._device) for t, s in zip(inputs, shapes)]
-    graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
-                                  lambda tracer, xs: fn(*xs), Tracer)
-    traced = TracedFunction(graph, fn, owners, tree, opt_level)
+    if module is None:  # a plain function: it may read and change outside state (a step)
+        from .train_step import TracedStep, trace_variant
+        first = trace_variant(fn, types, names, opt_level)
+        if first.effects.slots or first.effects.writes or first.effects.clears or \
+                first.effects.optimizers or first.effects.deferred:
+            if check_inputs:
+                raise trace_error("check_inputs cannot check a function that reads or changes "
+                                  "outside state (a training step): running it changes that "
+                                  "state", "compare the step's results yourself")
+            return TracedStep(fn, types, names, opt_level, first)
+        if first._out_tree == ["none", []]:  # nothing returned and nothing changed
+            raise trace_error("the traced function returned a NoneType; only tensors (in "
+                              "tuples, lists and dicts) can be graph outputs",
+                              "return what the function computes")
+        traced = TracedFunction(first.graph_before_passes, fn, [], first._out_tree, opt_level)
+    else:
+        graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
+                                      lambda tracer, xs: fn(*xs), Tracer)
+        traced = TracedFunction(graph, fn, owners, tree, opt_level)
     if check_inputs:
         _check(fn, traced, check_inputs)
     return traced
@@ -157,7 +173,7 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
     module's parameters and buffers become state inputs (read at every call), the result becomes
     the outputs and changed inputs/buffers become write-back outputs. Shared by trace and
     script. Returns (graph, state owners, output tree)."""
-    graph = Graph(name=name if name.isidentifier() and not keyword.iskeyword(name) else "forward")
+    graph = Graph(name=graph_name(name))
     tracer = tracer_class(graph)
     input_tracers = [tracer.wrap(graph.add_input(t, n)) for t, n in zip(input_types, names)]
     owners = _module_state(module) if module is not None else []
@@ -185,6 +201,11 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
     if os.environ.get("DUALGRAPH_CHECK"):
         check_round_trip(graph)
     return graph, owners, tree
+
+
+def graph_name(name: str) -> str:
+    """A function's name as its graph's name: a Python identifier (else "forward")."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else "forward"
 
 
 def check_round_trip(graph: Graph) -> None:

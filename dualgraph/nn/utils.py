@@ -26,16 +26,16 @@ def clip_grad_norm_(parameters: Iterable, max_norm: float, norm_type: float = 2.
     with no_grad():
         norms = stack([linalg.vector_norm(g, norm_type) for g in grads])
         total = norms.max() if math.isinf(norm_type) else linalg.vector_norm(norms, norm_type)
-        value = total.item()
-        if error_if_nonfinite and not math.isfinite(value):
+        if error_if_nonfinite and not math.isfinite(total.item()):
             raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                                "`parameters` is non-finite, so it cannot be clipped. To disable "
                                "this error and scale the gradients by the non-finite norm "
                                "anyway, set `error_if_nonfinite=False`")
-        coef = max_norm / (value + 1e-6)
-        if coef < 1:
-            for g in grads:
-                g.mul_(coef)
+        # PyTorch's arithmetic, in tensors (so a traced step computes it each call): the
+        # factor max_norm / (norm + 1e-6), capped at 1, scales every gradient.
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef)
     return total
 
 

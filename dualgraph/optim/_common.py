@@ -4,6 +4,7 @@ starts from."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -39,9 +40,11 @@ def scalar(x: Any) -> float:
 
 
 def step_tensor(value: float = 0.0) -> Any:
-    """A 0-d float32 tensor: how PyTorch keeps `step`, `eta`, `mu` and `mu_product`."""
-    from ..creation import tensor
-    return tensor(value)
+    """A 0-d float32 tensor: how PyTorch keeps `step`, `eta`, `mu` and `mu_product` (made by
+    the `full` op, so that a traced training step records it)."""
+    from ..creation import full
+    from ..ir.types import float32
+    return full((), float(value), dtype=float32)
 
 
 def init_state(state: dict, p: Any, moments: tuple, **counters: float) -> dict:
@@ -69,4 +72,35 @@ def step_gradient(p: Any, state: dict, group: dict, lr: float) -> tuple:
             p.mul_(1 - lr * wd)
         else:
             g = g.add(p, alpha=wd)
-    return g, state["step"].item()
+    return g, step_value(state["step"])
+
+
+def step_value(step: Any) -> Any:
+    """A step count for bias corrections: a Python float, as PyTorch's `_get_value` gives it;
+    inside a training step being traced, the 0-d count itself in float64 (the same arithmetic),
+    so that the compiled step reads it at every call instead of baking in the first."""
+    from ..dispatch import current
+    if current().outside is None:
+        return step.item()
+    from ..ir.types import float64
+    return step.to(float64)
+
+
+def sqrt(x: Any) -> Any:
+    """The square root of a Python float or of a 0-d tensor (see `step_value`)."""
+    return math.sqrt(x) if isinstance(x, (int, float)) else x.sqrt()
+
+
+def add_scaled_(p: Any, t: Any, scale: Any) -> Any:
+    """p += scale * t, where `scale` is a Python float or a 0-d tensor (a learning rate that a
+    traced step reads at each call); both round `scale` to p's dtype first, as PyTorch does."""
+    if isinstance(scale, (int, float)):
+        return p.add_(t, alpha=scale)
+    return p.add_(t * scale)
+
+
+def addcdiv_scaled_(p: Any, t1: Any, t2: Any, scale: Any) -> Any:
+    """p += (scale * t1) / t2 for a Python float or 0-d tensor `scale` (see `add_scaled_`)."""
+    if isinstance(scale, (int, float)):
+        return p.addcdiv_(t1, t2, value=scale)
+    return p.add_(t1 * scale / t2)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
-from ._common import init_state, step_gradient
+from ._common import addcdiv_scaled_, init_state, sqrt, step_gradient
 from .optimizer import Optimizer
 from .sgd import check_nonnegative
 
@@ -49,9 +48,9 @@ class Adam(Optimizer):
             v_max.copy_(v_max.maximum(v))
             v = v_max
         bias_correction1 = 1 - beta1 ** t
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+        bias_correction2_sqrt = sqrt(1 - beta2 ** t)
         denom = (v.sqrt() / bias_correction2_sqrt).add_(group["eps"])
-        p.addcdiv_(m, denom, value=-lr / bias_correction1)
+        addcdiv_scaled_(p, m, denom, -lr / bias_correction1)
 
 
 class AdamW(Adam):

@@ -64,7 +64,13 @@ class LRScheduler(ABC):
 
     def step(self, epoch: int | None = None) -> None:
         """Advance the schedule by one epoch (or jump to `epoch`, deprecated) and set the
-        optimizer's rates."""
+        optimizer's rates. Inside a training step being traced, the step runs after each call
+        of the compiled step instead (a schedule is Python arithmetic on Python state)."""
+        from ..dispatch import current
+        outside = current().outside
+        if outside is not None:
+            outside.defer(f"{type(self).__name__}.step()", lambda: self.step(epoch))
+            return
         self._step_count += 1
         if self._step_count == 2 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)

@@ -43,6 +43,10 @@ def _wrap_step(step: Callable) -> Callable:
     @functools.wraps(step)
     def wrapper(self: "Optimizer", *args: Any, **kwargs: Any) -> Any:
         from ..autograd import no_grad
+        from ..dispatch import current
+        outside = current().outside
+        if outside is not None:  # a training step being traced: the tracer runs the step
+            return outside.optimizer_step(self, lambda: _run_step(self, step, args, kwargs))
         self._opt_called = True
         self._step_count = getattr(self, "_step_count", 0) + 1
         rec = recording.current()  # None unless a profiler is recording
@@ -57,6 +61,20 @@ def _wrap_step(step: Callable) -> Callable:
             return step(self, *args, **kwargs)
     wrapper._dg_wrapped = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _run_step(optimizer: "Optimizer", step: Callable, args: tuple, kwargs: dict) -> Any:
+    """The step itself under no_grad, without the call counting (what a traced step records;
+    the compiled step counts its calls itself)."""
+    from ..autograd import no_grad
+    with no_grad():
+        return step(optimizer, *args, **kwargs)
+
+
+def count_step(optimizer: "Optimizer") -> None:
+    """Mark one more step taken (schedulers read it): what every call of `step` does."""
+    optimizer._opt_called = True
+    optimizer._step_count = getattr(optimizer, "_step_count", 0) + 1
 
 
 class Optimizer:

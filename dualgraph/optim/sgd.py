@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ._common import add_scaled_
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
@@ -46,4 +47,4 @@ class SGD(Optimizer):
             else:
                 buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
             g = g.add(buf, alpha=mu) if group["nesterov"] else buf
-        p.add_(g, alpha=-group["lr"])
+        add_scaled_(p, g, -group["lr"])

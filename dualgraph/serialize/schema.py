@@ -566,7 +566,7 @@ def _check_printable_constant(src: str, where: str, node: Node) -> None:
 
 _MUTATION_KINDS = ("input", "state")
 _MUTATION_HOWS = ("inplace", "assign")
-_TREE_KINDS = ("tuple", "list", "dict")
+_TREE_KINDS = ("tuple", "list", "dict", "none")  # none: the function returns None
 
 
 def _check_graph_meta(src: str, graph: Graph) -> None:
@@ -632,7 +632,7 @@ def _meta_count(src: str, where: str, meta: dict, key: str, bound: int, what: st
 
 def _tree_leaves(src: str, where: str, tree: Any, depth: int) -> int:
     """The number of leaves of an output tree: null is a leaf; ["tuple"|"list", [trees]] and
-    ["dict", [[key, tree], ...]] are containers."""
+    ["dict", [[key, tree], ...]] are containers; ["none", []] is a return value of None."""
     if tree is None:
         return 1
     if depth >= MAX_DEPTH:
@@ -642,6 +642,8 @@ def _tree_leaves(src: str, where: str, tree: Any, depth: int) -> int:
                           f"found {_found(tree)}")
     kind, items = tree
     _expect(src, f"{where}[1]", items, "array")
+    if kind == "none" and items:
+        _fail(src, where, f"a function that returns None has no outputs, found {_found(tree)}")
     total = 0
     for i, item in enumerate(items):
         at = f"{where}[1][{i}]"
