@@ -90,9 +90,9 @@ def encode_png(hwc: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def image(tag: str, img: Any, dataformats: str = "CHW") -> Summary:
+def image(tag: str, img: Any, dataformats: str = "CHW", call: str = "add_image") -> Summary:
     """One image summary: the array laid out as `dataformats` says, encoded as PNG."""
-    what = f"add_image({tag!r})"
+    what = f"{call}({tag!r})"
     array = to_numpy(img, what)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise TypeError(f"{what}: expected numbers, got dtype {array.dtype}")

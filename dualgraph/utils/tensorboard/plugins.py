@@ -107,7 +107,8 @@ def hparams(hparam_dict: dict, metric_dict: dict,
                     any(_kind(o, f"add_hparams: domain of {name!r}")[0] != kind for o in options):
                 raise ValueError(f"add_hparams: hparam_domain_discrete[{name!r}] must be a list "
                                  f"of values of the same type as {value!r}")
-            info.domain_discrete.extend([_kind(o, name)[1] for o in options])
+            for option in options:
+                info.domain_discrete.values.add().CopyFrom(_kind(option, name)[1])
         infos.append(info)
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=k)) for k in metric_dict]
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)

@@ -182,7 +182,8 @@ class SummaryWriter:
         if not isinstance(dataformats, str) or "N" not in dataformats.upper():
             raise ValueError(f"{what}: dataformats must name the batch dimension N (NCHW, "
                              f"NHWC), got {dataformats!r}")
-        self._add(media.image(tag, img_tensor, dataformats), global_step, walltime, what)
+        self._add(media.image(tag, img_tensor, dataformats, "add_images"), global_step, walltime,
+                  what)
 
     def add_figure(self, tag: str, figure: Any, global_step: int | None = None,
                    close: bool = True, walltime: float | None = None) -> None:
