@@ -5,7 +5,6 @@ histograms of the trained weights (compared with the saved weights file) and the
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""The real TensorBoard server reads what SummaryWriter wrote: scalars, histograms, text and the
-graph come back through its HTTP data API.
+"""The real TensorBoard server reads what SummaryWriter wrote: scalars, histograms, text, the
+graph and an embedding come back through its HTTP data API.
 
 The server is the `tensorboard` program of the installed package, started on 127.0.0.1 on a
 free port, polled (bounded) until it has loaded the run, and always stopped.
@@ -96,7 +96,7 @@ class Net(nn.Module):
         return self.fc2(self.relu(self.fc1(x)))
 
 
-def test_tensorboard_serves_the_logged_scalars_histograms_text_and_graph(tmp_path):
+def test_tensorboard_serves_scalars_histograms_text_graph_and_embedding(tmp_path):
     losses = [1.0 / (k + 1) for k in range(20)]
     weights = np.random.default_rng(0).normal(size=500)
     with SummaryWriter(tmp_path / "mlp") as w:
@@ -106,6 +106,8 @@ def test_tensorboard_serves_the_logged_scalars_histograms_text_and_graph(tmp_pat
         w.add_histogram("fc1/weight", weights, 3)
         w.add_text("note", "hello *TensorBoard*", 1)
         w.add_graph(Net(), dg.randn(4, 6))
+        embedded = np.random.default_rng(1).normal(size=(7, 3)).astype(np.float32)
+        w.add_embedding(embedded, metadata=[f"p{i}" for i in range(7)], tag="feat")
     with tensorboard_server(tmp_path) as (base, proc):
         tags = wait_for(base, proc, lambda: (lambda t: t if t.get("mlp", {}).get("train/lr")
                                              else None)(json.loads(get(
@@ -136,3 +138,10 @@ def test_tensorboard_serves_the_logged_scalars_histograms_text_and_graph(tmp_pat
                 "output/0"} <= set(nodes)
         assert list(nodes["relu/relu"].input) == ["fc1/addmm"]
         assert nodes["fc2/addmm"].attr["type"].s == b"f32[4, 2]"
+
+        assert "mlp" in json.loads(get(base, "/data/plugin/projector/runs"))
+        served = np.frombuffer(get(base, "/data/plugin/projector/tensor", run="mlp",
+                                   name="feat:00000"), dtype=np.float32)
+        np.testing.assert_array_equal(served.reshape(7, 3), embedded)
+        labels = get(base, "/data/plugin/projector/metadata", run="mlp", name="feat:00000")
+        assert labels.decode().splitlines() == [f"p{i}" for i in range(7)]

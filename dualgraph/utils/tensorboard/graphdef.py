@@ -11,8 +11,6 @@ prints it, its non-default attributes, its literal operands and its source line.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tensorboard.compat.proto import types_pb2
 from tensorboard.compat.proto.attr_value_pb2 import AttrValue
 from tensorboard.compat.proto.graph_pb2 import GraphDef
@@ -20,9 +18,9 @@ from tensorboard.compat.proto.node_def_pb2 import NodeDef
 from tensorboard.compat.proto.versions_pb2 import VersionDef
 
 from dualgraph.ir.graph import Block, Graph, Node, Value
-from dualgraph.ir.text import format_type
+from dualgraph.ir.text import format_attr, format_type
 from dualgraph.ir.types import TensorType
-from dualgraph.viz import _format_value, node_attrs
+from dualgraph.viz import node_attrs
 
 from .scopes import MODULE_KEY, module_of
 from .summaries import shape_proto
@@ -98,7 +96,16 @@ def _type_attrs(node: NodeDef, types: list) -> None:
         node.attr["type"].s = ", ".join(format_type(t) for t in types).encode("utf-8")
 
 
+def _literal(x: object) -> str:
+    try:
+        return format_attr(x)
+    except TypeError:
+        return repr(x)
+
+
 def _node_attrs(node: Node) -> dict:
+    """Non-default attributes (as the picture of `dualgraph.viz` labels them), literal operands
+    under their input names, the source line and the module path; all as strings."""
     attrs = {}
     for text in node_attrs(node):
         key, _, value = text.partition("=")
@@ -107,7 +114,7 @@ def _node_attrs(node: Node) -> dict:
     for i, x in enumerate(node.inputs):
         if not isinstance(x, Value):
             attrs[names[i] if i < len(names) and not names[i].startswith("*")
-                  else f"arg{i}"] = _format_value(x)
+                  else f"arg{i}"] = _literal(x)
     if node.meta.get("source"):
         attrs["source"] = str(node.meta["source"])
     if node.meta.get(MODULE_KEY):

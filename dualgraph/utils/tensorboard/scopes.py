@@ -38,11 +38,9 @@ def module_paths(model: Any) -> Iterator[None]:
     starts: list = []
     handles = []
 
-    def pre(path: str) -> Any:
-        def hook(module: Any, args: Any) -> None:
-            graph = _capturing_graph()
-            starts.append((graph, len(graph.nodes) if graph is not None else 0))
-        return hook
+    def pre(module: Any, args: Any) -> None:
+        graph = _capturing_graph()
+        starts.append((graph, len(graph.nodes) if graph is not None else 0))
 
     def post(path: str) -> Any:
         def hook(module: Any, args: Any, output: Any) -> None:
@@ -54,7 +52,7 @@ def module_paths(model: Any) -> Iterator[None]:
 
     try:
         for path, module in named():
-            handles.append(module.register_forward_pre_hook(pre(path)))
+            handles.append(module.register_forward_pre_hook(pre))
             handles.append(module.register_forward_hook(post(path)))
         yield
     finally:
