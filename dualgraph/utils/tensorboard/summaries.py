@@ -90,7 +90,7 @@ def histogram(tag: str, values: Any, bins: Any = "tensorflow",
         raise ValueError(f"{what}: no value lies within the bins (from {edges[0]:g} to "
                          f"{edges[-1]:g})")
     first, last = int(used[0]), int(used[-1])
-    limits = [float(edges[first])] + edges[first + 1:last + 2].tolist()
+    limits = edges[first:last + 2].tolist()  # bucket i ends at limits[i]: the first is empty
     buckets = [0.0] + counts[first:last + 1].astype(float).tolist()
     return Summary(value=[Summary.Value(tag=tag, histo=HistogramProto(
         min=float(data.min()), max=float(data.max()), num=float(data.size),
