@@ -48,3 +48,28 @@ def test_mnist_mlp_logs_loss_lr_accuracy_histograms_and_graph(tmp_path, capsys):
     names = {n.name for n in logs.Graph().node}
     assert {"input/x", "flatten/reshape", "fc1/weight", "fc1/addmm", "relu/relu", "fc2/addmm",
             "output/0"} <= names
+
+
+def test_char_rnn_train_logs_each_batch_and_its_graph_scopes_the_lstm(tmp_path):
+    ex = _example("char_rnn")
+    from dualgraph.utils.tensorboard import SummaryWriter
+    vocab, train_codes, _ = ex.load_text(ex.TEXT)
+    dg.manual_seed(0)
+    net = ex.CharRNN(len(vocab))
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_graph(net, dg.from_numpy(train_codes[:2 * 8].reshape(2, 8)))
+        losses = ex.train(net, train_codes[:4 * 16 * 17], epochs=1, batch_size=16, seq_len=16,
+                          progress=False, writer=writer)
+    logs = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0})
+    logs.Reload()
+    assert [(e.step, e.value) for e in logs.Scalars("train/loss")] == \
+        [(i + 1, np.float32(v)) for i, v in enumerate(losses)]
+    assert {e.value for e in logs.Scalars("train/lr")} == {np.float32(5e-3)}
+    assert set(logs.Tags()["histograms"]) == {n for n, _ in net.named_parameters()}
+    graph = logs.Graph().node
+    assert {"embed/weight", "lstm/weight_ih_l0", "head/weight", "output/0"} <= {
+        n.name for n in graph}
+    scoped = lambda scope: {n.op for n in graph if n.name.startswith(scope)}  # noqa: E731
+    assert {"sigmoid", "tanh"} <= scoped("lstm/")  # the gates, inside the LSTM's box
+    assert {"sigmoid", "tanh"}.isdisjoint(scoped("head/") | scoped("embed/"))
+    assert scoped("head/") - {"Parameter"} and scoped("embed/") - {"Parameter"}
