@@ -1,5 +1,5 @@
 """The real TensorBoard server reads what SummaryWriter wrote: scalars, histograms, text, the
-graph and an embedding come back through its HTTP data API.
+graph, an embedding and hyperparameter trials come back through its HTTP data API.
 
 The server is the `tensorboard` program of the installed package, started on 127.0.0.1 on a
 free port, polled (bounded) until it has loaded the run, and always stopped.
@@ -68,16 +68,24 @@ def get(base: str, path: str, **query) -> bytes:
         return response.read()
 
 
-def wait_for(base: str, proc, ready, what: str):
-    """Poll until `ready()` returns a true value (connection errors while the server starts
-    are expected); fail with the server's output if it exits or the time runs out."""
+def post(base: str, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for(proc, fetch, done, what: str):
+    """Poll `fetch()` until `done(result)` (connection errors while the server starts are
+    expected) and return the result; fail with the server's output if it exits or the time
+    runs out."""
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"tensorboard exited ({proc.returncode}): {proc.stdout.read().decode()}")
         try:
-            result = ready()
-            if result:
+            result = fetch()
+            if done(result):
                 return result
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
@@ -96,7 +104,7 @@ class Net(nn.Module):
         return self.fc2(self.relu(self.fc1(x)))
 
 
-def test_tensorboard_serves_scalars_histograms_text_graph_and_embedding(tmp_path):
+def test_tensorboard_serves_what_the_writer_logged(tmp_path):
     losses = [1.0 / (k + 1) for k in range(20)]
     weights = np.random.default_rng(0).normal(size=500)
     with SummaryWriter(tmp_path / "mlp") as w:
@@ -108,11 +116,12 @@ def test_tensorboard_serves_scalars_histograms_text_graph_and_embedding(tmp_path
         w.add_graph(Net(), dg.randn(4, 6))
         embedded = np.random.default_rng(1).normal(size=(7, 3)).astype(np.float32)
         w.add_embedding(embedded, metadata=[f"p{i}" for i in range(7)], tag="feat")
+        for name, lr, opt, acc in (("t1", 0.1, "sgd", 0.75), ("t2", 0.01, "adam", 0.5)):
+            w.add_hparams({"lr": lr, "opt": opt, "nesterov": opt == "sgd"},
+                          {"hparam/accuracy": acc}, {"opt": ["sgd", "adam"]}, run_name=name)
     with tensorboard_server(tmp_path) as (base, proc):
-        tags = wait_for(base, proc, lambda: (lambda t: t if t.get("mlp", {}).get("train/lr")
-                                             else None)(json.loads(get(
-                                                 base, "/data/plugin/scalars/tags"))),
-                        "the scalars' tags")
+        tags = wait_for(proc, lambda: json.loads(get(base, "/data/plugin/scalars/tags")),
+                        lambda t: "train/lr" in t.get("mlp", {}), "the scalars' tags")
         assert set(tags["mlp"]) == {"train/loss", "train/lr"}
         points = json.loads(get(base, "/data/plugin/scalars/scalars", run="mlp",
                                 tag="train/loss"))
@@ -145,3 +154,20 @@ def test_tensorboard_serves_scalars_histograms_text_graph_and_embedding(tmp_path
         np.testing.assert_array_equal(served.reshape(7, 3), embedded)
         labels = get(base, "/data/plugin/projector/metadata", run="mlp", name="feat:00000")
         assert labels.decode().splitlines() == [f"p{i}" for i in range(7)]
+
+        query = {"experimentName": "", "allowedStatuses": ["STATUS_SUCCESS"], "startIndex": 0,
+                 "sliceSize": 10, "colParams": [{"hparam": "lr"}, {"hparam": "opt"},
+                                                {"hparam": "nesterov"},
+                                                {"metric": {"tag": "hparam/accuracy"}}]}
+        groups = wait_for(proc, lambda: post(base, "/data/plugin/hparams/session_groups",
+                                             query)["sessionGroups"],
+                          lambda g: len(g) == 2, "both hyperparameter trials")
+        experiment = post(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert {(h["name"], h["type"]) for h in experiment["hparamInfos"]} == {
+            ("lr", "DATA_TYPE_FLOAT64"), ("opt", "DATA_TYPE_STRING"),
+            ("nesterov", "DATA_TYPE_BOOL")}
+        assert [m["name"]["tag"] for m in experiment["metricInfos"]] == ["hparam/accuracy"]
+        assert sorted((g["name"], g["hparams"]["lr"], g["hparams"]["opt"],
+                       g["hparams"]["nesterov"], g["metricValues"][0]["value"])
+                      for g in groups) == [("mlp/t1", 0.1, "sgd", True, 0.75),
+                                           ("mlp/t2", 0.01, "adam", False, 0.5)]
