@@ -56,6 +56,7 @@ def test_scalars_every_step_value_and_walltime(tmp_path):
         w.add_scalar("numpy", np.float64(1 / 3), 4)
         w.add_scalar("one_elem", np.array([7]), 5)
         w.add_scalar("nostep", 9.0)
+        w.add_scalar("tensor_step", 1.5, dg.tensor(6))
     acc = load(tmp_path)
     events = acc.Scalars("loss/train")
     assert [e.step for e in events] == [10 * k for k in range(50)]
@@ -65,6 +66,7 @@ def test_scalars_every_step_value_and_walltime(tmp_path):
     assert acc.Scalars("numpy")[0].value == pytest.approx(1 / 3, rel=1e-7)
     assert [(e.step, e.value) for e in acc.Scalars("one_elem")] == [(5, 7.0)]
     assert [(e.step, e.value) for e in acc.Scalars("nostep")] == [(0, 9.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("tensor_step")] == [(6, 1.5)]
 
 
 def test_new_style_scalars_are_tensors_of_the_scalars_plugin(tmp_path):
@@ -509,8 +511,13 @@ def test_default_log_dir_suffix_and_reopen_after_close(tmp_path, monkeypatch):
     (lambda w: w.add_embedding(np.zeros((2, 3)), metadata=["a"]), ValueError,
      "1 metadata rows for 2 points"),
     (lambda w: w.add_graph(Net()), TypeError, "input_to_model is needed"),
+    (lambda w: SummaryWriter(w.get_logdir(), purge_step="5"), TypeError,
+     "SummaryWriter: purge_step must be an integer"),
+    (lambda w: w.add_scalar("s", 1.0, dg.tensor(2.5)), TypeError,
+     "global_step must be an integer"),
 ])
 def test_bad_input_is_refused_with_a_clear_error(tmp_path, call, error, match):
+    """Each call names the method, the argument and what was expected."""
     with SummaryWriter(tmp_path) as w:
         with pytest.raises(error, match=match):
             call(w)

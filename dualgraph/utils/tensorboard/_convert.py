@@ -39,14 +39,14 @@ def to_scalar(value: Any, what: str) -> float:
     return float(array.reshape(()))
 
 
-def check_step(global_step: Any, what: str) -> int | None:
+def check_step(global_step: Any, what: str, name: str = "global_step") -> int | None:
     """`global_step` as an int (None stays None: the event's step is then 0, as in PyTorch)."""
     if global_step is None:
         return None
     if isinstance(global_step, (Tensor, np.ndarray)):
-        array = to_numpy(global_step, f"{what} global_step")
+        array = to_numpy(global_step, f"{what} {name}")
         if array.size == 1 and np.issubdtype(array.dtype, np.integer):
             return int(array.reshape(()))
     elif isinstance(global_step, (int, np.integer)) and not isinstance(global_step, bool):
         return int(global_step)
-    raise TypeError(f"{what}: global_step must be an integer, got {global_step!r}")
+    raise TypeError(f"{what}: {name} must be an integer, got {global_step!r}")

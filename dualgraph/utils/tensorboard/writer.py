@@ -90,7 +90,7 @@ class SummaryWriter:
                  purge_step: int | None = None, max_queue: int = 10, flush_secs: int = 120,
                  filename_suffix: str = "") -> None:
         self.log_dir = str(log_dir) if log_dir is not None else default_log_dir(comment)
-        self.purge_step = check_step(purge_step, "SummaryWriter")
+        self.purge_step = check_step(purge_step, "SummaryWriter", "purge_step")
         self.max_queue = max_queue
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
