@@ -34,8 +34,8 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (log_batch, log_epoch, open_dashboard, plot_losses,  # noqa: E402
-                    progress_bar, script_and_reload)
+from common import (close_dashboard, log_batch, log_epoch, open_dashboard,  # noqa: E402
+                    plot_losses, progress_bar, script_and_reload)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> float:
     if writer is not None:
         writer.add_scalar("test/loss", loss, len(losses))
         writer.add_scalar("test/accuracy", acc, len(losses))
-        writer.close()
+        close_dashboard(writer)
     scripted_path = os.path.join(args.out, "scripted.dgm")
     _, diff = check_scripted(fresh, test_codes, scripted_path, args.seq_len)
     print(f"held-out loss {loss:.3f}, next-character accuracy {acc:.4f} ({len(test_codes)} "

@@ -122,6 +122,13 @@ def open_dashboard(log_dir: str | None) -> Any:
     return SummaryWriter(log_dir)
 
 
+def close_dashboard(writer: Any) -> None:
+    """Flush and close the writer, and say how to look at what it wrote."""
+    writer.close()
+    print(f"TensorBoard logs in {writer.get_logdir()}: tensorboard --logdir "
+          f"{writer.get_logdir()}")
+
+
 def log_batch(writer: Any, step: int, loss: float, optimizer: Any) -> None:
     """A training batch's loss and learning rate, at the batch's global step."""
     if writer is not None:

@@ -29,8 +29,8 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (accuracy, check_scripted, load_data, open_dashboard,  # noqa: E402
-                    plot_losses, predict, train)
+from common import (accuracy, check_scripted, close_dashboard, load_data,  # noqa: E402
+                    open_dashboard, plot_losses, predict, train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> float:
     acc = accuracy(fresh, xte, yte)
     if writer is not None:
         writer.add_scalar("test/accuracy", acc, len(losses))
-        writer.close()
+        close_dashboard(writer)
     trace_and_save(fresh, xte[:8], graph)  # traced at batch 8, run below at any batch size
     diff = check_graph(fresh, graph, xte)
     graph_acc = accuracy(torch.jit.load(graph), xte, yte)

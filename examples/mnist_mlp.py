@@ -28,9 +28,9 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (accuracy, check_scripted, load_data, load_digits_28,  # noqa: E402,F401
-                    load_mnist, open_dashboard, plot_losses, read_idx, resize_bilinear,
-                    script_and_reload, train)
+from common import (accuracy, check_scripted, close_dashboard,  # noqa: E402,F401
+                    load_data, load_digits_28, load_mnist, open_dashboard, plot_losses,
+                    read_idx, resize_bilinear, script_and_reload, train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> float:
     acc = accuracy(fresh, xte, yte)
     if writer is not None:
         writer.add_scalar("test/accuracy", acc, len(losses))
-        writer.close()
+        close_dashboard(writer)
     scripted_path = os.path.join(args.out, "scripted.dgm")
     loaded, diff = check_scripted(fresh, xte, scripted_path)  # script -> save -> jit.load
     print(f"held-out accuracy {acc:.4f} ({len(yte)} images), scripted model "
