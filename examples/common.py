@@ -109,10 +109,48 @@ def progress_bar(iterable: Iterable, desc: str, enabled: bool = True) -> Any:
     return tqdm(iterable, desc=desc, disable=not enabled, leave=True, file=sys.stdout)
 
 
+# ------------------------------------------------------------------------------- TensorBoard
+
+def open_dashboard(log_dir: str | None) -> Any:
+    """A SummaryWriter on `log_dir` (the examples' `--tensorboard DIR`), or None without it."""
+    if log_dir is None:
+        return None
+    try:
+        from dualgraph.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise SystemExit(f"--tensorboard: {exc}") from exc
+    return SummaryWriter(log_dir)
+
+
+def close_dashboard(writer: Any) -> None:
+    """Flush and close the writer, and say how to look at what it wrote."""
+    writer.close()
+    print(f"TensorBoard logs in {writer.get_logdir()}: tensorboard --logdir "
+          f"{writer.get_logdir()}")
+
+
+def log_batch(writer: Any, step: int, loss: float, optimizer: Any) -> None:
+    """A training batch's loss and learning rate, at the batch's global step."""
+    if writer is not None:
+        writer.add_scalar("train/loss", loss, step)
+        writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+
+
+def log_epoch(writer: Any, net: nn.Module, step: int, accuracy: float) -> None:
+    """The epoch's training accuracy and a histogram of every parameter, at the epoch's last
+    global step."""
+    if writer is not None:
+        writer.add_scalar("train/accuracy", accuracy, step)
+        for name, param in net.named_parameters():
+            writer.add_histogram(name, param, step)
+
+
 def train(net: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 5, lr: float = 0.1,
           batch_size: int = 64, seed: int = 0, progress: bool = True,
-          momentum: float = 0.0) -> list[float]:
-    """SGD on cross-entropy; returns the loss of every batch (the bar shows loss and accuracy)."""
+          momentum: float = 0.0, writer: Any = None) -> list[float]:
+    """SGD on cross-entropy; returns the loss of every batch (the bar shows loss and accuracy).
+    With a SummaryWriter, logs each batch's loss and learning rate, and each epoch's accuracy
+    and parameter histograms."""
     torch.manual_seed(seed)
     loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
                         batch_size=batch_size, shuffle=True)
@@ -133,6 +171,8 @@ def train(net: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 5, lr: flo
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(yb)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", acc=f"{correct / seen:.3f}")
+            log_batch(writer, len(losses), losses[-1], optimizer)
+        log_epoch(writer, net, len(losses), correct / seen)
     return losses
 
 

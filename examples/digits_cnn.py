@@ -7,9 +7,11 @@ also scripts the network (torch.jit.script), saves and reloads that, and checks 
 
     pip install -e ".[examples]"
     python examples/digits_cnn.py [--epochs 4] [--seed 0] [--mnist DIR] [--out runs/digits_cnn]
+                                  [--tensorboard DIR]
 
 Writes `<out>/weights.dgm`, `<out>/cnn_graph.dgm` (the traced graph), `<out>/scripted.dgm` (the
-scripted one) and `<out>/loss.png`.
+scripted one) and `<out>/loss.png`; with `--tensorboard DIR` (the `tensorboard` extra) also
+TensorBoard logs: loss, learning rate, accuracy, weight histograms and the network's graph.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (accuracy, check_scripted, load_data, plot_losses, predict,  # noqa: E402
-                    train)
+from common import (accuracy, check_scripted, close_dashboard, load_data,  # noqa: E402
+                    open_dashboard, plot_losses, predict, train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--mnist", metavar="DIR", help="folder with the MNIST idx files")
     parser.add_argument("--out", default=os.path.join("runs", "digits_cnn"))
+    parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -83,8 +86,11 @@ def main(argv: list[str] | None = None) -> float:
     print(f"train {xtr.shape}, test {xte.shape}")
     torch.manual_seed(args.seed)  # the initial weights
     net = CNN()
+    writer = open_dashboard(args.tensorboard)
+    if writer is not None:
+        writer.add_graph(net, torch.from_numpy(xtr[:args.batch_size]))
     losses = train(net, xtr, ytr, args.epochs, args.lr, args.batch_size, args.seed,
-                   momentum=args.momentum)
+                   momentum=args.momentum, writer=writer)
 
     os.makedirs(args.out, exist_ok=True)
     plot_path = os.path.join(args.out, "loss.png")
@@ -95,6 +101,9 @@ def main(argv: list[str] | None = None) -> float:
     fresh = CNN()  # inference from the saved weights only
     fresh.load_state_dict(torch.load(weights, weights_only=True))
     acc = accuracy(fresh, xte, yte)
+    if writer is not None:
+        writer.add_scalar("test/accuracy", acc, len(losses))
+        close_dashboard(writer)
     trace_and_save(fresh, xte[:8], graph)  # traced at batch 8, run below at any batch size
     diff = check_graph(fresh, graph, xte)
     graph_acc = accuracy(torch.jit.load(graph), xte, yte)

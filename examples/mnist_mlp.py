@@ -6,9 +6,12 @@ the four MNIST idx files (`train-images-idx3-ubyte[.gz]`, ...) to train on real 
 
     pip install -e ".[examples]"
     python examples/mnist_mlp.py [--epochs 10] [--seed 0] [--mnist DIR] [--out runs/mnist_mlp]
+                                 [--tensorboard DIR]
 
 Writes `<out>/weights.dgm` (dg.save of the state dict) and `<out>/loss.png` (the loss curve),
-then scripts the reloaded network (torch.jit.script), saves it to `<out>/scripted.dgm`, loads it
+With `--tensorboard DIR` (the `tensorboard` extra) it also logs the loss, learning rate,
+accuracy, weight histograms and the network's graph for `tensorboard --logdir DIR`. It then
+scripts the reloaded network (torch.jit.script), saves it to `<out>/scripted.dgm`, loads it
 with torch.jit.load and checks that its held-out predictions are the eager network's.
 """
 
@@ -25,8 +28,9 @@ if HERE not in sys.path:  # `common` is this folder's sibling module, however th
     sys.path.insert(0, HERE)
 
 # common stops with a message naming the examples extra when tqdm/matplotlib are missing.
-from common import (accuracy, check_scripted, load_data, load_digits_28,  # noqa: E402,F401
-                    load_mnist, plot_losses, read_idx, resize_bilinear, script_and_reload, train)
+from common import (accuracy, check_scripted, close_dashboard,  # noqa: E402,F401
+                    load_data, load_digits_28, load_mnist, open_dashboard, plot_losses,
+                    read_idx, resize_bilinear, script_and_reload, train)
 
 import dualgraph as torch  # noqa: E402
 from dualgraph import nn  # noqa: E402
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--mnist", metavar="DIR", help="folder with the MNIST idx files")
     parser.add_argument("--out", default=os.path.join("runs", "mnist_mlp"))
+    parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -67,7 +72,11 @@ def main(argv: list[str] | None = None) -> float:
     print(f"train {xtr.shape}, test {xte.shape}")
     torch.manual_seed(args.seed)  # the initial weights
     net = Net()
-    losses = train(net, xtr, ytr, args.epochs, args.lr, args.batch_size, args.seed)
+    writer = open_dashboard(args.tensorboard)
+    if writer is not None:
+        writer.add_graph(net, torch.from_numpy(xtr[:args.batch_size]))
+    losses = train(net, xtr, ytr, args.epochs, args.lr, args.batch_size, args.seed,
+                   writer=writer)
 
     os.makedirs(args.out, exist_ok=True)
     plot_path, weights = os.path.join(args.out, "loss.png"), os.path.join(args.out, "weights.dgm")
@@ -77,6 +86,9 @@ def main(argv: list[str] | None = None) -> float:
     fresh = Net()  # inference from the saved file only
     fresh.load_state_dict(torch.load(weights, weights_only=True))
     acc = accuracy(fresh, xte, yte)
+    if writer is not None:
+        writer.add_scalar("test/accuracy", acc, len(losses))
+        close_dashboard(writer)
     scripted_path = os.path.join(args.out, "scripted.dgm")
     loaded, diff = check_scripted(fresh, xte, scripted_path)  # script -> save -> jit.load
     print(f"held-out accuracy {acc:.4f} ({len(yte)} images), scripted model "
