@@ -135,7 +135,8 @@ def test_infer_json_id_outputs_selection_and_nested_data(models):
     scale = rng.standard_normal((2, 1)).astype(np.float32)
 
     async def body(c):
-        r = await c.post("/v2/models/net/infer", json={"id": "req-7", "inputs": [tensor("input", x)]})
+        r = await c.post("/v2/models/net/infer",
+                         json={"id": "req-7", "inputs": [tensor("input", x)]})
         assert r.json()["id"] == "req-7" and r.json()["model_name"] == "net"
         np.testing.assert_allclose(output(r), local(models["net"], x), rtol=1e-5, atol=1e-6)
         nested = {"inputs": [{"name": "input", "shape": [3, 1, 8, 8], "datatype": "FP32",
@@ -160,7 +161,7 @@ def test_infer_json_id_outputs_selection_and_nested_data(models):
 
 
 def test_concurrent_requests_are_batched_and_split_back_exactly(models):
-    app = create_app({"net": models["net"]}, max_batch=16, max_delay_ms=200)
+    app = create_app({"net": models["net"]}, max_batch=16, max_delay_ms=200, threads=1)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((1 + i % 3, 1, 8, 8)).astype(np.float32) for i in range(24)]
 

@@ -43,7 +43,8 @@ class Server:
         while time.monotonic() < deadline and self.proc.poll() is None:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
             if ready:
-                m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", self.proc.stdout.readline())
+                line = self.proc.stdout.readline()
+                m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
                 if m:
                     self.url = m.group(1)
                     break
@@ -119,7 +120,8 @@ def test_load_test_64_clients_every_answer_is_its_own_request(models):
             assert doc["id"] == sent_id(x)
             with dg.no_grad():
                 want = net(dg.from_numpy(x)).numpy()
-            got = np.array(doc["outputs"][0]["data"], np.float32).reshape(doc["outputs"][0]["shape"])
+            out = doc["outputs"][0]
+            got = np.array(out["data"], np.float32).reshape(out["shape"])
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         else:
             ids, scale = sent

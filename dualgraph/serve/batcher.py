@@ -42,8 +42,9 @@ class Batcher:
         self.batching = model.batching_off is None and config.max_batch > 1
         self.max_rows = config.max_batch if self.batching else 1
         self._queue: deque = deque()
-        self._executor = ThreadPoolExecutor(config.workers,
-                                            thread_name_prefix=f"dualgraph-serve-{model.name}")
+        self._executor = ThreadPoolExecutor(
+            config.workers, thread_name_prefix=f"dualgraph-serve-{model.name}",
+            initializer=_set_threads, initargs=(config.threads,))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._free: asyncio.Semaphore | None = None
@@ -200,6 +201,13 @@ class Batcher:
             if self._running:
                 await asyncio.gather(*list(self._running))
         self._executor.shutdown(wait=True)
+
+
+def _set_threads(n: int | None) -> None:
+    """Each worker thread's intra-op thread count (Numba counts per thread)."""
+    if n is not None:
+        from .. import set_num_threads
+        set_num_threads(n)
 
 
 def _run_error(model: str, exc: Exception) -> ServeError:

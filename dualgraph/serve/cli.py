@@ -22,6 +22,8 @@ def add_parser(sub: Any, levels: dict) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
     p.add_argument("--workers", type=int, default=_DEFAULTS.workers,
                    help="inference threads per model (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="intra-op threads per call (BLAS, Numba); default: leave as is")
     p.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch,
                    help="most rows per batched call; 1 turns batching off (default 64)")
     p.add_argument("--max-delay-ms", type=float, default=_DEFAULTS.max_delay_ms,
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                           workers=args.workers, max_queue=args.max_queue,
                           timeout_ms=args.timeout_ms,
                           max_body_bytes=max(1, int(args.max_body_mb * 2 ** 20)),
-                          allow_nan=not args.reject_nan, opt_level=args.opt_level)
+                          allow_nan=not args.reject_nan, opt_level=args.opt_level,
+                          threads=args.threads)
     from .server import serve
     serve(args.models, host=args.host, port=args.port, config=config, log_level=args.log_level)
     return 0

@@ -14,7 +14,10 @@ class ServerConfig:
     in parallel, off the event loop); max_queue: requests waiting per model before answering 503;
     timeout_ms: a request still queued after this long gets 504 and does not run;
     max_body_bytes: larger request bodies get 413; allow_nan: False refuses NaN and infinite
-    floats in inputs (400); opt_level: the pass pipeline the loader runs.
+    floats in inputs (400); opt_level: the pass pipeline the loader runs; threads: intra-op
+    threads of each call (`dg.set_num_threads` in every worker thread: Numba's per thread, BLAS
+    process-wide); None leaves the process's setting. One thread per worker avoids BLAS threads
+    fighting over a busy machine's cores, which can make a small matmul 100x slower.
     """
 
     max_batch: int = 64
@@ -25,6 +28,7 @@ class ServerConfig:
     max_body_bytes: int = 64 * 1024 * 1024
     allow_nan: bool = True
     opt_level: int = 3
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         def need(ok: bool, what: str, value: object) -> None:
@@ -39,4 +43,6 @@ class ServerConfig:
         need(isinstance(self.timeout_ms, (int, float)) and self.timeout_ms > 0,
              "timeout_ms must be a positive number", self.timeout_ms)
         need(self.opt_level in (0, 1, 2, 3), "opt_level must be 0, 1, 2 or 3", self.opt_level)
+        need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1),
+             "threads must be None or an integer of at least 1", self.threads)
         need(isinstance(self.allow_nan, bool), "allow_nan must be a bool", self.allow_nan)

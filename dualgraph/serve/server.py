@@ -33,6 +33,7 @@ def serve(models: Any, host: str = "127.0.0.1", port: int = 8000,
     except OSError as exc:
         sock.close()
         raise OSError(f"serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)  # connections made from now on wait in the backlog until Uvicorn runs
     bound = sock.getsockname()[1]
     names = ", ".join(app.state.server.models)
     print(f"dualgraph serve: listening on http://{host}:{bound} (models: {names})", flush=True)
