@@ -493,3 +493,52 @@ def test_core_imports_none_of_the_serve_extra():
 def test_serve_error_carries_status():
     err = ServeError(418, "teapot", "odd")
     assert (err.status, err.message, err.reason, str(err)) == (418, "teapot", "odd", "teapot")
+
+
+def test_batches_group_requests_by_their_other_sizes_and_big_requests_run_alone(tmp_path):
+    w = dg.randn(5)
+    seq = dg.jit.trace(lambda x: (x.sum(1) * w).tanh(), dg.randn(2, 3, 5),
+                       dynamic_dims={0: "B", 1: "T"})
+    seq.save(tmp_path / "seq.dgm")
+    app = create_app([f"seq={tmp_path / 'seq.dgm'}"], max_batch=4, max_delay_ms=100)
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal((1 + i % 2, 2 + i % 3, 5)).astype(np.float32) for i in range(12)]
+    xs.append(rng.standard_normal((7, 3, 5)).astype(np.float32))  # over max_batch: alone
+
+    async def body(c):
+        rs = await asyncio.gather(*[c.post("/v2/models/seq/infer", json={
+            "inputs": [tensor("x", x)]}) for x in xs])
+        meta = (await c.get("/v2/models/seq")).json()
+        assert meta["parameters"]["dynamic_batching"] is True
+        assert meta["inputs"][0]["shape"] == [-1, -1, 5]
+        return rs, (await c.get("/metrics")).text
+
+    rs, metrics = drive(app, body)
+    for x, r in zip(xs, rs):
+        np.testing.assert_allclose(output(r), local(tmp_path / "seq.dgm", x), rtol=1e-5,
+                                   atol=1e-6)
+    rows = [s for f in text_string_to_metric_families(metrics) if f.name == "dualgraph_batch_size"
+            for s in f.samples if s.name.endswith("_bucket")]
+    over_four = [s.value for s in rows if s.labels["le"] == "4.0"][0]
+    total = [s.value for s in rows if s.labels["le"] == "+Inf"][0]
+    assert total - over_four == 1  # only the 7-row request made a call of more than 4 rows
+
+
+def test_model_names_from_paths(tmp_path):
+    from dualgraph.serve import load_model
+    folder = tmp_path / "run=3"
+    folder.mkdir()
+    make_net().save(folder / "digits.dgm")
+    assert load_model(str(folder / "digits.dgm")).name == "digits"  # an "=" in a folder
+    assert load_model(f"clf={folder / 'digits.dgm'}").name == "clf"
+
+
+def test_cli_declares_serve(capsys):
+    from dualgraph.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--max-batch", "--max-delay-ms", "--workers", "--opt-level", "--threads",
+                   "--max-queue", "--timeout-ms", "--max-body-mb", "--reject-nan"):
+        assert option in text

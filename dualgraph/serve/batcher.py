@@ -75,11 +75,13 @@ class Batcher:
             item.timer.cancel()
             if not item.started and item in self._queue:  # the client went away: drop it
                 self._queue.remove(item)
+                self.metrics.queue_depth(self.model.name, len(self._queue))
 
     def _expire(self, item: _Item) -> None:
         if not item.started and not item.future.done():
             if item in self._queue:
                 self._queue.remove(item)
+                self.metrics.queue_depth(self.model.name, len(self._queue))
             item.future.set_exception(ServeError(
                 504, f"model '{self.model.name}': the request waited "
                      f"{self.config.timeout_ms:g} ms in the queue without running "

@@ -215,9 +215,9 @@ def load_model(spec: str, opt_level: int = 3) -> ServedModel:
     """`NAME=PATH` or `PATH` (named by the file's stem) -> a ServedModel, probed for batching.
     The loader's own error (SerializationError, OSError) passes through unchanged."""
     name, sep, path = spec.partition("=")
-    if not sep:
+    if not sep or not name or "/" in name or os.sep in name:  # a path that holds an "="
         name, path = os.path.splitext(os.path.basename(spec))[0], spec
-    if not name or "/" in name:
+    if not name:
         raise ValueError(f"serve: a model is PATH or NAME=PATH; cannot take a name from {spec!r}")
     from ..jit import load
     model = ServedModel(name, load(path, opt_level=opt_level), source=path)

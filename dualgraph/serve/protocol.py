@@ -105,8 +105,8 @@ def _parse_input(item: Any, where: str, tail: bytes, offset: int) -> tuple:
             raise ServeError(400, f"{where}: has both 'data' and parameters.binary_data_size")
         want = count * dtype.itemsize
         if not isinstance(size, int) or isinstance(size, bool) or size != want:
-            raise ServeError(400, f"{where}: binary_data_size must be {want} (shape {shape} of "
-                                  f"{datatype}), got {_short(size)}")
+            raise ServeError(400, f"{where}: binary_data_size must be {_short(want)} (shape "
+                                  f"{_short(shape)} of {datatype}), got {_short(size)}")
         if offset + size > len(tail):
             raise ServeError(400, f"{where}: binary_data_size {size} runs past the body's "
                                   f"{len(tail) - offset} remaining bytes")
@@ -136,8 +136,9 @@ def _json_array(data: Any, dtype: Any, shape: list, count: int, datatype: str,
                 "b": "booleans", "i": "integers", "u": "integers"}.get(kind, raw.dtype.name)
         raise ServeError(400, f"{where}: datatype {datatype} cannot hold {what} in 'data'")
     if raw.size != count:
-        raise ServeError(400, f"{where}: 'data' has {raw.size} values, shape {shape} needs "
-                              f"{count}")
+        needs = count if count < 10 ** 18 else "more than 10**18"
+        raise ServeError(400, f"{where}: 'data' has {raw.size} values, shape {_short(shape)} "
+                              f"needs {needs}")
     if dtype.np.kind in "iu" and raw.size:
         info = np.iinfo(dtype.np)
         if raw.min() < info.min or raw.max() > info.max:
