@@ -6,6 +6,7 @@
     dualgraph viz model.dgm -o model.svg             a picture (SVG, PNG or PDF)
     dualgraph profile model.dgm --input x.npy [--repeat N] [--trace out.json]
     dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
+    dualgraph serve model.dgm [NAME=other.dgm ...]   serve over HTTP (KServe v2; docs/SERVING.md)
 
 The demo grows with each capability, printing each briefly.
 """
@@ -243,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sort-by", default="self_cpu_time_total", choices=SORT_KEYS,
                    help="the table's sort column (default self_cpu_time_total)")
     p.add_argument("--row-limit", type=int, default=20, help="table rows (default 20)")
+    from .serve.cli import add_parser as add_serve_parser  # no third-party import until it runs
+    add_serve_parser(sub, levels)
     p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -260,11 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.model, args.input, args.output, args.opt_level)
         if args.command == "passes":
             return passes(args.model, args.opt_level, args.ir)
+        if args.command == "serve":
+            from .serve.cli import run as run_serve
+            return run_serve(args)
         if args.command == "profile":
             return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
                            args.row_limit, args.opt_level)
         return viz(args.model, args.output)
-    except (DualgraphError, OSError, RuntimeError, ValueError) as exc:
+    except (DualgraphError, OSError, RuntimeError, ValueError, ImportError) as exc:
         print(f"dualgraph {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
