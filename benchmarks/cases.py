@@ -4,8 +4,9 @@ the inputs and returns the callable to time (or None where the column does not a
 Columns: `numpy` (written by hand, where it makes sense), `dg-eager`, `dg-O0` and `dg-O3`
 (`dg.jit.trace` at that opt_level), `torch` (eager), `torch-compile` and `jax-jit` (when
 installed). dualgraph and PyTorch share one definition per case: dualgraph mirrors PyTorch's API,
-so the same code runs with `lib` bound to either. Training steps compile the model's forward and
-run the loss, backward and optimizer eagerly (whole-step capture is issue 14's).
+so the same code runs with `lib` bound to either. Training steps are compiled whole: forward,
+loss, backward and optimizer update (`dg.jit.trace` of the step function; `torch.compile` of it,
+which breaks the graph at `backward()` as PyTorch does).
 """
 
 from __future__ import annotations
@@ -221,6 +222,12 @@ class _Block:
         return Block()
 
 
+def _net(lib: Any) -> Any:
+    """The tutorials' Net (seed 004): flatten, Linear(784, 128), ReLU, Linear(128, 10)."""
+    nn = lib.nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
 def _model_case(kind: str, train: bool, quick: bool):
     def build(column: str) -> Callable | None:
         if column in ("numpy", "jax-jit"):
@@ -228,8 +235,11 @@ def _model_case(kind: str, train: bool, quick: bool):
         lib = _library(column)
         lib.manual_seed(0)
         rng = np.random.default_rng(0)
+        momentum = 0.0
         if kind == "mlp":
             model, shape, classes = _mlp(lib), (64 if quick else 256, 784), 10
+        elif kind == "net":
+            model, shape, classes, momentum = _net(lib), (64, 1, 28, 28), 10, 0.9
         elif kind == "cnn":
             model, shape, classes = _cnn(lib), (16 if quick else 64, 1, 28, 28), 10
         elif kind == "transformer":
@@ -240,17 +250,19 @@ def _model_case(kind: str, train: bool, quick: bool):
             model = lib.nn.GRU(32, 64)
             shape, classes = (8 if quick else 32, 16, 32), None
         x = lib.from_numpy(rng.standard_normal(shape).astype(np.float32))
-        forward = _compile(column, model, (x,))
         if not train:
+            forward = _compile(column, model, (x,))
+
             def infer():
                 with lib.no_grad():
                     return forward(x)
             return infer
-        opt = lib.optim.SGD(model.parameters(), lr=0.01)
-        y = (lib.from_numpy(rng.integers(0, classes, size=shape[0])) if classes else None)
+        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=momentum)
+        y = (lib.from_numpy(rng.integers(0, classes, size=shape[0])) if classes
+             else lib.from_numpy(np.zeros(1, np.float32)))
 
-        def step():
-            out = forward(x)
+        def step(x: Any, y: Any) -> Any:
+            out = model(x)
             if isinstance(out, tuple):
                 out = out[0]
             loss = (lib.nn.functional.cross_entropy(out, y) if classes is not None
@@ -259,7 +271,8 @@ def _model_case(kind: str, train: bool, quick: bool):
             loss.backward()
             opt.step()
             return loss
-        return step
+        whole = _compile(column, step, (x, y))  # dg: the whole step is one traced graph
+        return lambda: whole(x, y)
     return build
 
 
@@ -281,6 +294,7 @@ def cases(quick: bool) -> dict:
         "layer norm 4096x1024": _rowwise("layer_norm", quick),
         "cross entropy 4096x1000": _cross_entropy(quick),
         "MLP inference 784-512-512-10, b256": _model_case("mlp", False, quick),
+        "tutorials' Net step (SGD momentum), b64": _model_case("net", True, quick),
         "MLP training step, b256": _model_case("mlp", True, quick),
         "CNN training step 28x28, b64": _model_case("cnn", True, quick),
         "transformer block fwd, 8x128x256": _model_case("transformer", False, quick),

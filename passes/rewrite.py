@@ -17,9 +17,16 @@ class Emitter:
     """Adds nodes (typed by their meta functions) to be placed before the node being rewritten;
     each carries `meta` (the rewritten node's source line) when given."""
 
-    def __init__(self, emitted: list, meta: dict | None = None) -> None:
+    def __init__(self, emitted: list, meta: dict | None = None,
+                 single_use: Any = None) -> None:
         self.emitted = emitted
         self.meta = meta
+        self._single_use = single_use
+
+    def single_use(self, value: Value) -> bool:
+        """Whether `value` is read by the node being rewritten alone (no other node, not a graph
+        output): a rule may then replace the node that makes it. False when not known."""
+        return bool(self._single_use and self._single_use(value))
 
     def __call__(self, op: Any, inputs: list, attrs: dict | None = None) -> Value:
         attrs = op.full_attrs(attrs or {})

@@ -27,7 +27,9 @@ def simplify(graph: Graph, log: list) -> bool:
     protected = {v for v in graph.outputs if isinstance(v, Value)}
     inputs = set(graph.inputs)
     mapping: dict = {}
-    graph.nodes = _scan(graph.nodes, mapping, log, protected, inputs)
+    uses = graph.uses()
+    sole = lambda v: v not in protected and len(uses.get(v, ())) == 1  # noqa: E731
+    graph.nodes = _scan(graph.nodes, mapping, log, protected, inputs, sole)
     replace_uses(graph, mapping)
     return bool(mapping)
 
@@ -38,18 +40,19 @@ def _resolve(x: Any, mapping: dict) -> Any:
     return x
 
 
-def _scan(nodes: list, mapping: dict, log: list, protected: set, inputs: set) -> list:
+def _scan(nodes: list, mapping: dict, log: list, protected: set, inputs: set,
+          sole: Any) -> list:
     out: list = []
     for node in nodes:
         node.inputs = [_resolve(x, mapping) for x in node.inputs]
         for b in node.blocks:
-            b.nodes = _scan(b.nodes, mapping, log, protected, inputs)
+            b.nodes = _scan(b.nodes, mapping, log, protected, inputs, sole)
             b.outputs = [_resolve(y, mapping) for y in b.outputs]
         out.append(node)
         if node.op.control or node.op.num_outputs != 1 or node.op.effect or node.op.random:
             continue
         emitted: list = []
-        new = _rule(node, Emitter(emitted))
+        new = _rule(node, Emitter(emitted, single_use=sole))
         if new is None:
             continue
         if node.output in protected and (new in inputs or _is_literal(new)):
@@ -92,7 +95,9 @@ def _rule(node: Node, emit: Emitter) -> Any:
         if alg.idempotent:
             return x
     if alg.permutation is not None:
-        return _permutation(node, x, emit)
+        found = _permutation(node, x, emit)
+        if found is not None or alg.rewrite is None:
+            return found
     if alg.reshape_like and src is not None and src.op.algebra.reshape_like:
         return _reshape(src.inputs[0], out, emit)
     if alg.unit_reduction:

@@ -656,3 +656,40 @@ def test_cli_passes_and_opt_level(tmp_path, capsys):
     assert "ops (8)" in capsys.readouterr().out
     assert main(["show", str(path)]) == 0
     assert "ops (1): add x1, fused x1, sin x1" in capsys.readouterr().out
+
+
+def test_a_transposed_product_becomes_the_product_of_transposes():
+    """(a @ b)^T -> b^T @ a^T when only the transpose reads the product (a linear layer's weight
+    gradient): BLAS then writes it in row order; a transposed operand is used directly."""
+    text = """
+        graph(%a: f32[4, 3], %g: f32[4, 5]) {
+          %0 = transpose(%a) {dim0=-2, dim1=-1} : f32[3, 4]
+          %1 = matmul(%0, %g) : f32[3, 5]
+          %2 = transpose(%1) {dim0=0, dim1=1} : f32[5, 3]
+          %3 = sin(%2) : f32[5, 3]
+          return (%3)
+        }"""
+    out = _simplified(text)
+    assert out == _expect("""
+        graph(%a: f32[4, 3], %g: f32[4, 5]) {
+          %0 = transpose(%g) {dim0=-2, dim1=-1} : f32[5, 4]
+          %1 = matmul(%0, %a) : f32[5, 3]
+          %2 = sin(%1) : f32[5, 3]
+          return (%2)
+        }""")
+    rng = np.random.default_rng(0)
+    a, g = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 5)).astype(
+        np.float32)
+    (want,), (got,) = _run(_graph(text), a, g), _run(_graph(out), a, g)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got.flags.c_contiguous
+
+
+def test_a_product_read_elsewhere_is_not_computed_twice():
+    text = """
+        graph(%a: f32[3, 4], %b: f32[4, 5]) {
+          %0 = matmul(%a, %b) : f32[3, 5]
+          %1 = transpose(%0) {dim0=0, dim1=1} : f32[5, 3]
+          return (%1, %0)
+        }"""
+    assert _simplified(text) == _expect(text)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 
@@ -98,11 +100,15 @@ class GroupScalarSlot(Slot):
 
     def __init__(self, group: dict, key: str, name: str) -> None:
         self.group, self.key, self.name = group, key, name
+        self._last: tuple = (None, None)  # (number, its tensor): made again only on a change
 
     def read(self) -> Tensor:
         value = self.group[self.key]
         if isinstance(value, Tensor):
             return value
-        from ..creation import tensor
-        from ..ir.types import float64
-        return tensor(float(value), dtype=float64)
+        number, made = self._last
+        if made is None or number != value:
+            from ..tensor import from_array
+            made = from_array(np.array(float(value), dtype=np.float64))
+            self._last = (value, made)
+        return made

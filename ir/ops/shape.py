@@ -212,7 +212,32 @@ VIEW_OP.algebra = Algebra(same_type_identity=True, reshape_like=True)
 RESHAPE.algebra = Algebra(same_type_identity=True, reshape_like=True,
                           from_shape=lambda shape: {"shape": shape})
 UNSQUEEZE.algebra = SQUEEZE.algebra = Algebra(same_type_identity=True, reshape_like=True)
-TRANSPOSE.algebra = Algebra(permutation=_swap)
+def _transpose_of_product(node, emit):
+    """`(a @ b)^T` -> `b^T @ a^T` over the last two dims, when nothing else reads the product:
+    the same values (each element is the same dot product), but BLAS writes the result in row
+    order, so what reads it (a gradient's consumers, an update kernel) gets a contiguous array
+    instead of a transposed view. It is what a linear layer's weight gradient becomes."""
+    x = node.inputs[0]
+    src = getattr(x, "node", None)
+    rank = len(node.output.type.shape)
+    if src is None or src.op.name != "matmul" or rank < 2 or not emit.single_use(x):
+        return None
+    if sorted((node.attrs["dim0"] % rank, node.attrs["dim1"] % rank)) != [rank - 2, rank - 1]:
+        return None
+    a, b = src.inputs
+    if not all(hasattr(t, "type") and len(t.type.shape) == rank for t in (a, b)):
+        return None
+
+    def swapped(t):  # t^T: a transposed value's own input, else a new transpose
+        made = getattr(t, "node", None)
+        if made is not None and made.op is TRANSPOSE and sorted(
+                (made.attrs["dim0"] % rank, made.attrs["dim1"] % rank)) == [rank - 2, rank - 1]:
+            return made.inputs[0]
+        return emit(TRANSPOSE, [t], {"dim0": -2, "dim1": -1})
+    return emit(src.op, [swapped(b), swapped(a)])
+
+
+TRANSPOSE.algebra = Algebra(permutation=_swap, rewrite=_transpose_of_product)
 PERMUTE.algebra = Algebra(
     permutation=lambda attrs, rank: [d % rank for d in attrs["dims"]] if rank else [],
     from_permutation=lambda dims: {"dims": tuple(dims)})
