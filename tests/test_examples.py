@@ -174,3 +174,18 @@ def test_mlp_reaches_its_documented_accuracy(tmp_path):
     ex = _example("mnist_mlp")
     acc = ex.main(["--seed", "0", "--out", str(tmp_path)])
     assert acc >= MLP_DOCUMENTED_ACCURACY - 0.005, acc  # 0.9499 with seed 0: 341 of 359
+
+
+# -------------------------------------------------------------------------- compiled_step.py
+
+def test_compiled_step_trains_like_the_eager_loop(capsys):
+    """The whole step compiled: at opt_level 0 the same losses and weights as the eager loop, bit
+    for bit; at 3 within float32 rounding, with the same held-out accuracy."""
+    example = _example("compiled_step")
+    exact = example.main(["--epochs", "1", "--opt-level", "0"])
+    assert exact["loss_diff"] == 0.0 and exact["weight_diff"] == 0.0
+    assert exact["steps"] == 22 and exact["final_loss"] < 1.0
+    fast = example.main(["--epochs", "1"])
+    assert fast["weight_diff"] < 1e-4 and fast["loss_diff"] < 1e-4
+    assert fast["compiled_accuracy"] == fast["eager_accuracy"] > 0.8
+    assert "ms a step" in capsys.readouterr().out
