@@ -354,3 +354,46 @@ def test_a_saved_step_continues_training_in_a_fresh_process(tmp_path):
     assert out.returncode == 0, out.stderr
     got = eval(out.stdout.strip())  # a list of floats printed by the child
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_dg_compile_of_a_training_step_traces_it_whole_at_any_batch_size():
+    """torch.compile(train_step): script cannot run backward() on a graph value, so the step is
+    traced (with a symbolic batch) and gives the eager losses at two batch sizes."""
+    losses = []
+    for compiled in (False, True):
+        net, opt = _setup("net", "momentum")
+        step = _step_fn(net, opt, "net")
+        f = dg.compile(step) if compiled else step
+        dg.manual_seed(5)
+        got = []
+        for b in (8, 8, 5, 8):
+            got.append(f(dg.randn(b, 1, 28, 28), dg.randint(0, 10, (b,))).item())
+        losses.append(got)
+        if compiled:
+            assert f._dg_compiled.how == "trace"
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
+def test_a_step_that_fails_while_traced_leaves_model_and_optimizer_as_they_were():
+    net, opt = _setup("net", "adam")
+    data = _batches("net", 2)
+    eager = _step_fn(net, opt, "net")
+    eager(*data[0])  # state exists: .grad, exp_avg, step
+    before = _state(net, opt)
+    crit = nn.CrossEntropyLoss()
+
+    def broken(x, y):
+        opt.zero_grad()
+        loss = crit(net(x), y)
+        loss.backward()
+        opt.step()
+        if loss > 1:  # data-dependent Python: refused after the step ran under the tracer
+            pass
+        return loss
+
+    with pytest.raises(TraceError, match="if loss > 1"):
+        dg.jit.trace(broken, data[1])
+    after = _state(net, opt)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert all(isinstance(v, dg.Tensor) and type(v) is dg.Tensor
+               for s in opt.state.values() for v in s.values())
