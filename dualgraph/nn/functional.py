@@ -27,7 +27,8 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
-_CHECK_TARGET, _CHECK_PROBABILITY = get("check_target"), get("check_probability")
+_CHECK_PROBABILITY = get("check_probability")
+_NLL_LOSS = get("nll_loss")
 _MSE_LOSS = get("mse_loss")
 _REDUCTIONS = ("none", "mean", "sum")
 _TINY = 1e-45  # float32's smallest subnormal: log(_TINY) < -100 in float32 and float64
@@ -233,20 +234,12 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if target.dim() != input.dim() - 1 or target.shape[0] != input.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0] if target.dim() else 0}).")
-    # the class indices are checked by an op, at call time, so that the loss traces and scripts
-    target = bind(_CHECK_TARGET, (target, input), {"class_dim": 1, "ignore_index": ignore_index})
-    ignored = target == ignore_index
-    safe = target.masked_fill(ignored, 0)
-    picked = input.gather(1, safe.unsqueeze(1)).squeeze(1)
-    w = creation.ones_like(picked) if weight is None else weight.index_select(
-        0, safe.flatten()).reshape(safe.shape).to(picked.dtype)
-    w = w.masked_fill(ignored, 0.0)
-    loss = -picked * w
-    if reduction == "none":
-        return loss.squeeze(0) if unbatched else loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / w.sum()
+    if weight is None:
+        weight = creation.ones(input.shape[1], dtype=input.dtype, device=input.device)
+    # one op (its kernel checks the class indices at call time, so the loss traces and scripts)
+    loss = bind(_NLL_LOSS, (input, target, weight),
+                {"reduction": reduction, "ignore_index": ignore_index})
+    return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

@@ -126,3 +126,190 @@ MSE_LOSS = register(OpDef(
         Sample((np.array(1.5), np.array(-0.5)), {}, note="0-d")],
     doc="(input - target)**2, broadcast, then averaged (`mean`), summed (`sum`) or kept "
         "(`none`): F.mse_loss without a weight."))
+
+
+# ------------------------------------------------------------------------------------ nll_loss
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _nll_operands(name, x, target, weight):
+    if not meta.is_tensor(x) or not x.dtype.is_floating_point:
+        got = x.dtype.name if meta.is_tensor(x) else type(x).__name__
+        raise OpError(f"{name}(): expected a floating-point input, got {got}")
+    if not meta.is_tensor(target) or target.dtype not in (int64, int32, int16, int8, uint8):
+        got = target.dtype.name if meta.is_tensor(target) else type(target).__name__
+        raise OpError(f"{name}(): expected target of an integer dtype (class indices), got {got}")
+    if not meta.is_tensor(weight) or len(weight.shape) != 1:
+        raise OpError(f"{name}(): expected a 1-D weight of one entry per class")
+
+
+def _nll_shapes(xs, target, weight):
+    """PyTorch's shape checks: input [N, C, d...] (shape `xs`), target [N, d...], weight [C]."""
+    xs, ts = tuple(xs), tuple(target.shape)
+    if len(xs) < 2:
+        raise OpError(f"nll_loss(): expected an input of 2 or more dims (N, C, ...), got "
+                      f"{len(xs)}")
+    if len(ts) != len(xs) - 1 or ts[0] != xs[0]:
+        raise ValueError(f"Expected input batch_size ({xs[0]}) to match target batch_size "
+                         f"({ts[0] if ts else 0}).")
+    if ts[1:] != xs[2:]:
+        raise RuntimeError(f"size mismatch (got input: {list(xs)}, target: {list(ts)})")
+    if tuple(weight.shape) != (xs[1],):
+        raise RuntimeError(f"weight tensor should be defined either for all {xs[1]} classes or "
+                           f"no classes but got weight tensor of shape: {list(weight.shape)}")
+
+
+def _nll_dtype(operands, attrs):
+    _check_reduction(attrs["reduction"])
+    _nll_operands("nll_loss", *operands)
+    return operands[0].dtype, operands[0].dtype
+
+
+def _nll_shape(operands, attrs):
+    x, target, weight = operands
+    _nll_shapes(x.shape, target, weight)
+    return tuple(target.shape) if attrs["reduction"] == "none" else ()
+
+
+def _nll_vjp(ctx, g):
+    x, target, weight = ctx.inputs
+    reduction, ignore_index = ctx.attrs["reduction"], ctx.attrs["ignore_index"]
+    grad = None
+    if ctx.needs_input_grad[0]:
+        grad = ctx.bind("nll_loss_backward", (g, target, weight),
+                        {"size": ctx.shapes[0], "reduction": reduction,
+                         "ignore_index": ignore_index})
+    grad_w = _nll_weight_grad(ctx, g, x, target, weight) if ctx.needs_input_grad[2] else None
+    return grad, None, grad_w
+
+
+def _nll_weight_grad(ctx, g, x, target, weight):
+    """d loss / d weight[c], summed over the targets of class c (PyTorch does not give it):
+    -input[i, c] each (times the loss's gradient); `mean` differentiates the quotient too,
+    (-input[i, c] - loss) / total weight."""
+    ignored = ctx.bind("eq", (target, ctx.attrs["ignore_index"]), {})
+    safe = ctx.bind("masked_fill", (target, ignored, 0), {})
+    picked = ctx.bind("squeeze", (ctx.bind("gather", (x, ctx.bind("unsqueeze", (safe,),
+                                                                   {"dim": 1})),
+                                           {"dim": 1}),), {"dim": 1})
+    per = -picked
+    if ctx.attrs["reduction"] == "mean":
+        w = ctx.bind("masked_fill", (ctx.bind("index_select", (weight, safe.flatten()),
+                                              {"dim": 0}).reshape(safe.shape), ignored, 0.0), {})
+        total = w.sum()
+        per = (per - (per * w).sum() / total) / total
+    per = ctx.bind("masked_fill", (per * g, ignored, 0.0), {})
+    zeros = weight.new_zeros(weight.shape)
+    return ctx.bind("index_add", (zeros, safe.flatten(), per.flatten()), {"dim": 0})
+
+
+def _nll_picked(x, target, weight, ignore_index):
+    """(-input[i, t_i], w[t_i]) per target, with ignored targets at 0 and weight 0 (float64)."""
+    x, target = np.asarray(x, dtype=np.float64), np.asarray(target)
+    ignored = target == ignore_index
+    safe = np.where(ignored, 0, target)
+    picked = np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
+    w = np.where(ignored, 0.0, np.asarray(weight, dtype=np.float64)[safe])
+    return -picked, w
+
+
+def _nll_ref(x, target, weight, reduction="mean", ignore_index=-100):
+    neg, w = _nll_picked(x, target, weight, ignore_index)
+    loss = neg * w
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else \
+        loss.sum() / w.sum()
+
+
+def _nll_samples(rng):
+    x = lambda *s: rng.normal(size=s)  # noqa: E731
+    w = lambda c: rng.uniform(0.5, 2.0, size=(c,))  # noqa: E731
+    return [
+        Sample((x(5, 4), rng.integers(0, 4, size=(5,)), np.ones(4))),
+        Sample((x(5, 4), rng.integers(0, 4, size=(5,)), w(4)), {"reduction": "sum"}),
+        Sample((x(5, 4), np.array([1, -100, 0, 3, -100]), w(4)), {"reduction": "none"},
+               note="ignored targets"),
+        Sample((x(3, 4), np.array([2, 7, 1]), w(4)), {"ignore_index": 7},
+               note="ignore_index 7"),
+        Sample((x(2, 3, 2, 2), rng.integers(0, 3, size=(2, 2, 2)), w(3)), {},
+               note="spatial dims")]
+
+
+NLL_LOSS = register(OpDef(
+    name="nll_loss", inputs=("input", "target", "weight"),
+    attrs={"reduction": "mean", "ignore_index": -100}, kind=OPAQUE,
+    dtype_rule=_nll_dtype, shape_rule=_nll_shape, index_inputs=(1,), vjp=_nll_vjp,
+    save_inputs=(0, 1, 2), grad_name="NllLossBackward0", ref=_nll_ref, samples=_nll_samples,
+    doc="-weight[t] * input[i, t] for each target t (class indices along dim 1; targets equal to "
+        "`ignore_index` count 0 with weight 0), then kept (`none`), summed (`sum`) or divided "
+        "by the total weight of the counted targets (`mean`); IndexError \"Target t is out of "
+        "bounds.\" for a target that is not a class index. F.nll_loss's op; F.cross_entropy is "
+        "log_softmax then this."))
+
+
+def _nll_backward_dtype(operands, attrs):
+    _check_reduction(attrs["reduction"])
+    g, target, weight = operands
+    if not meta.is_tensor(g) or not g.dtype.is_floating_point:
+        raise OpError("nll_loss_backward(): expected a floating-point gradient")
+    _nll_operands("nll_loss_backward", g, target, weight)
+    return g.dtype, g.dtype
+
+
+def _nll_backward_shape(operands, attrs):
+    g, target, weight = operands
+    size = tuple(attrs["size"])
+    _nll_shapes(size, target, weight)
+    want = tuple(target.shape) if attrs["reduction"] == "none" else ()
+    if tuple(g.shape) != want:
+        raise OpError(f"nll_loss_backward(): the gradient has shape {list(g.shape)}, expected "
+                      f"{list(want)}")
+    return size
+
+
+def _nll_backward_vjp(ctx, h):
+    # <h, backward(g)> is g times nll_loss(h): so the VJP for g is the loss itself applied to
+    # h, and the one for the weight is the loss's weight gradient at h, scaled by g
+    g, target, weight = ctx.inputs
+    grad_g = None
+    if ctx.needs_input_grad[0]:
+        grad_g = ctx.bind("nll_loss", (h, target, weight),
+                          {"reduction": ctx.attrs["reduction"],
+                           "ignore_index": ctx.attrs["ignore_index"]})
+    grad_w = _nll_weight_grad(ctx, g, h, target, weight) if ctx.needs_input_grad[2] else None
+    return grad_g, None, grad_w
+
+
+def _nll_backward_ref(g, target, weight, size=(), reduction="mean", ignore_index=-100):
+    target = np.asarray(target)
+    ignored = target == ignore_index
+    safe = np.where(ignored, 0, target)
+    w = np.where(ignored, 0.0, np.asarray(weight, dtype=np.float64)[safe])
+    g = np.asarray(g, dtype=np.float64)
+    coef = g / w.sum() if reduction == "mean" else g
+    out = np.zeros(size)
+    np.put_along_axis(out, safe[:, None], np.where(ignored, 0.0, -w * coef)[:, None], axis=1)
+    return out
+
+
+def _nll_backward_samples(rng):
+    w = lambda c: rng.uniform(0.5, 2.0, size=(c,))  # noqa: E731
+    return [
+        Sample((np.array(1.5), rng.integers(0, 4, size=(5,)), np.ones(4)), {"size": (5, 4)}),
+        Sample((rng.normal(size=(5,)), np.array([1, -100, 0, 3, 2]), w(4)),
+               {"size": (5, 4), "reduction": "none"}, note="ignored target"),
+        Sample((np.array(-0.5), rng.integers(0, 3, size=(2, 2)), w(3)),
+               {"size": (2, 3, 2), "reduction": "sum"}, note="spatial dims")]
+
+
+NLL_LOSS_BACKWARD = register(OpDef(
+    name="nll_loss_backward", inputs=("grad", "target", "weight"),
+    attrs={"size": (), "reduction": "mean", "ignore_index": -100}, kind=OPAQUE,
+    dtype_rule=_nll_backward_dtype, shape_rule=_nll_backward_shape, index_inputs=(1,),
+    vjp=_nll_backward_vjp, save_inputs=(0, 1, 2), grad_name="NllLossBackwardBackward0",
+    ref=_nll_backward_ref, samples=_nll_backward_samples,
+    doc="The gradient of nll_loss with respect to its input, of shape `size`: zeros, and "
+        "-weight[t] * grad (divided by the total weight for `mean`) at each counted target's "
+        "class; linear in `grad`, so its own VJP is nll_loss of the incoming gradient."))

@@ -27,5 +27,28 @@ def kernels(xp: Any) -> dict[str, Callable]:
             return loss
         return loss.mean() if reduction == "mean" else loss.sum()
 
+    def nll_weights(target, weight, ignore_index, dtype):
+        """(the targets with ignored ones at class 0, each target's weight: 0 if ignored)."""
+        ignored = target == ignore_index
+        safe = xp.where(ignored, 0, target)
+        return ignored, safe, xp.where(ignored, 0, weight[safe]).astype(dtype, copy=False)
+
+    def nll_loss(x, target, weight, reduction="mean", ignore_index=-100):
+        check_target(target, x, 1, ignore_index)
+        ignored, safe, w = nll_weights(target, weight, ignore_index, x.dtype)
+        loss = -xp.take_along_axis(x, safe[:, None], axis=1)[:, 0] * w
+        if reduction == "none":
+            return loss
+        total = loss.sum()
+        return total if reduction == "sum" else total / w.sum()
+
+    def nll_loss_backward(g, target, weight, size=(), reduction="mean", ignore_index=-100):
+        ignored, safe, w = nll_weights(target, weight, ignore_index, g.dtype)
+        coef = g / w.sum() if reduction == "mean" else g
+        picked = xp.where(ignored, 0, -(w * coef)).astype(g.dtype, copy=False)  # +0 if ignored
+        out = xp.zeros(tuple(size), g.dtype)
+        xp.put_along_axis(out, safe[:, None], picked[:, None], axis=1)
+        return out
+
     return {"check_target": check_target, "check_probability": check_probability,
-            "mse_loss": mse_loss}
+            "mse_loss": mse_loss, "nll_loss": nll_loss, "nll_loss_backward": nll_loss_backward}
