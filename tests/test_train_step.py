@@ -397,3 +397,19 @@ def test_a_step_that_fails_while_traced_leaves_model_and_optimizer_as_they_were(
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
     assert all(isinstance(v, dg.Tensor) and type(v) is dg.Tensor
                for s in opt.state.values() for v in s.values())
+
+
+def test_printing_a_tensor_inside_the_step_is_refused_at_its_line():
+    """print(loss) would run once, at trace time, and never again: refused, as item() is."""
+    net, opt = _setup("net", "sgd")
+    crit = nn.CrossEntropyLoss()
+
+    def logs(x, y):
+        loss = crit(net(x), y)
+        loss.backward()
+        print("loss", loss)  # the line the error must name
+        return loss
+
+    with pytest.raises(TraceError, match=r'print\("loss", loss\)') as info:
+        dg.jit.trace(logs, _batches("net", 1)[0])
+    assert "printing a tensor" in str(info.value)

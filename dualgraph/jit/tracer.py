@@ -153,6 +153,9 @@ class TracerTensor(Tensor):
     def __format__(self, spec: str) -> str:
         raise _data_error("formatting a tensor")
 
+    def __str__(self) -> str:  # print(t), str(t), logging: they would show the trace's values
+        raise _data_error("printing a tensor")
+
     def contiguous(self, memory_format: Any = None) -> "TracerTensor":
         """A `contiguous` node: generated code must hand a later `view` a C-ordered array (the
         kernel copies only when the array is not already)."""
