@@ -9,6 +9,9 @@ and a save/load round trip of the traced function.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -522,3 +525,22 @@ def test_zero_dim_unbind_and_max():
         x.max(1)
     f = dg.jit.trace(lambda a: a.max(0)[0] * 3, (x,))
     assert f(dg.tensor(5.0)).item() == 15.0
+
+
+def test_no_numpy_warning_is_shown_for_dualgraph_kernels_but_the_users_still_are():
+    """In a plain Python process (default warning filters) a user sees no NumPy RuntimeWarning
+    from dualgraph's kernels — PyTorch is silent: 3e38 + 3e38 is inf — eager or compiled, while
+    their own NumPy code still warns."""
+    script = textwrap.dedent("""
+        import numpy as np, dualgraph as dg
+        x = dg.tensor([3e38], dtype=dg.float32)
+        f = dg.jit.trace(lambda a: a + a * 2, (x,))
+        print((x + x).item(), (x * 10).item(), (x - (-x)).item(), f(x).item())
+        np.float32(3e38) * np.float32(10)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["inf"] * 4
+    warned = [line for line in out.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(warned) == 1 and "scalar multiply" in warned[0] and "<string>" in warned[0]

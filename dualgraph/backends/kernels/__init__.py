@@ -19,9 +19,19 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from typing import Any, Callable
 
 from .common import quiet
+
+# NumPy's floating-point warnings raised inside dualgraph's own code (a bare kernel's overflow
+# in add, inf - inf in sub): PyTorch returns inf/NaN silently, so these are ignored — a filter
+# costs nothing until a warning is raised, and it matches only warnings attributed to
+# dualgraph's modules, so the user's own NumPy code still warns. (Under warnings-as-errors set
+# after import, eager re-runs a kernel that raised one quietly: dualgraph/eager.py.)
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"dualgraph(\.|$)",
+                        message=r"(overflow|invalid value|divide by zero|underflow) "
+                                r"encountered")
 
 
 def _families() -> list:
