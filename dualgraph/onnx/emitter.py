@@ -96,7 +96,7 @@ class Emitter:
             if key in self._consts:
                 return self._consts[key]
         name = self.fresh(hint)
-        self.initializers.append(onnx().numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(onnx().numpy_helper.from_array(np.array(array, order="C"), name))
         if key is not None:
             self._consts[key] = name
         return name

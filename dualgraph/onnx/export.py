@@ -91,7 +91,7 @@ def export_graph(graph: Graph, state: Sequence[np.ndarray], state_names: Sequenc
     for v, array, pname in zip(graph.inputs[n_user:], state, state_names):
         init = em.fresh(pname)
         em.define(v, init)
-        em.initializers.append(lib.numpy_helper.from_array(np.ascontiguousarray(array), init))
+        em.initializers.append(lib.numpy_helper.from_array(np.array(array, order="C"), init))
     _run_nodes(em, graph.nodes)
     em.node = None
     n_out = graph.meta.get("n_user_outputs", len(graph.outputs))

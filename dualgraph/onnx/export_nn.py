@@ -75,7 +75,7 @@ def addmm(em: Emitter, node: Node) -> list:
     result, compute = dtypes(node)
     bias, a, b = operands(em, node)
     alpha, beta = node.attrs["alpha"], node.attrs["beta"]
-    if rank(node.inputs[1]) == 2 and rank(node.inputs[2]) == 2:
+    if rank(node.inputs[1]) == 2 and rank(node.inputs[2]) == 2 and compute.is_floating_point:
         ins = [a, b] if beta == 0 else [a, b, bias]
         return [finish(em, em.emit("Gemm", ins, alpha=float(alpha), beta=float(beta)),
                        compute, result)]
@@ -126,8 +126,11 @@ def logical_reduce(all_: bool):
         dims = axes(node, node.attrs["dim"], rank(x))
         if rank(x) == 0:
             return [em.cast(flags, bool_)]
-        r = reduce(em, "ReduceMin" if all_ else "ReduceMax", flags, dims, node.attrs["keepdim"])
-        return [em.cast(r, out_type(node).dtype)]
+        if all_:  # all: no element is false (so an empty tensor is all true)
+            flags = em.cast(em.emit("Not", [em.cast(flags, bool_)]), int32)
+        n = reduce(em, "ReduceSum", flags, dims, node.attrs["keepdim"])
+        hit = em.emit("Greater", [n, c(em, 0, int32)])
+        return [em.cast(em.emit("Not", [hit]) if all_ else hit, out_type(node).dtype)]
     return entry
 
 
@@ -229,6 +232,11 @@ def mse_loss(em: Emitter, node: Node) -> list:
 def einsum(em: Emitter, node: Node) -> list:
     result, compute = dtypes(node)
     eq = node.attrs["equation"].replace(" ", "")
+    if "->" in eq:
+        out = eq.split("->")[1].replace("...", "")
+        if len(set(out)) != len(out):
+            em.fail(f"einsum {eq!r} repeats an output letter (a diagonal embedding), which "
+                    "ONNX's Einsum refuses")
     return [finish(em, em.emit("Einsum", operands(em, node), equation=eq), compute, result)]
 
 

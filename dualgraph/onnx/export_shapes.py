@@ -81,7 +81,7 @@ def stack(em: Emitter, node: Node) -> list:
 def split(em: Emitter, node: Node) -> list:
     x = node.inputs[0]
     dim = meta.normalize_dim(node.op.name, node.attrs["dim"], rank(x))
-    sizes = [t.type.shape[dim] for t in node.outputs]
+    sizes = [1 if node.op.name == "unbind" else t.type.shape[dim] for t in node.outputs]
     outs = em.emit("Split", [em.get(x), em.shape(sizes)], outputs=len(sizes), axis=dim)
     if node.op.name == "unbind":
         outs = [em.emit("Squeeze", [o, em.ints([dim])]) for o in outs]
@@ -100,14 +100,13 @@ def roll(em: Emitter, node: Node) -> list:
     name = em.get(x)
     shifts, dims = list(node.attrs["shifts"]), list(node.attrs["dims"])
     if not dims:  # rolls the flattened tensor
-        name = reshape_to(em, name, [meta.numel(shape)] if all(
-            isinstance(d, int) for d in shape) else [-1])
+        shape = (meta.numel(shape),)
+        name = reshape_to(em, name, shape)
         dims = [0]
-        shape = (None,)
     for s, d in zip(shifts, dims):
         d = meta.normalize_dim("roll", d, len(shape))
         size = shape[d]
-        if isinstance(size, str) or size is None:
+        if isinstance(size, str):
             em.fail("roll over a symbolic size is not exported")
         k = s % size if size else 0
         if k:

@@ -11,7 +11,8 @@ import math
 from . import export_control as ctl
 from . import export_nn as nn
 from . import export_shapes as sh
-from .lowering import (atan2, bitwise, c, clamp, composite, div, elementwise, fmax, gelu,
+from .lowering import (atan2, bitwise, c, clamp, clamp_like_logit, compare, composite, div,
+                       elementwise, gelu, minmax, rounding,
                        is_special, isfinite, logical, nan_to_num, negative, reduction,
                        remainder, scaled, softplus, trunc, where)
 
@@ -35,10 +36,10 @@ EXPORT = {
     "square": F(lambda em, x, compute: em.emit("Mul", [x, x])),
     "fmod": E("Mod", fmod=1),
     "remainder": F(remainder),
-    "maximum": E("Max"),
-    "minimum": E("Min"),
-    "fmax": F(fmax("Max")),
-    "fmin": F(fmax("Min")),
+    "maximum": F(minmax("Max", "Or")),
+    "minimum": F(minmax("Min", "And")),
+    "fmax": F(minmax("Max", "Or", nan_loses=True)),
+    "fmin": F(minmax("Min", "And", nan_loses=True)),
     "clamp": F(clamp),
     "clamp_tensor": F(lambda em, x, lo, hi, compute: em.emit("Min", [em.emit("Max", [x, lo]),
                                                                     hi])),
@@ -52,13 +53,11 @@ EXPORT = {
         em, em.emit("Div", [t1, t2]), value, compute)])),
     "abs": E("Abs"),
     "sign": E("Sign"),
-    "ceil": E("Ceil"),
-    "floor": E("Floor"),
-    "trunc": F(lambda em, x, compute: trunc(em, x, compute)),
+    "ceil": F(rounding("Ceil")),
+    "floor": F(rounding("Floor")),
+    "trunc": F(rounding("Trunc")),
     "frac": F(lambda em, x, compute: em.emit("Sub", [x, trunc(em, x, compute)])),
-    "round": F(lambda em, x, compute, decimals: em.emit("Round", [x]) if not decimals else
-               em.emit("Div", [em.emit("Round", [scaled(em, x, 10.0 ** decimals, compute)]),
-                               _k(em, 10.0 ** decimals, compute)])),
+    "round": F(rounding("Round")),
     "atan2": F(atan2),
     "hypot": F(lambda em, a, b, compute: em.emit("Sqrt", [em.emit("Add", [
         em.emit("Mul", [a, a]), em.emit("Mul", [b, b])])])),
@@ -92,7 +91,7 @@ EXPORT = {
                         scaled(em, x, math.pi, compute)]))),
     "logit": F(lambda em, x, compute, eps: (lambda y: em.emit("Log", [em.emit("Div", [
         y, em.emit("Sub", [_k(em, 1, compute), y])])]))(
-        x if eps is None else clamp(em, x, compute=compute, min=eps, max=1 - eps))),
+        x if eps is None else clamp_like_logit(em, x, eps, 1 - eps, compute))),
     "xlogy": F(lambda em, x, y, compute: where(
         em, em.emit("IsNaN", [y]), y, where(em, em.emit("Equal", [x, _k(em, 0, compute)]),
                                             _k(em, 0, compute),
@@ -115,9 +114,9 @@ EXPORT = {
     "layer_norm": nn.layer_norm,
     "rms_norm": nn.rms_norm,
     # -------------------------------------------------------------- comparison, logic
-    "eq": E("Equal"), "ne": F(lambda em, a, b, compute: em.emit("Not", [em.emit("Equal",
-                                                                                [a, b])])),
-    "lt": E("Less"), "le": E("LessOrEqual"), "gt": E("Greater"), "ge": E("GreaterOrEqual"),
+    "eq": compare("Equal"), "ne": compare("Equal", negate=True),
+    "lt": compare("Less"), "le": compare("LessOrEqual"), "gt": compare("Greater"),
+    "ge": compare("GreaterOrEqual"),
     "where": lambda em, node: [em.emit("Where", [em.get(node.inputs[0], _bool()),
                                                  *[em.get(x, _out(node)) for x in
                                                    node.inputs[1:]]])],

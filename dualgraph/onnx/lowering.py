@@ -22,6 +22,9 @@ Entry = Callable[[Emitter, Node], list]
 def dtypes(node: Node) -> tuple:
     """(result dtype, compute dtype) of a node, from its op's dtype rule."""
     result, compute = node.op.dtype_rule([operand_type(x) for x in node.inputs], node.attrs)
+    if isinstance(result, tuple):  # an op of several outputs: the first one's
+        result = result[0]
+        compute = compute[0] if isinstance(compute, tuple) else compute
     return result, compute or result
 
 
@@ -173,14 +176,11 @@ def negative(em: Emitter, y: str, compute: Any) -> str:
                           em.emit("Less", [em.emit("Div", [c(em, 1, compute), y]), zero])])
 
 
-def fmax(onnx_op: str) -> Callable:
-    """fmax / fmin: NaN loses to a number."""
-    def build(em: Emitter, a: str, b: str, *, compute: Any) -> str:
-        m = em.emit(onnx_op, [a, b])
-        if not compute.is_floating_point:
-            return m
-        return where(em, em.emit("IsNaN", [a]), b, where(em, em.emit("IsNaN", [b]), a, m))
-    return build
+def clamp_like_logit(em: Emitter, x: str, lo: float, hi: float, compute: Any) -> str:
+    """PyTorch's `x < lo ? lo : (x > hi ? hi : x)`, which differs from clamp when lo > hi."""
+    k = lambda v: c(em, v, compute)
+    inner = where(em, em.emit("Greater", [x, k(hi)]), k(hi), x)
+    return where(em, em.emit("Less", [x, k(lo)]), k(lo), inner)
 
 
 def clamp(em: Emitter, x: str, *, compute: Any, min: Any, max: Any) -> str:
@@ -207,6 +207,33 @@ def softplus(em: Emitter, x: str, *, compute: Any, beta: float, threshold: float
     soft = em.emit("Softplus", [bx])
     soft = soft if beta == 1 else em.emit("Div", [soft, c(em, beta, compute)])
     return where(em, em.emit("Greater", [bx, c(em, threshold, compute)]), x, soft)
+
+
+def rounding(onnx_op: str) -> Callable:
+    """ceil, floor, round: integers are already whole."""
+    def build(em: Emitter, x: str, *, compute: Any, **attrs: Any) -> str:
+        if not compute.is_floating_point:
+            return em.emit("Identity", [x])
+        d = attrs.get("decimals", 0)
+        if onnx_op == "Trunc":
+            return trunc(em, x, compute)
+        if d:
+            return em.emit("Div", [em.emit(onnx_op, [scaled(em, x, 10.0 ** d, compute)]),
+                                   c(em, 10.0 ** d, compute)])
+        return em.emit(onnx_op, [x])
+    return build
+
+
+def minmax(onnx_op: str, bool_op: str, nan_loses: bool = False) -> Callable:
+    """maximum / minimum (NaN wins), fmax / fmin (NaN loses); bools through Or / And."""
+    def build(em: Emitter, a: str, b: str, *, compute: Any) -> str:
+        if compute is bool_:
+            return em.emit(bool_op, [a, b])
+        m = em.emit(onnx_op, [a, b])
+        if not nan_loses or not compute.is_floating_point:
+            return m
+        return where(em, em.emit("IsNaN", [a]), b, where(em, em.emit("IsNaN", [b]), a, m))
+    return build
 
 
 def is_special(onnx_op: str, **fixed: Any) -> Entry:
@@ -288,3 +315,11 @@ def ones_like_onnx(em: Emitter, x: str, dtype: Any) -> str:
     from onnx import helper
     return em.emit("ConstantOfShape", [em.emit("Shape", [x])],
                    value=helper.make_tensor("v", TO_ONNX[dtype], [1], [1]))
+
+
+def compare(onnx_op: str, negate: bool = False) -> Entry:
+    """A comparison at the compute dtype; ONNX gives the bool result itself."""
+    def entry(em: Emitter, node: Node) -> list:
+        y = em.emit(onnx_op, operands(em, node))
+        return [em.emit("Not", [y]) if negate else y]
+    return entry
