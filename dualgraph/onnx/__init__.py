@@ -10,3 +10,10 @@ from .emitter import ExportError
 from .export import DEFAULT_OPSET, export, export_graph, missing_ops
 
 __all__ = ["export", "export_graph", "missing_ops", "ExportError", "DEFAULT_OPSET"]
+
+from .import_builder import ImportError_ as OnnxImportError, UnsupportedOpError  # noqa: E402
+from .dtypes import UnsupportedDTypeError  # noqa: E402
+from .importer import import_model, load, read_model  # noqa: E402
+
+__all__ += ["load", "import_model", "read_model", "OnnxImportError", "UnsupportedOpError",
+            "UnsupportedDTypeError"]

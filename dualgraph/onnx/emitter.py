@@ -51,6 +51,7 @@ class Emitter:
         self.sources: dict = {}  # symbol -> (scope, ONNX name, axis)
         self._consts: dict = {}  # (dtype, shape, bytes) -> name, for small constants
         self.node: Node | None = None  # the IR node being exported (for messages)
+        self.used: set = set()  # values something reads (set by the exporter)
 
     # ----------------------------------------------------------------------------- names
     def fresh(self, hint: str) -> str:
@@ -196,6 +197,3 @@ class Emitter:
             else int(d) for i, d in enumerate(t.shape)]
         return self.helper.make_tensor_value_info(name, TO_ONNX[dtype], shape)
 
-
-def index_dtype() -> DType:
-    return int64

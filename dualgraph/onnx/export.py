@@ -78,6 +78,9 @@ def export_graph(graph: Graph, state: Sequence[np.ndarray], state_names: Sequenc
         raise ExportError(f"onnx.export: the graph uses ops that have no ONNX mapping: {why}")
     em = Emitter(opset)
     em.run_nodes = lambda nodes: _run_nodes(em, nodes)
+    em.used = set(graph.uses()) | {y for n in graph.all_nodes() for blk in n.blocks
+                                   for y in blk.outputs if hasattr(y, "type")} | set(
+        graph.outputs)
     n_user = len(graph.inputs) - len(state)
     user_in = list(input_names or [])
     if len(user_in) > n_user:
@@ -151,6 +154,7 @@ def _run_nodes(em: Emitter, nodes: list) -> None:
             raise ExportError(f"onnx.export: {node.op.name}: the table entry gave {len(names)} "
                               f"outputs for {len(node.outputs)}")
         for v, onnx_name in zip(node.outputs, names):
-            em.define(v, onnx_name)
+            if onnx_name:  # "" for an output nothing reads, which the ONNX node leaves out
+                em.define(v, onnx_name)
 
 

@@ -31,6 +31,10 @@ def max_pool2d(em: Emitter, node: Node) -> list:
     x = node.inputs[0]
     a = node.attrs
     pad = list(a["padding"])
+    if node.outputs[1] not in em.used:  # the indices are read by no one: MaxPool's Y alone
+        y = em.emit("MaxPool", [em.get(x)], kernel_shape=list(a["kernel_size"]),
+                    strides=list(a["stride"]), pads=pad + pad, dilations=list(a["dilation"]))
+        return [y, ""]
     y, idx = em.emit("MaxPool", [em.get(x)], outputs=2, kernel_shape=list(a["kernel_size"]),
                      strides=list(a["stride"]), pads=pad + pad, dilations=list(a["dilation"]))
     h, w = x.type.shape[-2:]
