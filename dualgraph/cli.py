@@ -6,6 +6,7 @@
     dualgraph viz model.dgm -o model.svg             a picture (SVG, PNG or PDF)
     dualgraph profile model.dgm --input x.npy [--repeat N] [--trace out.json]
     dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
+    dualgraph convert model.dgm model.onnx           .dgm <-> .onnx (needs the onnx extra)
 
 The demo grows with each capability, printing each briefly.
 """
@@ -145,7 +146,11 @@ def run(path: str, inputs: Sequence[str], output: str | None, opt_level: int = 3
     import numpy as np
 
     import dualgraph as dg
-    fn = dg.jit.load(path, opt_level=opt_level)
+    if path.endswith(".onnx"):  # an ONNX model: imported (needs the onnx extra)
+        from .onnx import load as load_onnx
+        fn = load_onnx(path, opt_level=opt_level)
+    else:
+        fn = dg.jit.load(path, opt_level=opt_level)
     args = [dg.from_numpy(np.load(p, allow_pickle=False)) for p in inputs]
     with dg.no_grad():
         result = fn(*args)
@@ -243,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sort-by", default="self_cpu_time_total", choices=SORT_KEYS,
                    help="the table's sort column (default self_cpu_time_total)")
     p.add_argument("--row-limit", type=int, default=20, help="table rows (default 20)")
+    p = sub.add_parser("convert", help="convert between .dgm and .onnx (the onnx extra)")
+    p.add_argument("source", help="a .dgm or .onnx file")
+    p.add_argument("target", help="the .onnx or .dgm file to write")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset when writing .onnx")
     p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -260,11 +269,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.model, args.input, args.output, args.opt_level)
         if args.command == "passes":
             return passes(args.model, args.opt_level, args.ir)
+        if args.command == "convert":
+            from .onnx.convert import convert
+            print(convert(args.source, args.target, args.opset))
+            return 0
         if args.command == "profile":
             return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
                            args.row_limit, args.opt_level)
         return viz(args.model, args.output)
-    except (DualgraphError, OSError, RuntimeError, ValueError) as exc:
+    except (DualgraphError, OSError, RuntimeError, ValueError, ImportError) as exc:
         print(f"dualgraph {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

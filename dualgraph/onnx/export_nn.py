@@ -241,6 +241,13 @@ def einsum(em: Emitter, node: Node) -> list:
         if len(set(out)) != len(out):
             em.fail(f"einsum {eq!r} repeats an output letter (a diagonal embedding), which "
                     "ONNX's Einsum refuses")
+    sizes: dict = {}
+    for spec, x in zip(eq.split("->")[0].split(","), node.inputs):
+        if "..." not in spec:
+            for letter, size in zip(spec, x.type.shape):
+                if sizes.setdefault(letter, size) != size:
+                    em.fail(f"einsum {eq!r} broadcasts {letter!r} ({sizes[letter]} and {size}), "
+                            "which ONNX's Einsum does not")
     return [finish(em, em.emit("Einsum", operands(em, node), equation=eq), compute, result)]
 
 

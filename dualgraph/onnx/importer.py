@@ -31,13 +31,16 @@ MAX_DEPTH = 16  # nesting of subgraphs (If inside Loop ...)
 MAX_ELEMENTS = 1 << 40  # of any input type
 
 
-def load(path: str | os.PathLike, *, opt_level: int = 3, max_bytes: int = MAX_BYTES) -> Any:
+def load(path: str | os.PathLike, *, opt_level: int = 3, max_bytes: int = MAX_BYTES,
+         constants: dict | None = None) -> Any:
     """Read an ONNX model as a compiled function (a `LoadedFunction`: call it on tensors, its
-    initializers are its `state_dict()`, `.save()` writes a `.dgm`)."""
+    initializers are its `state_dict()`, `.save()` writes a `.dgm`). `constants` ({input name:
+    array}) fixes graph inputs that dualgraph needs when compiling (a Reshape's shape, a
+    reduction's axes fed as inputs): they become constants and leave the inputs."""
     from ..jit.io import LoadedFunction
     from ..tensor import from_array
     path = os.fspath(path)
-    graph, state = import_model(read_model(path, max_bytes), path)
+    graph, state = import_model(read_model(path, max_bytes), path, constants)
     name = _ident(graph.name)
     name = name if name.isidentifier() and not keyword.iskeyword(name) else "onnx_model"
     return LoadedFunction(graph, [from_array(np.array(a)) for a in state], name=name,
@@ -89,8 +92,8 @@ def _external_data(model: Any, path: str, budget: int) -> None:
     ext.load_external_data_for_model(model, folder)
 
 
-def import_model(model: Any, source: str = "<model>") -> tuple:
-    """(verified Graph, state arrays) of a checked ModelProto."""
+def import_model(model: Any, source: str = "<model>", constants: dict | None = None) -> tuple:
+    """(verified Graph, state arrays) of a checked ModelProto; `constants` as in `load`."""
     lib = onnx()
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
@@ -114,12 +117,18 @@ def import_model(model: Any, source: str = "<model>") -> tuple:
             raise
         b.initializers[t.name] = numpy_helper.to_array(t)
     fresh = iter(range(1 << 30))
+    fixed = dict(constants or {})
     for i, vi in enumerate(g.input):
         if vi.name in init_names:
+            continue
+        if vi.name in fixed:
+            b.define(vi.name, None, np.asarray(fixed.pop(vi.name)))
             continue
         typ = _input_type(vi, f"{source}: graph input {vi.name!r}", fresh)
         v = graph.add_input(typ, _ident(vi.name))
         b.define(vi.name, v)
+    if fixed:
+        raise ImportError_(f"{source}: constants name {sorted(fixed)}, which are not inputs")
     n_user = len(graph.inputs)
     outs = _run(b, g, source, dtypes, depth=0)
     for v in outs:
