@@ -1,0 +1,187 @@
+"""ONNX import: ONNX's node test suite run against `dg.onnx.load`'s importer (the cases whose ops
+the import table maps), round trips through onnxruntime, `dualgraph convert`, fine-tuning an
+imported model, and hostile files refused with clear errors."""
+
+import collections
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import dualgraph as dg
+import dualgraph.nn.functional as F
+import dualgraph.onnx as dgo
+from dualgraph import nn
+from dualgraph.cli import main
+from dualgraph.jit import GraphFunction
+from dualgraph.onnx.import_table import IMPORT
+from dualgraph.tensor import from_array
+
+ort.set_default_logger_severity(3)
+
+
+@pytest.fixture(scope="module")
+def node_cases():
+    from onnx.backend.test.case.node import collect_testcases
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = collect_testcases()
+    by_op = collections.defaultdict(list)
+    for case in cases:
+        by_op[case.model.graph.node[-1].op_type].append(case)
+    return cases, by_op
+
+
+def run_case(case):
+    """'pass', 'unmapped', 'dtype' or 'refused' (with the importer's reason); asserts the
+    outputs of every case that imports."""
+    ops = {n.op_type for n in case.model.graph.node}
+    if not ops <= set(IMPORT):
+        return "unmapped", sorted(ops - set(IMPORT))
+    names = [i.name for i in case.model.graph.input]
+    if any(np.asarray(a).dtype == object for ds in case.data_sets for a in ds[0]):
+        return "dtype", "the data hold strings or objects"
+    fixed = None
+    try:
+        try:
+            graph, state = dgo.import_model(case.model, case.name)
+        except dgo.UnsupportedOpError as exc:
+            if "must be known when importing" not in str(exc):
+                raise
+            # a shape or axes fed as an input: dualgraph fixes such inputs when compiling
+            fixed = {n: a for n, a in zip(names, case.data_sets[0][0])
+                     if np.asarray(a).dtype.kind in "iu"}
+            graph, state = dgo.import_model(case.model, case.name, fixed)
+    except dgo.UnsupportedDTypeError as exc:
+        return "dtype", str(exc)
+    except dgo.OnnxImportError as exc:
+        assert case.name in str(exc)  # names the model, node and op
+        return "refused", str(exc)
+    fn = GraphFunction(graph, [from_array(np.array(a)) for a in state], name="m", opt_level=0)
+    for inputs, outputs in case.data_sets:
+        args = [from_array(np.array(a)) for n, a in zip(names, inputs) if n not in (fixed or {})]
+        got = fn(*args)
+        got = list(got) if isinstance(got, (list, tuple)) else [got]
+        for g, w in zip(got, outputs):
+            g = g.numpy()
+            assert (g.dtype, g.shape) == (w.dtype, w.shape), case.name
+            np.testing.assert_allclose(g, w, rtol=case.rtol, atol=case.atol, equal_nan=True,
+                                       err_msg=case.name)
+    return "pass", ""
+
+
+@pytest.mark.parametrize("op_type", sorted(IMPORT))
+def test_onnx_node_suite_cases_of_each_mapped_op(node_cases, op_type):
+    for case in node_cases[1].get(op_type, []):
+        run_case(case)
+
+
+def test_onnx_node_suite_counts(node_cases):
+    counts = collections.Counter(run_case(case)[0] for case in node_cases[0])
+    print("\nONNX node test suite against dg.onnx:", dict(counts))
+    assert sum(counts.values()) == len(node_cases[0]) > 1800
+    assert counts["pass"] >= 720
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x.view(x.shape[0], -1))))
+
+
+def test_round_trip_export_import_export_gives_onnxruntimes_outputs(tmp_path):
+    net = Net()
+    first, second = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    dgo.export(net, dg.randn(4, 1, 28, 28), first, dynamic_shapes={"x": {0: "B"}})
+    loaded = dgo.load(first)
+    assert loaded.graph_before_passes.inputs[0].type.shape[0] == "B"
+    dgo.export(loaded, None, second)
+    for batch in (2, 11):
+        x = dg.randn(batch, 1, 28, 28)
+        want = ort.InferenceSession(str(first)).run(None, {"x": x.numpy()})[0]
+        np.testing.assert_allclose(loaded(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+        again = ort.InferenceSession(str(second)).run(None, {"x": x.numpy()})[0]
+        np.testing.assert_allclose(again, want, rtol=1e-6, atol=1e-7)
+    ops = lambda p: [n.op_type for n in onnx.load(str(p)).graph.node if n.op_type != "Identity"]
+    assert ops(first) == ops(second)
+
+
+def test_an_imported_mlp_fine_tunes_with_the_originals_gradients(tmp_path):
+    dg.manual_seed(0)
+    net = Net()
+    dgo.export(net, dg.randn(4, 1, 28, 28), tmp_path / "net.onnx",
+               dynamic_shapes={"x": {0: "B"}})
+    imported = dgo.load(tmp_path / "net.onnx")
+    params = imported.state_dict()
+    assert sorted(params) == sorted(n for n, _ in net.named_parameters())
+    for p in params.values():
+        p.requires_grad_(True)
+    x, y = dg.randn(16, 1, 28, 28), dg.randint(0, 10, (16,))
+    F.cross_entropy(net(x), y).backward()
+    F.cross_entropy(imported(x), y).backward()
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(params[name].grad.numpy(), p.grad.numpy(), rtol=1e-5,
+                                   atol=1e-7, err_msg=name)
+    opt = dg.optim.SGD(list(params.values()), lr=0.1)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = F.cross_entropy(imported(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_convert_dgm_to_onnx_and_back(tmp_path, capsys):
+    traced = dg.jit.trace(Net(), dg.randn(4, 1, 28, 28), dynamic_dims={0: "B"})
+    traced.save(tmp_path / "m.dgm")
+    assert main(["convert", str(tmp_path / "m.dgm"), str(tmp_path / "m.onnx")]) == 0
+    assert main(["convert", str(tmp_path / "m.onnx"), str(tmp_path / "back.dgm")]) == 0
+    x = dg.randn(5, 1, 28, 28)
+    back = dg.jit.load(tmp_path / "back.dgm")
+    np.testing.assert_allclose(back(x).detach().numpy(), traced(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.save(tmp_path / "x.npy", x.numpy())
+    assert main(["run", str(tmp_path / "m.onnx"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), traced(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    assert main(["convert", str(tmp_path / "m.dgm"), str(tmp_path / "m.txt")]) == 1
+    assert ".dgm or .onnx" in capsys.readouterr().err
+
+
+def test_hostile_or_unsupported_files_are_refused_by_name(tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(dgo.OnnxImportError, match="junk.onnx"):
+        dgo.load(junk)
+    big = tmp_path / "big.onnx"
+    big.write_bytes(b"\0" * 2048)
+    with pytest.raises(dgo.OnnxImportError, match="more than the 1024"):
+        dgo.load(big, max_bytes=1024)
+    h = onnx.helper
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])
+    y = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])
+    for node, pattern in ((h.make_node("Hardmax", ["x"], ["y"], name="hm"),
+                           r"node 0 'hm' \(Hardmax\): the ONNX op Hardmax is not mapped"),
+                          (h.make_node("ArgMax", ["x"], ["y"], select_last_index=1),
+                           "select_last_index=1")):
+        model = h.make_model(h.make_graph([node], "g", [x], [y]),
+                             opset_imports=[h.make_opsetid("", 18)])
+        onnx.save(model, tmp_path / "m.onnx")
+        with pytest.raises(dgo.UnsupportedOpError, match=pattern):
+            dgo.load(tmp_path / "m.onnx")
+    b16 = h.make_tensor_value_info("x", onnx.TensorProto.BFLOAT16, [2])
+    model = h.make_model(h.make_graph([h.make_node("Identity", ["x"], ["y"])], "g", [b16],
+                                      [h.make_tensor_value_info("y", onnx.TensorProto.BFLOAT16,
+                                                                [2])]),
+                         opset_imports=[h.make_opsetid("", 18)])
+    onnx.save(model, tmp_path / "b.onnx")
+    with pytest.raises(dgo.UnsupportedDTypeError, match="BFLOAT16"):
+        dgo.load(tmp_path / "b.onnx")
