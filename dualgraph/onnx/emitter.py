@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.graph import Node, Value
 from ..ir.registry import OpError
 from ..ir.symbolic import SymExpr
-from ..ir.types import DType, TensorType, int64
+from ..ir.types import DType, TensorType
 from ._deps import onnx
 from .dtypes import TO_ONNX, dtype_of_type
 

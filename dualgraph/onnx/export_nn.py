@@ -4,7 +4,6 @@ in export_table.py names them)."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
