@@ -89,8 +89,6 @@ class Emitter:
     def const(self, value: Any, dtype: DType | None = None, hint: str = "const") -> str:
         """An initializer holding `value` (small ones shared), of `dtype` if given."""
         array = np.asarray(value, dtype=None if dtype is None else dtype.np)
-        if array.dtype == np.float64 and dtype is None and not isinstance(value, np.ndarray):
-            array = array.astype(np.float64)
         key = None
         if array.size <= 64:
             key = (array.dtype.str, array.shape, array.tobytes())

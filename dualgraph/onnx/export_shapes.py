@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ir import meta
 from ..ir.graph import Node
-from ..ir.types import TensorType, bool_, int64
+from ..ir.types import bool_, int64
 from .dtypes import TO_ONNX
 from .emitter import INT64_MAX, Emitter
 from .lowering import dtypes, finish, out_type, rank, reduce, reshape_to, slices
@@ -293,7 +293,3 @@ def constant(em: Emitter, node: Node) -> list:
 
 def identity(em: Emitter, node: Node) -> list:
     return [em.emit("Identity", [em.get(node.inputs[0])])]
-
-
-def is_tensor(x: Any) -> bool:
-    return isinstance(getattr(x, "type", None), TensorType)

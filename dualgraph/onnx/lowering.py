@@ -12,8 +12,7 @@ import numpy as np
 
 from ..ir import meta
 from ..ir.graph import Node, operand_type
-from ..ir.types import TensorType, bool_, float32, int64
-from .dtypes import TO_ONNX
+from ..ir.types import TensorType, bool_
 from .emitter import INT64_MAX, INT64_MIN, Emitter
 
 Entry = Callable[[Emitter, Node], list]
@@ -286,11 +285,6 @@ def reshape_to(em: Emitter, x: str, shape: Sequence) -> str:
     return em.emit("Reshape", [x, em.shape(shape)], allowzero=1)
 
 
-def as_shape(node: Node) -> Entry:
-    """Ops whose result is the input's elements in the output's shape (view, squeeze ...)."""
-    return reshape_to
-
-
 def slices(em: Emitter, x: str, specs: Sequence) -> str:
     """ONNX Slice from (axis, start, stop, step) tuples; None bounds as Python reads them."""
     if not specs:
@@ -305,16 +299,6 @@ def slices(em: Emitter, x: str, specs: Sequence) -> str:
         steps.append(step)
     return em.emit("Slice", [x, em.shape(starts), em.shape(ends), em.ints(axes_),
                              em.ints(steps)])
-
-
-def literal_dtype(x: Any) -> Any:
-    return {bool: bool_, int: int64, float: float32}[type(x)]
-
-
-def ones_like_onnx(em: Emitter, x: str, dtype: Any) -> str:
-    from onnx import helper
-    return em.emit("ConstantOfShape", [em.emit("Shape", [x])],
-                   value=helper.make_tensor("v", TO_ONNX[dtype], [1], [1]))
 
 
 def compare(onnx_op: str, negate: bool = False) -> Entry:
