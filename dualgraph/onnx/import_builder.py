@@ -14,6 +14,7 @@ import numpy as np
 from ..ir.graph import Block, Graph, Node, Value
 from ..ir.registry import get
 from ..ir.types import TensorType, dtype_from_numpy
+from .dtypes import TO_ONNX, from_onnx
 
 
 class ImportError_(ValueError):
@@ -62,6 +63,7 @@ class Builder:
         self.state: list = []  # (name, Value, array): initializers read as data
         self.onnx_node: Any = None
         self.where = ""
+        self.dtypes: dict = {}  # ONNX name -> element type, from ONNX's shape inference
 
     # --------------------------------------------------------------------- messages
     def fail(self, what: str, unsupported: bool = False) -> None:
@@ -96,8 +98,13 @@ class Builder:
             v = self.constant(known)
         elif isinstance(known, Symbolic):
             v = self.symbolic_value(known)
+            if known.scalar:
+                v = self.emit("reshape", [v], shape=())
         else:
             self.fail(f"the value {name!r} is used before it is defined")
+        want = self.dtypes.get(name)
+        if want is not None and want != TO_ONNX.get(v.type.dtype):  # folded as int64
+            v = self.emit("to_dtype", [v], dtype=from_onnx(want, self.where))
         self.scope.values[name] = v
         return v
 

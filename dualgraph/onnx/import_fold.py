@@ -18,15 +18,15 @@ def as_items(known: Any) -> tuple | None:
     """(entries, is 0-d) of a static value that folds, else None."""
     if isinstance(known, Symbolic):
         return known.items, known.scalar
-    if isinstance(known, np.ndarray) and known.dtype.kind in "iu" and known.ndim <= 1 \
+    if isinstance(known, np.ndarray) and known.dtype.kind in "iub" and known.ndim <= 1 \
             and known.size <= MAX_FOLD:
         return [int(v) for v in known.reshape(-1)], known.ndim == 0
     return None
 
 
-def make(items: list, scalar: bool = False) -> Any:
-    if all(isinstance(v, int) and not isinstance(v, str) for v in items):
-        a = np.asarray(items, np.int64)
+def make(items: list, scalar: bool = False, dtype: Any = np.int64) -> Any:
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, str) for v in items):
+        a = np.asarray(items, dtype)
         return a.reshape(()) if scalar else a
     return Symbolic(items, scalar)
 
@@ -101,6 +101,74 @@ def _binary(op: str):
     return f
 
 
+def _unary(fn):
+    return lambda b, ins: make([fn(v) for v in ins[0][0]], ins[0][1])
+
+
+def _extreme(pick):
+    def f(b: Builder, ins: list) -> Any:
+        out, scalar = list(ins[0][0]), ins[0][1]
+        for items, s in ins[1:]:
+            if len(out) == 1 and len(items) > 1:
+                out = out * len(items)
+            if len(items) == 1 and len(out) > 1:
+                items = items * len(out)
+            if any(isinstance(v, str) for v in out + items):
+                return None  # which of two symbolic sizes is larger is not known
+            out = [pick(p, q) for p, q in zip(out, items)]
+            scalar = scalar and s
+        return make(out, scalar)
+    return f
+
+
+def _reduce_prod(b: Builder, ins: list) -> Any:
+    if len(ins) > 1 or b.attr("keepdims", 1):
+        return None
+    n: Any = 1
+    for v in ins[0][0]:
+        n = n * v
+    return make([n], True)
+
+
+def _range(b: Builder, ins: list) -> Any:
+    (start,), (limit,), (delta,) = (i[0] for i in ins)
+    if any(isinstance(v, str) for v in (start, limit, delta)) or delta == 0:
+        return None
+    out = list(range(start, limit, delta))
+    return make(out) if len(out) <= MAX_FOLD else None
+
+
+def _where(b: Builder, ins: list) -> Any:
+    (cond, _), (x, xs), (y, ys) = ins
+    n = max(len(cond), len(x), len(y))
+    stretch = lambda v: v * n if len(v) == 1 else v
+    return make([p if c else q for c, p, q in zip(stretch(cond), stretch(x), stretch(y))],
+                xs and ys)
+
+
+def _equal(b: Builder, ins: list) -> Any:
+    (x, xs), (y, ys) = ins
+    n = max(len(x), len(y))
+    stretch = lambda v: v * n if len(v) == 1 else v
+    out = []
+    for p, q in zip(stretch(x), stretch(y)):
+        if (isinstance(p, str) or isinstance(q, str)) and p != q:
+            return None  # a symbol may take any value
+        out.append(int(p == q))
+    return make(out, xs and ys, np.bool_)
+
+
+def _constant_of_shape(b: Builder, ins: list) -> Any:
+    from onnx import numpy_helper
+    (shape, _), = ins
+    t = b.attr_proto("value")
+    value = numpy_helper.to_array(t.t).reshape(-1) if t is not None else None
+    if value is None or value.dtype.kind not in "iub" or len(shape) != 1 or \
+            isinstance(shape[0], str) or shape[0] > MAX_FOLD:
+        return None
+    return make([value[0].item()] * shape[0], False, value.dtype)
+
+
 def _cast(b: Builder, ins: list) -> Any:
     from .dtypes import INT32, INT64
     if b.attr("to") not in (INT64, INT32):
@@ -117,5 +185,12 @@ FOLDS = {
     "Identity": lambda b, ins: make(*ins[0]),
     "Cast": _cast,
     "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
-    "Reshape": lambda b, ins: make(ins[0][0]) if ins[1][0] == [-1] else None,
+    "Reshape": lambda b, ins: make(ins[0][0]) if ins[1][0] in ([-1], [len(ins[0][0])])
+    else None,
+    "ConstantOfShape": _constant_of_shape,
+    "Size": lambda b, ins: make([len(ins[0][0])] if not ins[0][1] else [1], True),
+    "Shape": lambda b, ins: make([len(ins[0][0])] if not ins[0][1] else []),
+    "Neg": _unary(lambda v: -v), "Abs": _unary(lambda v: v if isinstance(v, str) else abs(v)),
+    "Max": _extreme(max), "Min": _extreme(min),
+    "ReduceProd": _reduce_prod, "Range": _range, "Where": _where, "Equal": _equal,
 }
