@@ -38,6 +38,8 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         return a - b
     if op == "Mul":
         return a * b
+    if op == "Mod":
+        return a % b
     if op == "Div":
         if isinstance(a, int) and isinstance(b, int) and not isinstance(a, str):
             q = abs(a) // abs(b)
@@ -169,6 +171,20 @@ def _constant_of_shape(b: Builder, ins: list) -> Any:
     return make([value[0].item()] * shape[0], False, value.dtype)
 
 
+def _logical(fn):
+    def f(b: Builder, ins: list) -> Any:
+        if any(isinstance(v, str) for items, _ in ins for v in items):
+            return None
+        if len(ins) == 1:
+            return make([int(fn(v)) for v in ins[0][0]], ins[0][1], np.bool_)
+        (x, xs), (y, ys) = ins
+        n = max(len(x), len(y))
+        stretch = lambda v: v * n if len(v) == 1 else v
+        return make([int(fn(p, q)) for p, q in zip(stretch(x), stretch(y))], xs and ys,
+                    np.bool_)
+    return f
+
+
 def _cast(b: Builder, ins: list) -> Any:
     from .dtypes import INT32, INT64
     if b.attr("to") not in (INT64, INT32):
@@ -184,6 +200,9 @@ FOLDS = {
     "Squeeze": lambda b, ins: make(ins[0][0], True) if len(ins[0][0]) == 1 else None,
     "Identity": lambda b, ins: make(*ins[0]),
     "Cast": _cast,
+    "Mod": lambda b, ins: None if b.attr("fmod", 0) else _binary("Mod")(b, ins),
+    "Not": _logical(lambda v: not v), "And": _logical(lambda p, q: bool(p) and bool(q)),
+    "Or": _logical(lambda p, q: bool(p) or bool(q)),
     "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
     "Reshape": lambda b, ins: make(ins[0][0]) if ins[1][0] in ([-1], [len(ins[0][0])])
     else None,

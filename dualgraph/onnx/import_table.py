@@ -184,8 +184,6 @@ def batch_norm(b: Builder) -> list:
 
 
 def layer_norm(b: Builder) -> list:
-    if any(o for o in b.onnx_node.output[1:]):
-        b.fail("LayerNormalization's Mean and InvStdDev outputs", unsupported=True)
     x = b.value(0)
     axis = meta.normalize_dim("LayerNormalization", b.attr("axis", -1), _rank(x))
     shape = x.type.shape
@@ -195,7 +193,13 @@ def layer_norm(b: Builder) -> list:
     if flat is not x:
         y = b.emit("reshape", [y], shape=tuple(shape))
     y = b.emit("mul", [y, b.value(1)])
-    return [b.emit("add", [y, b.value(2)]) if b.has(2) else y]
+    y = b.emit("add", [y, b.value(2)]) if b.has(2) else y
+    if not any(b.onnx_node.output[1:]):
+        return [y]
+    dims = tuple(range(axis, _rank(x)))  # Mean and InvStdDev: kept dims, biased variance
+    mean = b.emit("mean", [x], dim=dims, keepdim=True)
+    var = b.emit("var", [x], dim=dims, correction=0, keepdim=True)
+    return [y, mean, b.emit("rsqrt", [b.emit("add", [var, b.attr("epsilon", 1e-5)])])]
 
 
 def softmax(op: str):
@@ -370,9 +374,12 @@ def dropout(b: Builder) -> list:
         mode = b.static(2, "training_mode")
         if isinstance(mode, np.ndarray) and bool(mode):
             b.fail("Dropout with training_mode=True", unsupported=True)
-    if len(b.onnx_node.output) > 1 and b.onnx_node.output[1]:
-        b.fail("Dropout's mask output", unsupported=True)
-    return [b.emit("clone", [b.value(0)])]
+    x = b.value(0)
+    if len(b.onnx_node.output) > 1 and b.onnx_node.output[1]:  # inference keeps everything
+        from ..ir.types import bool_
+        return [b.emit("clone", [x]), b.emit("full", [], size=x.type.shape, fill_value=True,
+                                             dtype=bool_)]
+    return [b.emit("clone", [x])]
 
 
 def shape(b: Builder) -> list:
@@ -447,10 +454,16 @@ def trilu(b: Builder) -> list:
 
 def arg(op: str):
     def entry(b: Builder) -> list:
-        if b.attr("select_last_index", 0):
-            b.fail(f"{b.onnx_node.op_type} with select_last_index=1", unsupported=True)
         x = b.value(0)
-        return [b.emit(op, [x], dim=b.attr("axis", 0), keepdim=bool(b.attr("keepdims", 1)))]
+        axis = meta.normalize_dim(b.onnx_node.op_type, b.attr("axis", 0), max(_rank(x), 1))
+        keep = bool(b.attr("keepdims", 1))
+        if not b.attr("select_last_index", 0):
+            return [b.emit(op, [x], dim=axis, keepdim=keep)]
+        # the last of equal values: the first in the flipped tensor, counted from the end
+        size = x.type.shape[axis]
+        last = b.size_value(size) if isinstance(size, str) else size
+        r = b.emit(op, [b.emit("flip", [x], dims=(axis,))], dim=axis, keepdim=keep)
+        return [b.emit("sub", [b.emit("sub", [last, r]), 1])]
     return entry
 
 
