@@ -178,6 +178,21 @@ class Builder:
             self.scope.nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a dualgraph function (`F.pad`, `F.nll_loss` ...) on IR values, recording the
+        registry ops it binds where ops go now: the import of an ONNX op that dualgraph has as
+        a composition. Tensor arguments and results are IR values."""
+        from ..autograd.grad_mode import no_grad
+        from ..dispatch import interpreting
+        from ..jit.blocks import BlockTracer
+        tracer = BlockTracer(self.graph)
+        tracer.open = [self.scope.nodes]
+        wrap = lambda a: tracer.wrap(a) if isinstance(a, Value) else a
+        with no_grad(), interpreting(tracer):
+            out = fn(*[wrap(a) for a in args], **{k: wrap(v) for k, v in kwargs.items()})
+        unwrap = lambda t: tracer.current(t) if hasattr(t, "_tracer") else t
+        return [unwrap(t) for t in out] if isinstance(out, (tuple, list)) else unwrap(out)
+
     def append(self, node: Node) -> None:
         self.scope.nodes.append(node)
 

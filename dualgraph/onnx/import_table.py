@@ -13,6 +13,7 @@ import numpy as np
 from ..ir import meta
 from ..ir.graph import Value
 from . import import_control as ctl
+from . import import_nn as nn
 from .dtypes import from_onnx
 from .import_builder import Builder, Symbolic
 
@@ -145,23 +146,6 @@ def conv(b: Builder) -> list:
         y = b.emit("squeeze", [y], dim=2)
     if b.has(2):
         y = b.emit("add", [y, b.emit("view", [b.value(2)], shape=(-1,) + (1,) * n)])
-    return [y]
-
-
-def max_pool(b: Builder) -> list:
-    x = b.value(0)
-    if _rank(x) != 4:
-        b.fail("MaxPool over other than 2 spatial dims", unsupported=True)
-    if b.attr("ceil_mode", 0) or b.attr("storage_order", 0):
-        b.fail("MaxPool with ceil_mode=1 or storage_order=1", unsupported=True)
-    if len(b.onnx_node.output) > 1 and b.onnx_node.output[1]:
-        b.fail("MaxPool's Indices output (they count over N and C)", unsupported=True)
-    kernel = list(b.attr("kernel_shape"))
-    strides = list(b.attr("strides", [1, 1]))
-    dilations = list(b.attr("dilations", [1, 1]))
-    pads = _pads(b, x, kernel, strides, dilations)
-    y, _ = b.emit("max_pool2d_with_indices", [x], kernel_size=tuple(kernel),
-                  stride=tuple(strides), padding=tuple(pads), dilation=tuple(dilations))
     return [y]
 
 
@@ -584,7 +568,7 @@ IMPORT = {
     "MatMul": bin_("matmul"), "Gemm": gemm, "Det": un("linalg_det"),
     "Einsum": lambda b: [b.emit("einsum", b.values(), equation=b.attr("equation"))],
     "Trilu": trilu,
-    "Conv": conv, "MaxPool": max_pool,
+    "Conv": conv, "MaxPool": nn.max_pool,
     "GlobalAveragePool": global_pool("mean"), "GlobalMaxPool": global_pool("amax"),
     "BatchNormalization": batch_norm, "LayerNormalization": layer_norm,
     "Dropout": dropout,
@@ -597,6 +581,15 @@ IMPORT = {
     "Identity": identity, "Cast": cast, "CastLike": cast_like,
     "Shape": shape, "Size": size,
     "Constant": constant, "ConstantOfShape": constant_of_shape, "Range": range_,
+    # --------------------------------------------------------- compositions (import_nn.py)
+    "Pad": nn.pad, "AveragePool": nn.average_pool, "ConvTranspose": nn.conv_transpose,
+    "NegativeLogLikelihoodLoss": nn.nll_loss,
+    "SoftmaxCrossEntropyLoss": nn.softmax_cross_entropy,
+    "GroupNormalization": nn.group_norm, "InstanceNormalization": nn.instance_norm,
+    "LpNormalization": nn.lp_norm, "RMSNormalization": nn.rms_norm,
+    "Hardmax": nn.hardmax, "OneHot": nn.one_hot, "CumProd": nn.cumprod, "Swish": nn.swish,
+    "Shrink": nn.shrink, "EyeLike": nn.eye_like, "DepthToSpace": nn.depth_to_space,
+    "SpaceToDepth": nn.space_to_depth, "Compress": nn.compress,
     # -------------------------------------------------------------------- control flow
     "If": ctl.if_, "Loop": ctl.loop,
 }
