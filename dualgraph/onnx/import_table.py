@@ -72,15 +72,29 @@ def reduce_(op: str, pre: str | None = None, post: str | None = None, **fixed: A
                 y = b.emit("prod", [y], dim=d, keepdim=keep)
         else:
             dim: Any = dims if dims is not None else (() if op in ("amax", "amin") else None)
-            if op in ("amax", "amin") and any(x.type.shape[d] == 0 for d in (
-                    dims or range(_rank(x)))):
-                b.fail(f"{op} over an empty dim has no value (ONNX gives the dtype's "
-                       "extreme)", unsupported=True)
+            over = dims or tuple(range(_rank(x)))
+            if op in ("amax", "amin") and any(x.type.shape[d] == 0 for d in over):
+                return [_empty_extreme(b, x, over, keep, op == "amax")]
             y = b.emit(op, [x], dim=dim, keepdim=keep, **fixed)
         if post == "log":
             y = b.emit("log", [y])
         return [y]
     return entry
+
+
+def _empty_extreme(b: Builder, x: Any, dims: tuple, keep: bool, is_max: bool) -> Any:
+    """ONNX's max (min) over nothing: the dtype's lowest (highest) value, of the reduced shape."""
+    d = x.type.dtype
+    if d.is_floating_point:
+        fill = -math.inf if is_max else math.inf
+    elif d.name == "bool":
+        fill = not is_max
+    else:
+        info = np.iinfo(d.np)
+        fill = int(info.min if is_max else info.max)
+    shape = tuple(1 if i in dims else s for i, s in enumerate(x.type.shape) if keep or
+                  i not in dims)
+    return b.emit("full", [], size=shape, fill_value=fill, dtype=d)
 
 
 def cast(b: Builder) -> list:
@@ -566,7 +580,8 @@ IMPORT = {
     "CumSum": cumsum, "TopK": topk,
     # ------------------------------------------------------------ linear algebra, layers
     "MatMul": bin_("matmul"), "Gemm": gemm, "Det": un("linalg_det"),
-    "Einsum": lambda b: [b.emit("einsum", b.values(), equation=b.attr("equation"))],
+    "Einsum": lambda b: [b.emit("einsum", b.values(),
+                                equation=b.attr("equation").replace(" ", ""))],
     "Trilu": trilu,
     "Conv": conv, "MaxPool": nn.max_pool,
     "GlobalAveragePool": global_pool("mean"), "GlobalMaxPool": global_pool("amax"),
