@@ -98,6 +98,8 @@ def import_model(model: Any, source: str = "<model>", constants: dict | None = N
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise UnsupportedOpError(f"{source}: the model imports no version of the ONNX domain")
+    from .import_expand import expand_functions
+    model = expand_functions(model, set(IMPORT), opset)
     try:
         inferred = lib.shape_inference.infer_shapes(model)
     except Exception:  # inference is a help for dtypes only; the checker already ran
