@@ -77,6 +77,36 @@ def test_module_exports_and_runs_in_onnxruntime_at_two_batch_sizes(tmp_path, mak
         np.testing.assert_allclose(got, model(x).detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
+class LSTMNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.fc = nn.LSTM(8, 16, batch_first=True), nn.Linear(16, 4)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.fc(out[:, -1])
+
+
+@pytest.mark.parametrize("case", ["lstm", "transformer"])
+def test_lstm_and_transformer_block_export_at_two_batch_sizes(tmp_path, case):
+    dg.manual_seed(0)
+    if case == "lstm":
+        model, x, dyn = LSTMNet(), dg.randn(3, 5, 8), {"x": {0: "B"}}
+        shapes = [(2, 5, 8), (6, 5, 8)]
+    else:
+        model = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+        x, dyn = dg.randn(2, 6, 32), {"src": {0: "B", 1: "T"}}
+        shapes = [(2, 9, 32), (5, 3, 32)]
+    model.eval()
+    path = tmp_path / f"{case}.onnx"
+    dgo.export(model, x, path, dynamic_shapes=dyn)
+    _, sess = checked(path)
+    for shape in shapes:
+        xx = dg.randn(*shape)
+        got = sess.run(None, {sess.get_inputs()[0].name: xx.numpy()})[0]
+        np.testing.assert_allclose(got, model(xx).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_scripted_if_for_and_while_become_onnx_if_and_loop(tmp_path):
     path = tmp_path / "control.onnx"
     scripted = dg.jit.script(control)

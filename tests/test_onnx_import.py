@@ -130,6 +130,42 @@ def test_round_trip_export_import_export_gives_onnxruntimes_outputs(tmp_path):
     assert ops(first) == ops(second)
 
 
+def test_an_imported_model_runs_through_the_passes_and_saves_as_dgm(tmp_path):
+    net = Net()
+    dgo.export(net, dg.randn(4, 1, 28, 28), tmp_path / "net.onnx",
+               dynamic_shapes={"x": {0: "B"}})
+    plain, fast = dgo.load(tmp_path / "net.onnx", opt_level=0), dgo.load(tmp_path / "net.onnx")
+    x = dg.randn(7, 1, 28, 28)
+    want = net(x).detach().numpy()
+    np.testing.assert_allclose(fast(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    assert "fused" in str(fast.graph) and "fused" not in str(plain.graph)
+    fast.save(tmp_path / "net.dgm")
+    again = dg.jit.load(tmp_path / "net.dgm")
+    np.testing.assert_allclose(again(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_imported_control_flow_runs_as_dualgraph_if_and_loop(tmp_path):
+    def control(x, n: int):
+        y = x
+        for i in range(n):
+            y = y * 1.5 + 0.25
+        if y.sum() > 0:
+            y = y.relu()
+        while y.abs().max() > 1.0:
+            y = y * 0.5
+        return y
+    scripted = dg.jit.script(control)
+    dgo.export(scripted, (dg.randn(3, 4), 2), tmp_path / "c.onnx", dynamic_shapes={"x": {0: "B"}})
+    loaded = dgo.load(tmp_path / "c.onnx")
+    ops = loaded.graph_before_passes.op_counts()
+    assert ops["loop"] == 2 and ops["if"] == 1
+    for batch, n in ((2, 0), (5, 3)):
+        x = dg.randn(batch, 4) * 3
+        np.testing.assert_allclose(loaded(x, dg.tensor(n)).numpy(), scripted(x, n).numpy(),
+                                   rtol=1e-6)
+
+
 def test_an_imported_mlp_fine_tunes_with_the_originals_gradients(tmp_path):
     dg.manual_seed(0)
     net = Net()
