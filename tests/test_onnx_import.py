@@ -240,3 +240,24 @@ def test_hostile_or_unsupported_files_are_refused_by_name(tmp_path):
     onnx.save(model, tmp_path / "b.onnx")
     with pytest.raises(dgo.UnsupportedDTypeError, match="BFLOAT16"):
         dgo.load(tmp_path / "b.onnx")
+
+
+def test_external_data_round_trips_and_may_only_name_a_file_beside_the_model(tmp_path):
+    net = Net()
+    path = tmp_path / "ext.onnx"
+    dgo.export(net, dg.randn(2, 1, 28, 28), path, external_data=True)
+    assert (tmp_path / "ext.onnx.data").stat().st_size > 400_000 > path.stat().st_size
+    x = dg.randn(2, 1, 28, 28)
+    np.testing.assert_allclose(dgo.load(path)(x).detach().numpy(), net(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(dgo.OnnxImportError, match="exceed the bytes read"):
+        dgo.load(path, max_bytes=path.stat().st_size + 1000)
+    model = onnx.load(str(path), load_external_data=False)
+    for t in model.graph.initializer:
+        for entry in t.external_data:
+            if entry.key == "location":
+                entry.value = "../ext.onnx.data"
+    evil = tmp_path / "evil.onnx"
+    onnx.save(model, str(evil))
+    with pytest.raises(dgo.OnnxImportError, match="must be a file beside the model"):
+        dgo.load(evil)
