@@ -4,6 +4,7 @@ in export_table.py names them)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -354,3 +355,95 @@ def multinomial(em: Emitter, node: Node) -> list:
     if rank(x) == 1:
         y = em.emit("Squeeze", [y, em.ints([0])])
     return [y]
+
+
+# -------------------------------------------------------------------- sorting and selection
+
+def _topk(em: Emitter, x, dim: int, k: Any, largest: bool) -> list:
+    """ONNX TopK (ties: the lower index first, which is a stable sort's order)."""
+    kk = em.ints([k]) if not isinstance(k, str) else em.size(k)
+    return em.emit("TopK", [em.get(x), kk], outputs=2, axis=dim, largest=int(largest),
+                   sorted=1)
+
+
+def sort(em: Emitter, node: Node) -> list:
+    x = node.inputs[0]
+    if rank(x) == 0:
+        return [em.emit("Identity", [em.get(x)]), em.const(np.asarray(0, np.int64))]
+    dim = meta.normalize_dim("sort", node.attrs["dim"], rank(x))
+    return list(_topk(em, x, dim, x.type.shape[dim], node.attrs["descending"]))
+
+
+def topk(em: Emitter, node: Node) -> list:
+    x = node.inputs[0]
+    if rank(x) == 0:
+        return [em.emit("Identity", [em.get(x)]), em.const(np.asarray(0, np.int64))]
+    a = node.attrs
+    dim = meta.normalize_dim("topk", a["dim"], rank(x))
+    return list(_topk(em, x, dim, a["k"], a["largest"]))
+
+
+def _kth(em: Emitter, x, dim: int, k: Any, keep: bool) -> list:
+    """The k-th smallest along `dim` (k an int or a size) and its index."""
+    vals, idx = _topk(em, x, dim, k, False)
+    last = lambda t: em.emit("Slice", [t, em.ints([-1]), em.ints([1 << 62]), em.ints([dim])])
+    vals, idx = last(vals), last(idx)
+    if not keep:
+        vals, idx = (em.emit("Squeeze", [t, em.ints([dim])]) for t in (vals, idx))
+    return [vals, idx]
+
+
+def kthvalue(em: Emitter, node: Node) -> list:
+    x = node.inputs[0]
+    if rank(x) == 0:
+        return [em.emit("Identity", [em.get(x)]), em.const(np.asarray(0, np.int64))]
+    dim = meta.normalize_dim("kthvalue", node.attrs["dim"], rank(x))
+    return _kth(em, x, dim, node.attrs["k"], node.attrs["keepdim"])
+
+
+def _lower_middle(size: Any) -> Any:
+    """k of the lower median of `size` elements, (size - 1) // 2 + 1; None for a symbol."""
+    return None if isinstance(size, str) else (size - 1) // 2 + 1
+
+
+def median(em: Emitter, node: Node) -> list:
+    x = node.inputs[0]
+    if rank(x) == 0:
+        return [em.emit("Identity", [em.get(x)]), em.const(np.asarray(0, np.int64))]
+    dim = meta.normalize_dim("median", node.attrs["dim"], rank(x))
+    k = _lower_middle(x.type.shape[dim])
+    if k is None:
+        em.fail("median over a symbolic size is not exported")
+    return _kth(em, x, dim, k, node.attrs["keepdim"])
+
+
+def median_all(em: Emitter, node: Node) -> list:
+    x = node.inputs[0]
+    n = meta.numel(x.type.shape)
+    if isinstance(n, str):
+        em.fail("median over a symbolic size is not exported")
+    if n == 0:
+        em.fail("the median of no elements")
+    flat = em.emit("Reshape", [em.get(x), em.ints([-1])])
+    from ..ir.graph import Value
+    from ..ir.types import TensorType
+    holder = Value(TensorType(x.type.dtype, (n,)), "flat")
+    em.names[holder] = flat
+    return [_kth(em, holder, 0, (n - 1) // 2 + 1, False)[0]]
+
+
+def cross(em: Emitter, node: Node) -> list:
+    result, compute = dtypes(node)
+    a, b = operands(em, node)
+    n = len(out_type(node).shape)
+    dim = meta.normalize_dim("linalg_cross", node.attrs["dim"], n)
+    # broadcast both to the output first, then pick components 0, 1, 2 along dim
+    shape = em.shape(out_type(node).shape)
+    a, b = (em.emit("Expand", [t, shape]) for t in (a, b))
+    pick = lambda t, i: em.emit("Gather", [t, em.const(np.asarray([i], np.int64))], axis=dim)
+    a0, a1, a2 = (pick(a, i) for i in range(3))
+    b0, b1, b2 = (pick(b, i) for i in range(3))
+    term = lambda p, q, r, s: em.emit("Sub", [em.emit("Mul", [p, q]), em.emit("Mul", [r, s])])
+    out = em.emit("Concat", [term(a1, b2, a2, b1), term(a2, b0, a0, b2), term(a0, b1, a1, b0)],
+                  axis=dim)
+    return [finish(em, out, compute, result)]
