@@ -107,6 +107,31 @@ def test_lstm_and_transformer_block_export_at_two_batch_sizes(tmp_path, case):
         np.testing.assert_allclose(got, model(xx).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+class Regularized(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.drop, self.fc = nn.Dropout(0.5), nn.Linear(4 * 8 * 8, 3)
+
+    def forward(self, x):
+        return self.fc(self.drop(dg.flatten(F.relu(self.bn(self.conv(x))), 1)))
+
+
+def test_modules_export_in_eval_mode_and_keep_their_mode(tmp_path):
+    import io
+    dg.manual_seed(0)
+    model = Regularized()
+    model(dg.randn(16, 1, 8, 8))  # training mode: batch statistics move the running ones
+    buffer = io.BytesIO()
+    dgo.export(model, dg.randn(4, 1, 8, 8), buffer, dynamic_shapes={"x": {0: "B"}})
+    assert model.training and model.bn.training
+    sess = ort.InferenceSession(buffer.getvalue())
+    model.eval()
+    x = dg.randn(6, 1, 8, 8)
+    np.testing.assert_allclose(sess.run(None, {"x": x.numpy()})[0], model(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_scripted_if_for_and_while_become_onnx_if_and_loop(tmp_path):
     path = tmp_path / "control.onnx"
     scripted = dg.jit.script(control)

@@ -27,13 +27,14 @@ MAX_OPSET = 22
 EXTERNAL_DATA_BYTES = 2 << 30  # protobuf's limit: larger models keep their weights beside
 
 
-def export(model: Any, args: Any, f: str | os.PathLike | None = None, *,
+def export(model: Any, args: Any, f: Any = None, *,
            input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
            opset_version: int | None = None, dynamic_shapes: Any = None,
            dynamic_axes: Any = None, external_data: bool | None = None) -> Any:
     """Export `model` (a function, an `nn.Module`, or a traced/scripted/loaded function) run on
-    `args` (a tensor or a tuple) as an ONNX model written to `f` (a path); returns the
-    `onnx.ModelProto`. `dynamic_shapes` ({arg name or position: {dim: name}}, or a tuple of such
+    `args` (a tensor or a tuple) as an ONNX model written to `f` (a path or a binary file
+    object); returns the `onnx.ModelProto`. Modules are captured in eval mode, as PyTorch's
+    exporter does by default. `dynamic_shapes` ({arg name or position: {dim: name}}, or a tuple of such
     per argument) or the older `dynamic_axes` ({input name: {dim: name} or [dims]}) keep sizes
     symbolic; a compiled function's own symbolic sizes need neither. Raises ExportError naming
     the first op that ONNX cannot express."""
@@ -49,10 +50,16 @@ def export(model: Any, args: Any, f: str | os.PathLike | None = None, *,
     return proto
 
 
-def save(proto: Any, f: str | os.PathLike, external_data: bool | None = None) -> None:
+def save(proto: Any, f: Any, external_data: bool | None = None) -> None:
     """Write a model; weights go to a `<file>.data` beside it above 2 GB (or when asked)."""
-    path = os.fspath(f)
     big = proto.ByteSize() > EXTERNAL_DATA_BYTES if external_data is None else external_data
+    if hasattr(f, "write"):
+        if big:
+            raise ValueError("onnx.export(): a model with external data needs a path, not a "
+                             "file object")
+        f.write(proto.SerializeToString())
+        return
+    path = os.fspath(f)
     if big:
         onnx().save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
                           location=os.path.basename(path) + ".data", size_threshold=1024)

@@ -15,6 +15,22 @@ from ..ir.types import TensorType
 
 
 def graph_and_state(model: Any, args: Any, dynamic_shapes: Any, dynamic_axes: Any) -> tuple:
+    """Capture in eval mode, as torch.onnx.export does by default (TrainingMode.EVAL): dropout
+    off, batch norm on its running statistics; the module's mode is restored after."""
+    from ..jit import ScriptModule
+    module = model._module if isinstance(model, ScriptModule) else model
+    modes = [(m, m.training) for m in module.modules()] if hasattr(module, "modules") and \
+        hasattr(module, "training") else []
+    for m, _ in modes:
+        m.training = False
+    try:
+        return _capture(model, args, dynamic_shapes, dynamic_axes)
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def _capture(model: Any, args: Any, dynamic_shapes: Any, dynamic_axes: Any) -> tuple:
     from ..jit import GraphFunction, ScriptFunction, ScriptModule, trace
     args = _as_tuple(args)
     if isinstance(model, (ScriptFunction, ScriptModule)):
