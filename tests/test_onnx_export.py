@@ -235,3 +235,29 @@ def test_each_exported_op_matches_dualgraph_in_onnxruntime(name):
             if not op.random:
                 np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-5, equal_nan=True,
                                            err_msg=f"{name} sample {k} ({sample.note})")
+
+
+def rnn(xs, h, W, U):
+    outs = []
+    for t in range(xs.shape[0]):
+        h = dg.tanh(xs[t] @ W + h @ U)
+        outs.append(h)
+    return dg.stack(outs)
+
+
+def test_a_scripted_loop_with_a_scan_output_exports_and_imports(tmp_path):
+    scripted = dg.jit.script(rnn)
+    rng = np.random.default_rng(0)
+    a = lambda *s: dg.from_numpy(rng.standard_normal(s).astype(np.float32))
+    path = tmp_path / "rnn.onnx"
+    proto = dgo.export(scripted, (a(5, 2, 3), a(2, 4), a(3, 4), a(4, 4)), path,
+                       dynamic_shapes={"xs": {0: "T", 1: "B"}, "h": {0: "B"}})
+    assert [n.op_type for n in proto.graph.node].count("Loop") == 1
+    _, sess = checked(path)
+    loaded = dgo.load(path)
+    for T, B in ((5, 2), (9, 3)):
+        args = (a(T, B, 3), a(B, 4), a(3, 4), a(4, 4))
+        want = scripted(*args).numpy()
+        got = sess.run(None, {i.name: t.numpy() for i, t in zip(sess.get_inputs(), args)})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(loaded(*args).numpy(), want, rtol=1e-5, atol=1e-6)
