@@ -166,6 +166,27 @@ def test_compiled_and_loaded_functions_keep_their_own_symbolic_dims(tmp_path):
         dgo.export(static, None, tmp_path / "s.onnx", dynamic_shapes={"x": {0: "B"}})
 
 
+def test_dynamic_shapes_forms(tmp_path):
+    class Dim:  # what torch.export.Dim gives: an object with a __name__
+        def __init__(self, name):
+            self.__name__ = name
+    net = Net()
+    x = dg.randn(4, 1, 28, 28)
+    for spec, want in (({"x": (Dim("batch"), None, None, None)}, "batch"),
+                       (({0: "n"},), "n"), ({0: {0: "b0"}}, "b0"), ({"x": [0]}, "x_dim_0")):
+        proto = dgo.export(net, x, None, dynamic_shapes=spec)
+        assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == want
+        assert proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 1
+    proto = dgo.export(net, x, None, dynamic_axes={"x": [0], "output": [0]})
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "x_dynamic_axes_1"
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == \
+        "output_dynamic_axes_1"
+    with pytest.raises(ValueError, match="dynamic_shapes names 'y'"):
+        dgo.export(net, x, None, dynamic_shapes={"y": {0: "B"}})
+    with pytest.raises(ValueError, match="identifier"):
+        dgo.export(net, x, None, dynamic_shapes={"x": {0: "batch size"}})
+
+
 def test_an_op_without_an_onnx_mapping_is_refused_by_name(tmp_path):
     def f(x):
         return dg.linalg.inv(x)

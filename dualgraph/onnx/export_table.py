@@ -16,8 +16,8 @@ from .lowering import (atan2, bitwise, c, clamp, clamp_like_logit, compare, comp
                        is_special, isfinite, logical, nan_to_num, negative, reduction,
                        remainder, scaled, softplus, trunc, where)
 
-E = lambda op, **kw: elementwise(op, **kw)  # noqa: E731  one ONNX op at the compute dtype
-F = composite
+E = elementwise  # one ONNX op over the inputs at the op's compute dtype
+F = composite  # a composition at the compute dtype
 
 
 def _k(em, v, d):

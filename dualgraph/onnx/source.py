@@ -125,8 +125,10 @@ def _marks(names: list, dynamic_shapes: Any, dynamic_axes: Any) -> dict:
         for i, spec in items:
             if spec is None:
                 continue
-            if not isinstance(spec, dict):
-                spec = {d: f"{names[i]}_dim_{d}" for d in spec}
+            if not isinstance(spec, dict):  # one entry per dim (a Dim or None), or dim numbers
+                spec = list(spec)
+                spec = ({d: f"{names[i]}_dim_{d}" for d in spec} if all(
+                    isinstance(d, int) for d in spec) else dict(enumerate(spec)))
             dims = {int(d): _dim_name(s, f"dynamic_shapes[{names[i]!r}]")
                     for d, s in spec.items() if s is not None}
             if dims:
