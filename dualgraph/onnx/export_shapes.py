@@ -65,6 +65,7 @@ def getitem(em: Emitter, node: Node) -> list:
 
 def cat(em: Emitter, node: Node) -> list:
     result = out_type(node).dtype
+    # PyTorch's cat skips 1-D empty tensors (whatever the other ranks); ONNX's Concat does not
     parts = [em.get(x, result) for x in node.inputs if rank(x) != 1 or x.type.shape != (0,)
              or len(node.inputs) == 1]
     dim = meta.normalize_dim("cat", node.attrs["dim"], len(out_type(node).shape))

@@ -12,7 +12,7 @@ from . import export_control as ctl
 from . import export_nn as nn
 from . import export_shapes as sh
 from .lowering import (atan2, bitwise, c, clamp, clamp_like_logit, compare, composite, div,
-                       elementwise, gelu, minmax, rounding,
+                       elementwise, gelu, minmax, rounding, select,
                        is_special, isfinite, logical, nan_to_num, negative, reduction,
                        remainder, scaled, softplus, trunc, where)
 
@@ -117,9 +117,7 @@ EXPORT = {
     "eq": compare("Equal"), "ne": compare("Equal", negate=True),
     "lt": compare("Less"), "le": compare("LessOrEqual"), "gt": compare("Greater"),
     "ge": compare("GreaterOrEqual"),
-    "where": lambda em, node: [em.emit("Where", [em.get(node.inputs[0], _bool()),
-                                                 *[em.get(x, _out(node)) for x in
-                                                   node.inputs[1:]]])],
+    "where": select,
     "logical_and": logical("And"), "logical_or": logical("Or"), "logical_xor": logical("Xor"),
     "logical_not": logical("Not"),
     "bitwise_and": bitwise("BitwiseAnd", "And"), "bitwise_or": bitwise("BitwiseOr", "Or"),
@@ -235,11 +233,3 @@ REFUSED = {
     "index_fill": "not mapped yet", "put": "not mapped yet", "masked_scatter": "not mapped yet",
 }
 
-
-def _bool():
-    from ..ir.types import bool_
-    return bool_
-
-
-def _out(node):
-    return node.outputs[0].type.dtype

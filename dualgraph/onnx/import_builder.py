@@ -64,6 +64,8 @@ class Builder:
         self.onnx_node: Any = None
         self.where = ""
         self.dtypes: dict = {}  # ONNX name -> element type, from ONNX's shape inference
+        self.counted = 0  # nodes imported so far, in all graphs (bounded by the importer)
+        self.run_subgraph: Any = None  # (GraphProto, where) -> output values; the importer's
 
     # --------------------------------------------------------------------- messages
     def fail(self, what: str, unsupported: bool = False) -> None:

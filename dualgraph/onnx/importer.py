@@ -109,7 +109,6 @@ def import_model(model: Any, source: str = "<model>", constants: dict | None = N
     graph = Graph(name=g.name or "onnx_model")
     b = Builder(graph, opset)
     b.dtypes = dtypes
-    b.counted = 0
     b.run_subgraph = lambda sub, where: _run(b, sub, where, dtypes, depth=1)
     init_names = {t.name for t in g.initializer}
     from onnx import numpy_helper

@@ -307,3 +307,10 @@ def compare(onnx_op: str, negate: bool = False) -> Entry:
         y = em.emit(onnx_op, operands(em, node))
         return [em.emit("Not", [y]) if negate else y]
     return entry
+
+
+def select(em: Emitter, node: Node) -> list:
+    """where(cond, a, b): the branches at the result dtype, the condition as bool."""
+    cond, a, b = node.inputs
+    d = out_type(node).dtype
+    return [em.emit("Where", [em.get(cond, bool_), em.get(a, d), em.get(b, d)])]
