@@ -34,10 +34,10 @@ def export(model: Any, args: Any, f: Any = None, *,
     """Export `model` (a function, an `nn.Module`, or a traced/scripted/loaded function) run on
     `args` (a tensor or a tuple) as an ONNX model written to `f` (a path or a binary file
     object); returns the `onnx.ModelProto`. Modules are captured in eval mode, as PyTorch's
-    exporter does by default. `dynamic_shapes` ({arg name or position: {dim: name}}, or a tuple of such
-    per argument) or the older `dynamic_axes` ({input name: {dim: name} or [dims]}) keep sizes
-    symbolic; a compiled function's own symbolic sizes need neither. Raises ExportError naming
-    the first op that ONNX cannot express."""
+    exporter does by default. `dynamic_shapes` ({arg name or position: {dim: name}}, or per
+    argument one Dim-or-None per dim) or the older `dynamic_axes` ({input or output name:
+    {dim: name} or [dims]}) keep sizes symbolic; a compiled function's own symbolic sizes need
+    neither. Raises ExportError naming the ops that ONNX cannot express."""
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"onnx.export(): opset_version must be in [{MIN_OPSET}, {MAX_OPSET}], "
