@@ -16,6 +16,7 @@ import dualgraph.onnx as dgo
 from dualgraph import nn
 from dualgraph.cli import main
 from dualgraph.jit import GraphFunction
+from dualgraph.jit.trace import check_round_trip
 from dualgraph.onnx.import_table import IMPORT
 from dualgraph.tensor import from_array
 
@@ -78,6 +79,7 @@ def run_case(case):
     except dgo.OnnxImportError as exc:
         assert case.name in str(exc)  # names the model, node and op
         return ("unmapped" if "is not mapped" in str(exc) else "refused"), str(exc)
+    check_round_trip(graph)  # the imported graph prints and parses back, as captured ones do
     fn = GraphFunction(graph, [from_array(np.array(a)) for a in state], name="m", opt_level=0)
     for inputs, outputs in data:
         args = [from_array(np.array(a)) for n, a in zip(names, inputs) if n not in (fixed or {})]

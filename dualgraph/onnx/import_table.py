@@ -172,14 +172,23 @@ def global_pool(op: str):
 
 
 def batch_norm(b: Builder) -> list:
-    if b.attr("training_mode", 0):
-        b.fail("BatchNormalization with training_mode=1", unsupported=True)
     x, scale, bias, mean, var = (b.value(i) for i in range(5))
     shape = (-1,) + (1,) * (_rank(x) - 2)
     v = lambda t: b.emit("view", [t], shape=shape)
+    training = bool(b.attr("training_mode", 0))
+    if training:  # the batch's statistics normalize; the running ones move towards them
+        dims = (0,) + tuple(range(2, _rank(x)))
+        momentum = b.attr("momentum", 0.9)
+        cur_mean = b.emit("mean", [x], dim=dims)
+        cur_var = b.emit("var", [x], dim=dims, correction=0)
+        blend = lambda old, new: b.emit("add", [b.emit("mul", [old, momentum]),
+                                                b.emit("mul", [new, 1.0 - momentum])])
+        running = [blend(mean, cur_mean), blend(var, cur_var)]
+        mean, var = cur_mean, cur_var
     inv = b.emit("rsqrt", [b.emit("add", [v(var), b.attr("epsilon", 1e-5)])])
     y = b.emit("mul", [b.emit("sub", [x, v(mean)]), b.emit("mul", [inv, v(scale)])])
-    return [b.emit("add", [y, v(bias)])]
+    y = b.emit("add", [y, v(bias)])
+    return [y] + running if training else [y]
 
 
 def layer_norm(b: Builder) -> list:

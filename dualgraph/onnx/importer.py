@@ -19,16 +19,15 @@ import numpy as np
 
 from ..ir.graph import Graph, Value
 from ..ir.types import TensorType
+from ..serialize.common import MAX_BYTES, MAX_ELEMENTS  # the .dgm loader's bounds
 from ._deps import onnx
 from .dtypes import UnsupportedDTypeError, from_onnx
 from .import_builder import Builder, ImportError_, Symbolic, UnsupportedOpError, _ident
 from .import_fold import fold
 from .import_table import IMPORT
 
-MAX_BYTES = 4 << 30  # model file plus external data
 MAX_NODES = 1 << 20  # nodes in all graphs of a model
 MAX_DEPTH = 16  # nesting of subgraphs (If inside Loop ...)
-MAX_ELEMENTS = 1 << 40  # of any input type
 
 
 def load(path: str | os.PathLike, *, opt_level: int = 3, max_bytes: int = MAX_BYTES,
