@@ -21,7 +21,8 @@ def supported_ops_markdown() -> str:
     lines += ["", f"**Import** ({len(IMPORT)} ONNX ops have an entry in "
               "`dualgraph/onnx/import_table.py`):", ""]
     lines.append(", ".join(f"`{name}`" for name in sorted(IMPORT)))
-    lines += ["", END]
+    lines += ["", "and every other ONNX op that ONNX defines as a function of these (`Attention`, "
+              "`MeanVarianceNormalization` ...), imported through its function body.", "", END]
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..ir import meta
 from . import import_control as ctl
 from . import import_nn as nn
+from . import import_resize as rs
 from . import import_rnn as rnn
 from . import import_shapes as sh
 from .dtypes import from_onnx
@@ -419,6 +420,7 @@ IMPORT = {
     "Shrink": nn.shrink, "EyeLike": nn.eye_like, "DepthToSpace": nn.depth_to_space,
     "SpaceToDepth": nn.space_to_depth, "Compress": nn.compress,
     "RNN": rnn.recurrent, "GRU": rnn.recurrent, "LSTM": rnn.recurrent,
+    "Resize": rs.resize,
     # -------------------------------------------------------------------- control flow
     "If": ctl.if_, "Loop": ctl.loop,
 }
