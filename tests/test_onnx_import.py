@@ -24,15 +24,21 @@ ort.set_default_logger_severity(3)
 
 
 @pytest.fixture(scope="module")
-def node_cases():
+def node_suite():
+    """Every case of ONNX's node test suite run once: {case name: (outcome, detail)}, the
+    outcome 'failed' holding the error of a case that imported but computed a wrong answer."""
     from onnx.backend.test.case.node import collect_testcases
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cases = collect_testcases()
-    by_op = collections.defaultdict(list)
+    results, by_op = {}, collections.defaultdict(list)
     for case in cases:
-        by_op[case.model.graph.node[-1].op_type].append(case)
-    return cases, by_op
+        by_op[case.model.graph.node[-1].op_type].append(case.name)
+        try:
+            results[case.name] = run_case(case)
+        except Exception as exc:  # noqa: BLE001  reported by the test of the case's op
+            results[case.name] = ("failed", f"{type(exc).__name__}: {exc}")
+    return results, by_op
 
 
 def _array(a):
@@ -97,15 +103,17 @@ def run_case(case):
 
 
 @pytest.mark.parametrize("op_type", sorted(IMPORT))
-def test_onnx_node_suite_cases_of_each_mapped_op(node_cases, op_type):
-    for case in node_cases[1].get(op_type, []):
-        run_case(case)
+def test_onnx_node_suite_cases_of_each_mapped_op(node_suite, op_type):
+    results, by_op = node_suite
+    failed = {name: results[name][1] for name in by_op.get(op_type, [])
+              if results[name][0] == "failed"}
+    assert not failed, failed
 
 
-def test_onnx_node_suite_counts(node_cases):
-    counts = collections.Counter(run_case(case)[0] for case in node_cases[0])
+def test_onnx_node_suite_counts(node_suite):
+    counts = collections.Counter(kind for kind, _ in node_suite[0].values())
     print("\nONNX node test suite against dg.onnx:", dict(counts))
-    assert sum(counts.values()) == len(node_cases[0]) > 1800
+    assert sum(counts.values()) > 1800 and counts["failed"] == 0
     assert counts["pass"] >= 1250
 
 
