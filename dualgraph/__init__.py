@@ -55,6 +55,10 @@ bool = bool_
 
 
 def __getattr__(name: str):
-    """Names PyTorch has and dualgraph lacks fail with an error that says so."""
+    """Names PyTorch has and dualgraph lacks fail with an error that says so; `dg.onnx` is
+    imported on first use (its `onnx` dependency is an optional extra)."""
+    if name == "onnx":
+        import importlib
+        return importlib.import_module("dualgraph.onnx")
     raise AttributeError(f"module 'dualgraph' has no attribute {name!r} (dualgraph does not "
                          f"implement torch.{name})")

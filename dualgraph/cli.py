@@ -7,6 +7,7 @@
     dualgraph profile model.dgm --input x.npy [--repeat N] [--trace out.json]
     dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
     dualgraph serve model.dgm [NAME=other.dgm ...]   serve over HTTP (KServe v2; docs/SERVING.md)
+    dualgraph convert model.dgm model.onnx           .dgm <-> .onnx (needs the onnx extra)
 
 The demo grows with each capability, printing each briefly.
 """
@@ -146,7 +147,11 @@ def run(path: str, inputs: Sequence[str], output: str | None, opt_level: int = 3
     import numpy as np
 
     import dualgraph as dg
-    fn = dg.jit.load(path, opt_level=opt_level)
+    if path.endswith(".onnx"):  # an ONNX model: imported (needs the onnx extra)
+        from .onnx import load as load_onnx
+        fn = load_onnx(path, opt_level=opt_level)
+    else:
+        fn = dg.jit.load(path, opt_level=opt_level)
     args = [dg.from_numpy(np.load(p, allow_pickle=False)) for p in inputs]
     with dg.no_grad():
         result = fn(*args)
@@ -246,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--row-limit", type=int, default=20, help="table rows (default 20)")
     from .serve.cli import add_parser as add_serve_parser  # no third-party import until it runs
     add_serve_parser(sub, levels)
+    p = sub.add_parser("convert", help="convert between .dgm and .onnx (the onnx extra)")
+    p.add_argument("source", help="a .dgm or .onnx file")
+    p.add_argument("target", help="the .onnx or .dgm file to write")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset when writing .onnx")
     p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -266,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from .serve.cli import run as run_serve
             return run_serve(args)
+        if args.command == "convert":
+            from .onnx.convert import convert
+            print(convert(args.source, args.target, args.opset))
+            return 0
         if args.command == "profile":
             return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
                            args.row_limit, args.opt_level)
