@@ -198,3 +198,27 @@ def test_generated_code_is_readable_python():
     code = traced.code
     assert code.startswith("def forward(a0):")
     assert "a0.shape[0]  # B" in code and "dim=1" in code and "return (" in code
+
+
+def test_a_compiled_function_called_inside_a_trace_is_recorded_into_it():
+    """Tracing code that calls a traced function (or a loaded one) inlines its graph: the outer
+    graph holds its ops (the passes see through it), with the outer sizes, and gradients reach
+    the inner function's parameters."""
+    inner = dg.jit.trace(lambda t: t * 2, dg.randn(3), dynamic_dims={0: "B"})
+    outer = dg.jit.trace(lambda t: inner(t).sum(), dg.randn(4), dynamic_dims={0: "N"})
+    text = str(outer.graph_before_passes)
+    assert "mul(%t, 2) : f32[N]" in text and "sum(" in text
+    assert outer(dg.ones(6)).item() == 12.0
+    dg.manual_seed(0)
+    layer = dg.nn.Linear(3, 2)
+    traced_layer = dg.jit.trace(layer, dg.randn(5, 3), dynamic_dims={0: "B"})
+    model = dg.jit.trace(lambda x: traced_layer(x).relu().sum(), dg.randn(4, 3))
+    x = dg.randn(4, 3)
+    model(x).backward()
+    expected = dg.nn.Linear(3, 2)
+    expected.load_state_dict(layer.state_dict())
+    expected(x).relu().sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), expected.weight.grad.numpy(),
+                               rtol=1e-6)
+    with pytest.raises(GraphInputError, match="expected f32"):
+        dg.jit.trace(lambda t: inner(t.double()), dg.randn(3))

@@ -165,7 +165,9 @@ def _run_nodes(nodes: list, env: dict, sizes: dict) -> None:
         result = bind(node.op, args, attrs)
         for v, r in zip(node.outputs, result if node.op.num_outputs > 1 else (result,)):
             env[v] = r
-            for sym, size in zip(v.type.shape, r._data.shape):  # data-dependent sizes
+            shape = r._data.shape if r._data is not None else tuple(
+                getattr(d, "expr", d) for d in r.shape)  # a tracer's tensor: its sizes
+            for sym, size in zip(v.type.shape, shape):  # data-dependent sizes
                 if isinstance(sym, str):
                     sizes.setdefault(sym, size)
 
@@ -270,6 +272,8 @@ class GraphFunction:
     # --------------------------------------------------------------------------------- call
     def __call__(self, *args: Any) -> Any:
         tensors = list(args) + self._state_tensors()
+        if any(isinstance(t, Tensor) and t._data is None for t in tensors):
+            return self._inline(tensors)  # called while an outer function is being traced
         wants_grad = grad_state.enabled and any(
             isinstance(t, Tensor) and t._requires_grad for t in tensors)
         rec = recording.current()  # None unless profiling: then the call is one range
@@ -294,6 +298,36 @@ class GraphFunction:
         return _unflatten(self._out_tree, results[:n_out])
 
     forward = __call__
+
+    def _inline(self, tensors: list) -> Any:
+        """Run the captured graph op by op through `bind`, so that the tracer of an enclosing
+        `dg.jit.trace` records its nodes into the outer graph (and the outer graph's passes see
+        through it). The graph's symbols take the outer sizes, which may be symbols too."""
+        graph = self.graph_before_passes
+        if len(tensors) != len(graph.inputs):
+            bind_symbols(graph, tensors, self._name)  # the error for a wrong input count
+        sizes: dict = {}
+        for v, t in zip(graph.inputs, tensors):
+            if not isinstance(t, Tensor):
+                raise GraphInputError(f"{self._name}(): input '{v.name}' must be a Tensor of "
+                                      f"type {format_type(v.type)}, got {type(t).__name__}")
+            got = tuple(getattr(d, "expr", d) for d in t.shape)
+            ok = t._dtype is v.type.dtype and len(got) == len(v.type.shape)
+            for want, size in zip(v.type.shape, got):
+                if isinstance(want, str) and SYMBOL.match(want):
+                    ok = ok and sizes.setdefault(want, size) == size
+                elif not isinstance(want, str):
+                    ok = ok and want == size
+            if not ok:
+                raise GraphInputError(
+                    f"{self._name}(): input '{v.name}' expected {format_type(v.type)}, got "
+                    f"{format_type(TensorType(t._dtype, got, t._device))}")
+        env: dict = dict(zip(graph.inputs, tensors))
+        _run_nodes(graph.nodes, env, sizes)
+        results = [env[v] if isinstance(v, Value) else v for v in graph.outputs]
+        n_out = graph.meta.get("n_user_outputs", len(results))
+        self._write_back(tensors, results[n_out:])
+        return _unflatten(self._out_tree, results[:n_out])
 
     def _gradient(self, tensors: list) -> Any:
         """The compiled forward/backward pair for this set of inputs that require grad."""
