@@ -203,7 +203,7 @@ UNMAPPED = {
     "cumprod", "diag_embed", "diagonal", "diagonal_backward", "gcd", "gelu_backward",
     "getitem_backward", "index_add", "index_copy", "index_fill", "index_put", "lcm",
     "linalg_inv", "linalg_slogdet", "linalg_solve", "linalg_svd", "list_append",
-    "list_get", "list_new", "masked_scatter", "mode", "put",
+    "list_get", "list_new", "masked_scatter", "mode", "nll_loss_backward", "put",
     "python_function", "python_function_backward", "random", "randperm", "setitem", "unique",
 }
 

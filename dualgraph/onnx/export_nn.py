@@ -233,6 +233,17 @@ def mse_loss(em: Emitter, node: Node) -> list:
     return [finish(em, reduce(em, op, flat, [0], False), compute, result)]
 
 
+def nll_loss(em: Emitter, node: Node) -> list:
+    """ONNX's NegativeLogLikelihoodLoss has PyTorch's semantics (class dim 1, `mean` over the
+    weights of the counted targets, `ignore_index`); the target goes as int64."""
+    result, compute = dtypes(node)
+    x, target, weight = node.inputs
+    inputs = [em.get(x, compute), em.get(target, int64), em.get(weight, compute)]
+    out = em.emit("NegativeLogLikelihoodLoss", inputs, reduction=node.attrs["reduction"],
+                  ignore_index=int(node.attrs["ignore_index"]))
+    return [finish(em, out, compute, result)]
+
+
 def einsum(em: Emitter, node: Node) -> list:
     result, compute = dtypes(node)
     eq = node.attrs["equation"].replace(" ", "")
