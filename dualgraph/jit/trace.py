@@ -144,20 +144,20 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
     shapes = _dynamic_shapes(inputs, names, dynamic_dims)
     types = [TensorType(t._dtype, s, t._device) for t, s in zip(inputs, shapes)]
     if module is None:  # a plain function: it may read and change outside state (a step)
-        from .train_step import TracedStep, trace_variant
-        first = trace_variant(fn, types, names, opt_level)
-        if first.effects.slots or first.effects.writes or first.effects.clears or \
-                first.effects.optimizers or first.effects.deferred:
+        from .train_step import StepVariant, TracedStep, capture_step
+        graph, effects, tree = capture_step(fn, types, names)
+        if effects.stateful:
             if check_inputs:
                 raise trace_error("check_inputs cannot check a function that reads or changes "
                                   "outside state (a training step): running it changes that "
                                   "state", "compare the step's results yourself")
+            first = StepVariant(graph, effects, tree, graph.name, opt_level)
             return TracedStep(fn, types, names, opt_level, first)
-        if first._out_tree == ["none", []]:  # nothing returned and nothing changed
+        if tree == ["none", []]:  # nothing returned and nothing changed
             raise trace_error("the traced function returned a NoneType; only tensors (in "
                               "tuples, lists and dicts) can be graph outputs",
                               "return what the function computes")
-        traced = TracedFunction(first.graph_before_passes, fn, [], first._out_tree, opt_level)
+        traced = TracedFunction(graph, fn, [], tree, opt_level)
     else:
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
                                       lambda tracer, xs: fn(*xs), Tracer)

@@ -47,6 +47,12 @@ class StepEffects:
         self.guards = guards
         self.expected = tuple(g() for g in guards)
 
+    @property
+    def stateful(self) -> bool:
+        """Whether the function read or changed anything outside its inputs."""
+        return bool(self.slots or self.writes or self.clears or self.optimizers or
+                    self.deferred)
+
     def hold(self) -> bool:
         """Whether the state is as the trace saw it (so its graph is valid for it)."""
         return all(g() == want for g, want in zip(self.guards, self.expected))
