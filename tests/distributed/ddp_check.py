@@ -102,13 +102,12 @@ dg.manual_seed(0)
 model = DDP(Net())
 ref = Net()
 ref.load_state_dict(model.module.state_dict())
-halves = [np.array_split(np.arange(2 * size * 2), size)[r] for r in range(size)]
 Xa, Xb = rng.standard_normal((2, 4 * size, 8, 8)).astype(np.float32)
 Ya, Yb = rng.integers(0, 10, (2, 4 * size))
 part = slice(4 * rank, 4 * rank + 4)
 with model.no_sync():
     F.cross_entropy(model(dg.tensor(Xa[part])), dg.tensor(Ya[part])).backward()
-local = flat_grad = np.concatenate([p.grad.numpy().reshape(-1) for p in model.parameters()])
+local = np.concatenate([p.grad.numpy().reshape(-1) for p in model.parameters()])
 F.cross_entropy(model(dg.tensor(Xb[part])), dg.tensor(Yb[part])).backward()
 (F.cross_entropy(ref(dg.tensor(Xa)), dg.tensor(Ya)) +
  F.cross_entropy(ref(dg.tensor(Xb)), dg.tensor(Yb))).backward()
