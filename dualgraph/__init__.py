@@ -56,5 +56,8 @@ bool = bool_
 
 def __getattr__(name: str):
     """Names PyTorch has and dualgraph lacks fail with an error that says so."""
+    if name == "distributed":  # dg.distributed, imported on first use (mpi4py stays lazy)
+        import importlib
+        return importlib.import_module(".distributed", __name__)
     raise AttributeError(f"module 'dualgraph' has no attribute {name!r} (dualgraph does not "
                          f"implement torch.{name})")

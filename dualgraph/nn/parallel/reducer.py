@@ -171,6 +171,8 @@ class Reducer:
 
     def _finish(self) -> None:
         self.overlap.backward_done()
+        early = sum(b.flat.nbytes for b in self.buckets if b.work.is_completed())
+        self.overlap.done_early = early / max(1, sum(b.flat.nbytes for b in self.buckets))
         for bucket in self.buckets:
             bucket.work.wait()
         used = self._globally_used()
@@ -250,12 +252,13 @@ def _reachable_accumulators(outputs: Any) -> set:
 
 class OverlapStats:
     """Timings of the last synced backward: `in_flight_s`, from the first bucket's launch to the
-    last gradient's arrival (communication that may overlap backward), and `wait_s`, how long
-    the end of backward then waited for the all-reduces (the part not hidden)."""
+    last gradient's arrival (communication that may overlap backward), `wait_s`, how long the
+    end of backward then waited for the all-reduces, and `done_early`, the fraction of the
+    gradient bytes whose all-reduce had already completed when the last gradient arrived."""
 
     def __init__(self) -> None:
         self.first_launch = self.backward_end = self.end = None
-        self.in_flight_s = self.wait_s = 0.0
+        self.in_flight_s = self.wait_s = self.done_early = 0.0
 
     def start(self) -> None:
         self.first_launch = self.backward_end = self.end = None
