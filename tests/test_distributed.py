@@ -60,13 +60,13 @@ def test_a_rank_that_raises_aborts_the_job_naming_it() -> None:
     rc, out, seconds = launch(2, "failure_check.py", "raise")
     assert rc != 0 and "rank 1 failed on purpose" in out, out
     assert "rank 1 raised ValueError; aborting the MPI job" in out, out
-    assert "should not have" not in out and seconds < 30
+    assert "should not have" not in out and seconds < 20  # the abort, not the 60 s timeout
 
 
 def test_a_killed_rank_ends_the_job() -> None:
     rc, out, seconds = launch(2, "failure_check.py", "kill")
     assert rc != 0 and "should not have" not in out, out
-    assert seconds < 30
+    assert seconds < 20  # well inside the group's 60 s timeout: mpiexec ended rank 0
 
 
 def test_a_silent_rank_times_the_collective_out() -> None:

@@ -4,7 +4,7 @@ Each rank trains its DistributedSampler shard (padded to equal length when N doe
 dataset); a reference model in the same process trains on all ranks' shards concatenated. After
 20 SGD-with-momentum steps both must agree within float32 rounding, and every rank's parameters
 must equal the others'. Checked for the tutorials' Net (small buckets, so several all-reduces
-overlap backward) and the examples' CNN (default buckets), then no_sync accumulation,
+overlap backward), the examples' CNN (default buckets) and the Net scripted, then no_sync accumulation,
 find_unused_parameters, and the errors for unused parameters and mismatched replicas.
 """
 
@@ -62,14 +62,15 @@ def all_equal_across_ranks(vec: np.ndarray, what: str) -> None:
         assert np.array_equal(v.numpy(), vec), f"{what}: rank {r} differs from rank {rank}"
 
 
-def train(make: type, bucket_cap_mb: float | None) -> int:
+def train(make: type, bucket_cap_mb: float | None, script: bool = False) -> int:
     dg.manual_seed(0)
     reference = make()
     dg.manual_seed(100 + rank)  # different replicas: DDP must broadcast rank 0's
     replica = make()
     if rank == 0:
         replica.load_state_dict(reference.state_dict())
-    model = DDP(replica, bucket_cap_mb=bucket_cap_mb)
+    model = DDP(dg.jit.script(replica) if script else replica, bucket_cap_mb=bucket_cap_mb)
+    assert model.module is replica
     assert np.array_equal(flat(model.module), flat(reference)), "construction broadcast"
     opt = dg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     ref_opt = dg.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
@@ -95,6 +96,7 @@ def train(make: type, bucket_cap_mb: float | None) -> int:
 
 buckets_net = train(Net, bucket_cap_mb=0.001)  # ~1 KiB buckets: several per backward
 buckets_cnn = train(CNN, bucket_cap_mb=None)
+assert train(Net, bucket_cap_mb=None, script=True) == 1  # a scripted replica trains alike
 assert buckets_net > 1 and buckets_cnn == 1, (buckets_net, buckets_cnn)
 
 # no_sync: accumulate micro-batch a locally, sync on b == synced gradients of a + b

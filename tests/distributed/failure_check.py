@@ -1,7 +1,8 @@
 """Run under `mpiexec -n 2` with a mode argument: failures end the job loudly, never hang.
 
   raise     rank 1 raises before a collective rank 0 is waiting in: the job aborts, naming it
-  kill      rank 1 kills itself with SIGKILL: the launcher ends rank 0 too
+  kill      rank 1 kills itself with SIGKILL: the launcher ends rank 0 too (long before the
+            60 s timeout)
   timeout   rank 1 never calls the collective: rank 0's all_reduce fails after the group's
             2 s timeout with DistBackendError, which aborts the job
   mismatch  DUALGRAPH_DISTRIBUTED_DEBUG=DETAIL: ranks all-reduce different shapes; both get a
@@ -20,7 +21,8 @@ import dualgraph as dg
 import dualgraph.distributed as dist
 
 mode = sys.argv[1]
-dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=2))
+# 2 s for the timeout mode; 60 s elsewhere, so what ends the job there is not the timeout
+dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=2 if mode == "timeout" else 60))
 rank = dist.get_rank()
 t = dg.ones(4)
 if mode == "mismatch":

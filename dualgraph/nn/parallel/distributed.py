@@ -7,7 +7,8 @@ backward that follows all-reduces the gradients bucket by bucket as they arrive 
 and leaves each `.grad` averaged over the ranks. Inside `no_sync()` the gradients accumulate
 locally, and the next synced backward averages the accumulated sums.
 
-Training steps compiled whole (`dg.compile` of a function calling backward/step) are refused
+A module from `dg.jit.script` works too: its compiled forward runs, and its backward reaches the
+same parameters' gradient accumulators. Training steps compiled whole (`dg.compile` of a function calling backward/step) are refused
 inside forward: the all-reduce runs in eager backward hooks, not as a graph op.
 """
 
@@ -33,9 +34,7 @@ class DistributedDataParallel(Module):
         from ... import distributed as dist
         from ...distributed.process_group import resolve
         from .reducer import Reducer
-        if not isinstance(module, Module):
-            raise TypeError(f"DistributedDataParallel: module must be a dg.nn.Module, got "
-                            f"{type(module).__name__}")
+        call, module = module, _owner(module)
         if device_ids is not None or output_device is not None:
             raise ValueError("DistributedDataParallel device_ids and output_device arguments "
                              "only work with GPU modules; this module's parameters are on the "
@@ -57,6 +56,7 @@ class DistributedDataParallel(Module):
                 raise ValueError(f"DistributedDataParallel: parameters must be on the CPU for "
                                  f"the MPI transport, found one on {p._device}")
         self.module = module
+        self._call = call  # the module itself, or its dg.jit.script form
         self.process_group = group
         self.device_ids = None
         self.broadcast_buffers = broadcast_buffers
@@ -91,7 +91,7 @@ class DistributedDataParallel(Module):
         self.reducer.check_finished()
         if self.broadcast_buffers and self.process_group.size() > 1:
             self._broadcast(list(self.module.buffers()))
-        output = self.module(*inputs, **kwargs)
+        output = self._call(*inputs, **kwargs)
         if is_grad_enabled() and self.require_backward_grad_sync:
             self.reducer.prepare(output)
         else:
@@ -111,6 +111,18 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _owner(module: Any) -> Module:
+    """The nn.Module holding the parameters: `module`, or the one a ScriptModule compiles."""
+    from ...jit.script import ScriptModule
+    if isinstance(module, ScriptModule):
+        return module._module
+    if not isinstance(module, Module):
+        raise TypeError(f"DistributedDataParallel: module must be a dg.nn.Module or a "
+                        f"dg.jit.script of one, got {type(module).__name__} (wrap the module "
+                        "before tracing it)")
+    return module
 
 
 def _unique(params: Any) -> list:
