@@ -169,3 +169,30 @@ def test_distributed_sampler_shards_pad_and_reshuffle() -> None:
         DistributedSampler(range(4), 3, 3)
     with pytest.raises(RuntimeError, match="initialized"):
         DistributedSampler(range(4))
+
+
+def test_example_trains_the_cnn_data_parallel(tmp_path: Path) -> None:
+    """examples/digits_cnn_ddp.py on 2 ranks, one epoch of 256 images (learning itself is
+    ddp_check.py's subject): the ranks end with identical weights,
+    and the weights rank 0 saved give the held-out accuracy it printed."""
+    import importlib.util
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits_cnn_ddp.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(example), "--epochs", "1",
+                           "--limit", "256", "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "epoch 1/1 processes=2" in out and "weights identical on all 2 ranks" in out, out
+    printed = float(out.split("accuracy=")[1].split(";")[0])
+    sys.path.insert(0, str(example.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("dualgraph_example_ddp", example)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        net = module.CNN()
+        net.load_state_dict(dg.load(tmp_path / "weights.dgm", weights_only=True))
+        _, _, xte, yte = module.load_data()
+        assert round(module.accuracy(net, xte, yte), 4) == printed
+    finally:
+        sys.path.remove(str(example.parent))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+import time
 from typing import Any, Sequence
 
 __all__ = ["Backend", "ProcessGroup", "GroupMember", "group", "init_process_group",
@@ -223,6 +224,9 @@ def _install_abort_hook() -> None:
             sys.stderr.write(f"dg.distributed: rank {world.rank()} raised {kind.__name__}; "
                              "aborting the MPI job\n")
             sys.stderr.flush()
+            # mpiexec forwards output through pipes and drops what is still in them when the
+            # abort kills the job: give it a moment to pass the traceback on
+            time.sleep(0.5)
             mpi().COMM_WORLD.Abort(1)
 
     hook._dualgraph_abort = True  # type: ignore[attr-defined]
