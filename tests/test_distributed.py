@@ -179,8 +179,8 @@ def test_example_trains_the_cnn_data_parallel(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "digits_cnn_ddp.py"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(example), "--epochs", "1",
-                           "--limit", "256", "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=120, env=env)
+                           "--limit", "256", "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env=env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "epoch 1/1 processes=2" in out and "weights identical on all 2 ranks" in out, out

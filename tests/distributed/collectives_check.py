@@ -50,7 +50,8 @@ for dtype in ("int64", "int32", "float64"):  # dtypes pass through as they are
     arrs = [inputs(r, (5,), dtype) for r in range(size)]
     t = dg.tensor(arrs[rank])
     dist.all_reduce(t)
-    same(t, np.sum(np.stack(arrs), 0).astype(dtype), f"all_reduce {dtype}", exact=dtype != "float64")
+    same(t, np.sum(np.stack(arrs), 0).astype(dtype), f"all_reduce {dtype}",
+         exact=dtype != "float64")
 ints = [inputs(r, (6,), "int64") for r in range(size)]
 for op, ref in ((dist.ReduceOp.BAND, np.bitwise_and), (dist.ReduceOp.BOR, np.bitwise_or),
                 (dist.ReduceOp.BXOR, np.bitwise_xor)):

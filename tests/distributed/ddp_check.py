@@ -4,8 +4,9 @@ Each rank trains its DistributedSampler shard (padded to equal length when N doe
 dataset); a reference model in the same process trains on all ranks' shards concatenated. After
 20 SGD-with-momentum steps both must agree within float32 rounding, and every rank's parameters
 must equal the others'. Checked for the tutorials' Net (small buckets, so several all-reduces
-overlap backward), the examples' CNN (default buckets) and the Net scripted, then no_sync accumulation,
-find_unused_parameters, and the errors for unused parameters and mismatched replicas.
+overlap backward), the examples' CNN (default buckets) and the Net scripted, then no_sync
+accumulation, find_unused_parameters, and the errors for unused parameters and mismatched
+replicas.
 """
 
 from __future__ import annotations

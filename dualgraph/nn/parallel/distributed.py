@@ -8,8 +8,9 @@ and leaves each `.grad` averaged over the ranks. Inside `no_sync()` the gradient
 locally, and the next synced backward averages the accumulated sums.
 
 A module from `dg.jit.script` works too: its compiled forward runs, and its backward reaches the
-same parameters' gradient accumulators. Training steps compiled whole (`dg.compile` of a function calling backward/step) are refused
-inside forward: the all-reduce runs in eager backward hooks, not as a graph op.
+same parameters' gradient accumulators. Training steps compiled whole (`dg.compile` of a
+function calling backward/step) are refused inside forward: the all-reduce runs in eager
+backward hooks, not as a graph op.
 """
 
 from __future__ import annotations
