@@ -5,8 +5,8 @@ dataset); a reference model in the same process trains on all ranks' shards conc
 20 SGD-with-momentum steps both must agree within float32 rounding, and every rank's parameters
 must equal the others'. Checked for the tutorials' Net (small buckets, so several all-reduces
 overlap backward), the examples' CNN (default buckets) and the Net scripted, then no_sync
-accumulation, find_unused_parameters, and the errors for unused parameters and mismatched
-replicas.
+accumulation, SyncBatchNorm against BatchNorm on the whole batch, find_unused_parameters, and
+the errors for unused parameters and mismatched replicas.
 """
 
 from __future__ import annotations
@@ -120,6 +120,44 @@ np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg="no_sync")
 all_equal_across_ranks(got, "no_sync gradients")
 if size > 1:
     assert not np.allclose(local, want), "no_sync communicated"
+
+
+# SyncBatchNorm: statistics over every rank's samples == BatchNorm over the whole batch
+class BNNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
+                                 nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
+
+    def forward(self, x: dg.Tensor) -> dg.Tensor:
+        return self.net(x.unsqueeze(1))
+
+
+dg.manual_seed(2)
+reference = BNNet()
+model = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(BNNet()))
+assert isinstance(model.module.net[1], nn.SyncBatchNorm)
+model.module.load_state_dict(reference.state_dict())
+opt = dg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+ref_opt = dg.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+xs = rng.standard_normal((5, 3 * size, 8, 8)).astype(np.float32)
+ys = rng.integers(0, 10, (5, 3 * size))
+mine = slice(3 * rank, 3 * rank + 3)
+for x, y in zip(xs, ys):
+    opt.zero_grad()
+    F.cross_entropy(model(dg.tensor(x[mine])), dg.tensor(y[mine])).backward()
+    opt.step()
+    ref_opt.zero_grad()
+    F.cross_entropy(reference(dg.tensor(x)), dg.tensor(y)).backward()
+    ref_opt.step()
+for (name, got), want in zip(model.module.state_dict().items(), reference.state_dict().values()):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-4, atol=2e-5,
+                               err_msg=f"SyncBatchNorm {name} rank {rank}")
+all_equal_across_ranks(flat(model.module), "SyncBatchNorm")
+model.eval()
+reference.eval()
+np.testing.assert_allclose(model(dg.tensor(xs[0])).detach().numpy(),
+                           reference(dg.tensor(xs[0])).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 class TwoHeads(nn.Module):
