@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dualgraph as dg
@@ -196,3 +197,26 @@ def test_example_trains_the_cnn_data_parallel(tmp_path: Path) -> None:
         assert round(module.accuracy(net, xte, yte), 4) == printed
     finally:
         sys.path.remove(str(example.parent))
+
+
+def test_sync_batchnorm_outside_a_group_is_batchnorm_and_converts_in_place() -> None:
+    """Without an initialized group of 2+ ranks SyncBatchNorm computes BatchNorm (the 2- and
+    3-rank equality with BatchNorm on the whole batch is in ddp_check.py)."""
+    dg.manual_seed(0)
+    plain = dg.nn.Sequential(dg.nn.Conv2d(1, 2, 3), dg.nn.BatchNorm2d(2, momentum=None))
+    synced = dg.nn.Sequential(dg.nn.Conv2d(1, 2, 3), dg.nn.BatchNorm2d(2, momentum=None))
+    synced.load_state_dict(plain.state_dict())
+    synced.eval()
+    converted = dg.nn.SyncBatchNorm.convert_sync_batchnorm(synced)
+    assert converted is synced and isinstance(synced[1], dg.nn.SyncBatchNorm)
+    assert not synced[1].training and synced[1].momentum is None
+    assert synced[1].weight is not plain[1].weight
+    synced.train()
+    for _ in range(2):
+        x = dg.randn(4, 1, 5, 5)
+        np.testing.assert_allclose(synced(x).detach().numpy(), plain(x).detach().numpy(),
+                                   rtol=1e-6)
+    for (name, a), b in zip(synced.state_dict().items(), plain.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, err_msg=name)
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        dg.nn.SyncBatchNorm(3)(dg.ones(3))
