@@ -6,7 +6,7 @@ dataset); a reference model in the same process trains on all ranks' shards conc
 must equal the others'. Checked for the tutorials' Net (small buckets, so several all-reduces
 overlap backward), the examples' CNN (default buckets) and the Net scripted, then no_sync
 accumulation, SyncBatchNorm against BatchNorm on the whole batch, find_unused_parameters, and
-the errors for unused parameters and mismatched replicas.
+the errors for unused parameters, a compiled training step and mismatched replicas.
 """
 
 from __future__ import annotations
@@ -197,6 +197,26 @@ for (name, p), q in zip(model.module.named_parameters(), plain.parameters()):
 model.zero_grad(set_to_none=True)
 model(dg.tensor(xs[rank]), False).sum().backward()  # head_b unused everywhere
 assert model.module.head_b.weight.grad is None and model.module.head_a.weight.grad is not None
+
+# a training step compiled whole is refused: DDP's all-reduce is an eager backward hook
+model = DDP(Net())
+opt = dg.optim.SGD(model.parameters(), lr=0.1)
+
+
+def step(x: dg.Tensor, y: dg.Tensor) -> dg.Tensor:
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+try:
+    dg.jit.trace(step, (dg.tensor(X[:2]), dg.tensor(Y[:2])))
+except RuntimeError as e:
+    assert "cannot run inside a compiled training step" in str(e), e
+else:
+    raise AssertionError("DDP was captured into a compiled training step")
 
 # replicas that differ are refused on every rank, naming the difference
 try:
