@@ -19,6 +19,7 @@ from .collectives import (all_gather, all_gather_into_tensor, all_reduce, barrie
                           reduce, reduce_scatter, reduce_scatter_tensor)
 from .objects import all_gather_object, broadcast_object_list
 from .p2p import irecv, isend, recv, send
+from .rooted import gather, scatter
 from .process_group import (Backend, GroupMember, ProcessGroup, default_pg_timeout,
                             destroy_process_group, get_backend, get_rank, get_world_size, group,
                             init_process_group, is_available, is_gloo_available,
@@ -31,5 +32,5 @@ __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_
            "get_world_size", "get_backend", "new_group", "group", "GroupMember", "ProcessGroup",
            "Backend", "ReduceOp", "Work", "DistError", "DistBackendError", "default_pg_timeout",
            "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
-           "reduce_scatter_tensor", "reduce_scatter", "reduce", "barrier", "send", "recv",
-           "isend", "irecv", "all_gather_object", "broadcast_object_list"]
+           "reduce_scatter_tensor", "reduce_scatter", "reduce", "gather", "scatter", "barrier",
+           "send", "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list"]

@@ -116,6 +116,24 @@ for dst in range(size):
     same(t, np.max(np.stack(every), 0) if rank == dst else every[rank], f"reduce dst={dst}",
          exact=True)
 
+for root in range(size):
+    gathered = [dg.zeros(3, 4) for _ in range(size)] if rank == root else None
+    dist.gather(dg.tensor(every[rank]), gathered, dst=root)
+    if rank == root:
+        for r in range(size):
+            same(gathered[r], every[r], f"gather dst={root} [{r}]", exact=True)
+    pieces = [dg.tensor(every[r] * (root + 1)) for r in range(size)] if rank == root else None
+    got = dg.zeros(3, 4)
+    dist.scatter(got, pieces, src=root, async_op=True).wait()
+    same(got, every[rank] * (root + 1), f"scatter src={root}", exact=True)
+try:
+    dist.gather(dg.ones(2), [dg.ones(2)] * size, dst=(rank + 1) % size)
+except ValueError as e:
+    assert "must NOT be specified on non-root ranks" in str(e), e
+    checks += 1
+else:
+    raise AssertionError("gather_list accepted on a non-root rank") if size > 1 else None
+
 # point to point: a ring, blocking and non-blocking, then a receive from any source
 right, left = (rank + 1) % size, (rank - 1) % size
 got = dg.zeros(3, 4)
