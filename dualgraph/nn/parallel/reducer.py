@@ -114,7 +114,8 @@ class Reducer:
         self._next = 0
         for bucket in self.buckets:
             bucket.pending, bucket.work = len(bucket.members), None
-            bucket.flat[:] = 0
+            if self.find_unused:  # unused parameters' slots contribute zeros
+                bucket.flat[:] = 0
         self.armed = True
         self.overlap.start()
         if self.find_unused:
