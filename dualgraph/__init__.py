@@ -55,10 +55,10 @@ bool = bool_
 
 
 def __getattr__(name: str):
-    """Names PyTorch has and dualgraph lacks fail with an error that says so; `dg.onnx` is
-    imported on first use (its `onnx` dependency is an optional extra)."""
-    if name == "onnx":
+    """Names PyTorch has and dualgraph lacks fail with an error that says so; `dg.onnx` and
+    `dg.distributed` are imported on first use (their dependencies are optional extras)."""
+    if name in ("onnx", "distributed"):
         import importlib
-        return importlib.import_module("dualgraph.onnx")
+        return importlib.import_module(f"dualgraph.{name}")
     raise AttributeError(f"module 'dualgraph' has no attribute {name!r} (dualgraph does not "
                          f"implement torch.{name})")

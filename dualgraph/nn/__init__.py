@@ -8,6 +8,7 @@ from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU
                       SmoothL1Loss, Softmax, Softplus, Tanh)
 from .modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, Conv1d,
                       Conv2d, ConvTranspose2d, Embedding, GroupNorm, LayerNorm, MaxPool2d, RMSNorm)
+from .modules import SyncBatchNorm
 from .modules import (GRU, LSTM, RNN, GRUCell, LSTMCell, MultiheadAttention, RNNBase, RNNCell,
                       RNNCellBase, TransformerEncoderLayer)
 from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer,

@@ -1,5 +1,6 @@
-"""`nn.parallel`: `DataParallel` (PyTorch's torch.nn.parallel.DataParallel)."""
+"""`nn.parallel`: `DataParallel` and `DistributedDataParallel` (PyTorch's torch.nn.parallel)."""
 
 from .data_parallel import DataParallel
+from .distributed import DistributedDataParallel
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel"]
