@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +116,18 @@ def test_load_refuses_a_file_of_another_kind(tmp_path):
     write_dgm(str(tmp_path / "t.dgm"), "weights-of-the-future", None, {}, {})
     with pytest.raises(dg.SerializationError, match="unknown kind"):
         dg.load(tmp_path / "t.dgm")
+
+
+def test_every_subpackage_is_in_the_package_list():
+    """A regular (not editable) install ships only the packages pyproject.toml lists."""
+    import tomllib
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    where = {v: k for k, v in config["tool"]["setuptools"]["package-dir"].items()}
+    found = set()
+    for top in where:
+        for init in (root / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / top).parts
+            found.add(".".join((where[top],) + rel))
+    assert found - listed == set(), "add these to [tool.setuptools] packages"
