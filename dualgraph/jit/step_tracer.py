@@ -26,15 +26,11 @@ from typing import Any, Callable, Sequence
 
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ..ir.graph import Graph, Value
-from ..ir.registry import get
 from ..ir.types import TensorType
 from ..tensor import Tensor
 from .blocks import BlockTracer
 from .slots import GradSlot, GroupScalarSlot, OptimizerStateSlot, Slot, TensorSlot
 from .tracer import TraceError, TracerTensor, trace_error
-
-FULL = get("full")
-
 
 class _Leaf:
     """A tensor that requires grad, read by the function: its values in the graph (one per
