@@ -413,3 +413,29 @@ def test_printing_a_tensor_inside_the_step_is_refused_at_its_line():
     with pytest.raises(TraceError, match=r'print\("loss", loss\)') as info:
         dg.jit.trace(logs, _batches("net", 1)[0])
     assert "printing a tensor" in str(info.value)
+
+
+def test_a_detached_parameter_read_in_the_step_passes_no_gradient():
+    """`p.detach()` inside the step reads p's value without autograd (and writes through it
+    reach p), as in eager."""
+    def make():
+        dg.manual_seed(0)
+        return nn.Linear(3, 1)
+
+    def stepper(model):
+        def step(x):
+            out = (model(x) * model.weight.detach().sum()).sum()
+            out.backward()
+            with dg.no_grad():
+                model.weight.detach().mul_(0.5)
+            return out
+        return step
+
+    eager_model, traced_model = make(), make()
+    x = dg.randn(4, 3)
+    f = dg.jit.trace(stepper(traced_model), x, opt_level=0)
+    for _ in range(2):
+        assert f(x).item() == stepper(eager_model)(x).item()
+        for p, q in zip(traced_model.parameters(), eager_model.parameters()):
+            np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())

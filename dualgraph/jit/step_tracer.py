@@ -68,7 +68,6 @@ class StepTracer(BlockTracer):
         self.slot_proxies: list[TracerTensor] = []
         self._proxy: dict[int, TracerTensor] = {}  # id(outside tensor) -> its tracer tensor
         self._keep: list = []  # the outside tensors the ids belong to (so ids stay theirs)
-        self._slot_of: dict[int, int] = {}  # id(outside tensor) -> index into self.slots
         self._leaves: dict[int, _Leaf] = {}
         self._leaf_of_proxy: dict[int, _Leaf] = {}  # id(proxy) -> the leaf it stands for
         self.grads: dict[int, _Grad] = {}
@@ -113,7 +112,6 @@ class StepTracer(BlockTracer):
         proxy = self.wrap(value)
         self.slot_proxies.append(proxy)
         self._proxy[id(t)] = proxy
-        self._slot_of[id(t)] = len(self.slots) - 1
         self._keep.append(t)
         return proxy
 
@@ -132,8 +130,8 @@ class StepTracer(BlockTracer):
         if known is not None:
             return known
         alias = self._aliases.get(id(t))
-        if alias is not None:
-            return alias
+        if alias is not None:  # `p.detach()`, `p.data`: writes go to p, reads carry no grad
+            return alias if writing else alias.detach()
         if not (t._requires_grad or writing):
             return None
         if id(t) in self._constants:
