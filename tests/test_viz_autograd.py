@@ -188,8 +188,10 @@ def test_svg_of_the_net_with_saved_tensors(tmp_path):
                              show_saved=True).source)
     assert svg.count('class="node"') == len(expected[0])
     assert svg.count('class="edge"') == len(expected[1])
-    for text in ("fc1.weight", "(128, 784) float32", "AccumulateGrad", "NegBackward0",
-                 "LogSoftmaxBackward0", "mat1", "result"):
+    # log_softmax's output is what NllLossBackward0 saves as `self` and LogSoftmaxBackward0 as
+    # `result`: one tensor, one box with both names
+    for text in ("fc1.weight", "(128, 784) float32", "AccumulateGrad", "NllLossBackward0",
+                 "LogSoftmaxBackward0", "mat1", "target", "self, result"):
         assert f">{text}</text>" in svg
 
 
