@@ -37,6 +37,14 @@ def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
     """Check each input against its type; return the sizes the symbols take. A dim that is a
     symbol binds it; a dim that is an expression (`B*T`) must equal its value, and binds its one
     unknown symbol when it is linear in it (`6*B` of size 12: B = 2)."""
+    static = _static_types(graph)
+    if static is not None and len(tensors) == len(static):  # no symbols: compare and go
+        for (dtype, shape, device), t in zip(static, tensors):
+            if not (isinstance(t, Tensor) and t._dtype is dtype and t._data is not None and
+                    t._data.shape == shape and t._device is device):
+                break
+        else:
+            return {}
     if len(tensors) != len(graph.inputs):
         n_user = graph.meta.get("user_inputs", len(graph.inputs))
         raise GraphInputError(f"{name}() takes {n_user} tensor inputs "
@@ -86,6 +94,21 @@ def bind_symbols(graph: Graph, tensors: Sequence[Tensor], name: str) -> dict:
 
 
 _DERIVED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STATIC: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _static_types(graph: Graph) -> list | None:
+    """(dtype, shape, device) of each input of a graph whose input sizes are all numbers (its
+    calls then need no symbol solving: the fast path of bind_symbols), else None."""
+    found = _STATIC.get(graph, False)
+    if found is False:
+        types = [v.type for v in graph.inputs]
+        found = None
+        if all(isinstance(t, TensorType) and all(isinstance(d, int) for d in t.shape)
+               for t in types):
+            found = [(t.dtype, tuple(t.shape), t.device) for t in types]
+        _STATIC[graph] = found
+    return found
 
 
 def _derived_sizes(graph: Graph) -> list:
