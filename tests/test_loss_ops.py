@@ -67,3 +67,27 @@ def test_traced_mse_is_one_node_and_trains_like_eager():
         for g, p in zip(grads, m.parameters()):
             np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-5, atol=1e-6)
         m.zero_grad()
+
+
+def test_embedding_is_one_op_with_pytorchs_gradient_conventions():
+    """F.embedding: the padding row's value is read but gets no gradient; scale_grad_by_freq
+    divides each row's gradient by its index's count (PyTorch's documented behaviour); the node
+    is EmbeddingBackward0; a bad index is PyTorch's IndexError."""
+    import dualgraph.nn.functional as F
+    w = dg.randn(5, 3, requires_grad=True)
+    idx = dg.tensor([[0, 1, 1], [4, 1, 2]])
+    y = F.embedding(idx, w, padding_idx=1)
+    np.testing.assert_array_equal(y.detach().numpy(), w.detach().numpy()[idx.numpy()])
+    assert y.grad_fn.name() == "EmbeddingBackward0"
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy()[:, 0], [2, 0, 2, 0, 2])
+    w.grad = None
+    F.embedding(idx, w, scale_grad_by_freq=True).sum().backward()
+    counts = np.bincount(idx.numpy().ravel(), minlength=5)
+    np.testing.assert_array_equal(w.grad.numpy()[:, 0], np.where(counts, counts / np.maximum(
+        counts, 1), 0))
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(dg.tensor([5]), w)
+    traced = dg.jit.trace(lambda i, weight: F.embedding(i, weight, padding_idx=1).sum(),
+                          (idx, w.detach()))
+    assert "embedding(" in str(traced.graph)

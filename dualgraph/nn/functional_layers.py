@@ -28,6 +28,7 @@ __all__ = ["conv1d", "conv2d", "conv_transpose2d", "bilinear", "max_pool2d", "av
            "embedding"]
 
 _CONV2D, _MAXPOOL = get("conv2d"), get("max_pool2d_with_indices")
+_EMBEDDING = get("embedding")
 _CONV2D_T = get("conv2d_input_grad")
 
 
@@ -403,17 +404,17 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of `weight` at the indices `input`; rows at `padding_idx` receive no gradient."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise ValueError("embedding(): max_norm, scale_grad_by_freq and sparse are not "
-                                  "supported")
+    if max_norm is not None or sparse:
+        raise ValueError("embedding(): max_norm and sparse are not supported")
     if input.dtype.name not in ("int64", "int32"):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            "following scalar types: Long, Int; but got "
                            f"{input.type()} instead (while checking arguments for embedding)")
-    out = weight[input]
     if padding_idx is not None:
         n = weight.shape[0]
-        idx = padding_idx + n if padding_idx < 0 else padding_idx
-        # The padding row's value is read, but its gradient is cut (as PyTorch does).
-        out = where((input == idx).unsqueeze(-1), out.detach(), out)
-    return out
+        if not -n <= padding_idx < n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    # one op: the padding row's value is read, its gradient cut (as PyTorch does)
+    return bind(_EMBEDDING, (weight, input), {"padding_idx": padding_idx,
+                                               "scale_grad_by_freq": bool(scale_grad_by_freq)})

@@ -244,6 +244,12 @@ def nll_loss(em: Emitter, node: Node) -> list:
     return [finish(em, out, compute, result)]
 
 
+def embedding(em: Emitter, node: Node) -> list:
+    """Gather of the weight's rows (padding_idx and scale_grad_by_freq only shape gradients)."""
+    weight, indices = node.inputs
+    return [em.emit("Gather", [em.get(weight), em.get(indices, int64)], axis=0)]
+
+
 def einsum(em: Emitter, node: Node) -> list:
     result, compute = dtypes(node)
     eq = node.attrs["equation"].replace(" ", "")

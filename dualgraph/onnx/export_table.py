@@ -149,6 +149,7 @@ EXPORT = {
     "dist": nn.dist,
     "mse_loss": nn.mse_loss,
     "nll_loss": nn.nll_loss,
+    "embedding": nn.embedding,
     # ----------------------------------------------------------------- linear algebra
     "matmul": E("MatMul"),
     "addmm": nn.addmm,
@@ -227,7 +228,7 @@ REFUSED = {
     "diagonal": "not mapped yet",
     "diagonal_backward": "a backward op", "diag_embed": "not mapped yet",
     "getitem_backward": "a backward op", "gelu_backward": "a backward op",
-    "nll_loss_backward": "a backward op",
+    "nll_loss_backward": "a backward op", "embedding_backward": "a backward op",
     "conv2d_input_grad": "a backward op", "conv2d_weight_grad": "a backward op",
     "mode": "not mapped yet",
     "unique": "not mapped yet", "index_put": "not mapped yet", "setitem": "not mapped yet",

@@ -313,3 +313,126 @@ NLL_LOSS_BACKWARD = register(OpDef(
     doc="The gradient of nll_loss with respect to its input, of shape `size`: zeros, and "
         "-weight[t] * grad (divided by the total weight for `mean`) at each counted target's "
         "class; linear in `grad`, so its own VJP is nll_loss of the incoming gradient."))
+
+
+# ----------------------------------------------------------------------------------- embedding
+# (a lookup, not a loss; it lives beside nll_loss because both are an index-reading op with a
+# gradient op of its own)
+
+def _embedding_dtype(operands, attrs):
+    weight, indices = operands
+    if not meta.is_tensor(weight) or len(weight.shape) != 2:
+        raise OpError("embedding(): expected a 2-D weight (num_embeddings, embedding_dim)")
+    if not meta.is_tensor(indices) or indices.dtype not in (int64, int32):
+        got = indices.dtype.name if meta.is_tensor(indices) else type(indices).__name__
+        raise OpError(f"embedding(): expected indices of dtype int64 or int32, got {got}")
+    return weight.dtype, weight.dtype
+
+
+def _embedding_shape(operands, attrs):
+    weight, indices = operands
+    return tuple(indices.shape) + (weight.shape[1],)
+
+
+def _embedding_vjp(ctx, g):
+    weight, indices = ctx.inputs
+    return ctx.bind("embedding_backward", (g, indices),
+                    {"num_weights": ctx.shapes[0][0], "padding_idx": ctx.attrs["padding_idx"],
+                     "scale_grad_by_freq": ctx.attrs["scale_grad_by_freq"]}), None
+
+
+def _embedding_ref(weight, indices, padding_idx=None, scale_grad_by_freq=False):
+    return np.asarray(weight)[np.asarray(indices)]
+
+
+def _embedding_samples(rng):
+    w = lambda *s: rng.normal(size=s)  # noqa: E731
+    return [Sample((w(5, 3), rng.integers(0, 5, size=(4,)))),
+            # PyTorch's conventions, not derivatives (finite differences would disagree): the
+            # padding row gets no gradient, and scale_grad_by_freq divides by the counts
+            Sample((w(6, 2), rng.integers(0, 6, size=(2, 3))), {"padding_idx": 1},
+                   grad=False, note="padding row"),
+            Sample((w(4, 3), np.array([1, 1, 3, 1])), {"scale_grad_by_freq": True},
+                   grad=False, note="scaled by frequency"),
+            Sample((w(3, 2), np.array(2)), note="0-d indices")]
+
+
+EMBEDDING = register(OpDef(
+    name="embedding", inputs=("weight", "indices"),
+    attrs={"padding_idx": None, "scale_grad_by_freq": False}, kind=OPAQUE,
+    dtype_rule=_embedding_dtype, shape_rule=_embedding_shape, index_inputs=(1,),
+    vjp=_embedding_vjp, save_inputs=(1,), grad_name="EmbeddingBackward0",
+    ref=_embedding_ref, samples=_embedding_samples,
+    doc="The rows of `weight` at `indices` (IndexError \"index out of range in self\" for an "
+        "index that is not a row). Its gradient (embedding_backward) sums the incoming rows per "
+        "index, leaves row `padding_idx` zero, and with `scale_grad_by_freq` divides each row "
+        "by how often its index occurs: F.embedding's op."))
+
+
+def _embedding_backward_dtype(operands, attrs):
+    g, indices = operands
+    if not meta.is_tensor(g) or not g.dtype.is_floating_point:
+        raise OpError("embedding_backward(): expected a floating-point gradient")
+    if not meta.is_tensor(indices) or indices.dtype not in (int64, int32):
+        raise OpError("embedding_backward(): expected indices of dtype int64 or int32")
+    return g.dtype, g.dtype
+
+
+def _embedding_backward_shape(operands, attrs):
+    g, indices = operands
+    if tuple(g.shape[:-1]) != tuple(indices.shape) or not g.shape:
+        raise OpError(f"embedding_backward(): the gradient has shape {list(g.shape)}, expected "
+                      f"{list(indices.shape)} + [embedding_dim]")
+    return (attrs["num_weights"], g.shape[-1])
+
+
+def _embedding_backward_vjp(ctx, h):
+    # linear in g: each gradient row receives its index's row of h (zero for the padding row,
+    # divided by the index's count when scaled by frequency) -- the same weights as forward
+    _, indices = ctx.inputs
+    pad, scaled = ctx.attrs["padding_idx"], ctx.attrs["scale_grad_by_freq"]
+    rows = ctx.bind("embedding", (h, indices), {"padding_idx": None,
+                                                "scale_grad_by_freq": False})
+    if scaled:
+        ones = rows.new_ones(tuple(indices.shape))
+        counts = ctx.bind("index_add", (ones.new_zeros((ctx.attrs["num_weights"],)),
+                                        indices.flatten(), ones.flatten()),
+                          {"dim": 0, "alpha": 1})
+        per = ctx.bind("embedding", (counts.unsqueeze(1), indices),
+                       {"padding_idx": None, "scale_grad_by_freq": False})
+        rows = rows / per
+    if pad is not None:
+        keep = ctx.bind("ne", (indices, pad % ctx.attrs["num_weights"]), {})
+        rows = rows * keep.unsqueeze(-1).to(rows.dtype)
+    return rows, None
+
+
+def _embedding_backward_ref(g, indices, num_weights=1, padding_idx=None,
+                            scale_grad_by_freq=False):
+    g, indices = np.asarray(g, dtype=np.float64), np.asarray(indices).reshape(-1)
+    rows = g.reshape(-1, g.shape[-1])
+    out = np.zeros((num_weights, g.shape[-1]))
+    np.add.at(out, indices, rows)
+    if scale_grad_by_freq:
+        counts = np.bincount(indices, minlength=num_weights)
+        out = out / np.maximum(counts, 1)[:, None]
+    if padding_idx is not None:
+        out[padding_idx % num_weights] = 0
+    return out
+
+
+EMBEDDING_BACKWARD = register(OpDef(
+    name="embedding_backward", inputs=("grad", "indices"),
+    attrs={"num_weights": 1, "padding_idx": None, "scale_grad_by_freq": False}, kind=OPAQUE,
+    dtype_rule=_embedding_backward_dtype, shape_rule=_embedding_backward_shape,
+    index_inputs=(1,), vjp=_embedding_backward_vjp, save_inputs=(1,),
+    grad_name="EmbeddingBackwardBackward0", ref=_embedding_backward_ref,
+    samples=lambda rng: [
+        Sample((rng.normal(size=(4, 3)), np.array([0, 2, 2, 4])), {"num_weights": 5}),
+        Sample((rng.normal(size=(2, 3, 2)), rng.integers(0, 6, size=(2, 3))),
+               {"num_weights": 6, "padding_idx": 1}, note="padding row"),
+        Sample((rng.normal(size=(4, 3)), np.array([1, 1, 3, 1])),
+               {"num_weights": 4, "scale_grad_by_freq": True}, note="scaled by frequency")],
+    doc="The gradient of embedding with respect to its weight: zeros of (num_weights, dim), "
+        "each incoming row added at its index, row `padding_idx` zero, divided by each index's "
+        "count when `scale_grad_by_freq`."))

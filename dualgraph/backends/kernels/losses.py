@@ -50,5 +50,24 @@ def kernels(xp: Any) -> dict[str, Callable]:
         xp.put_along_axis(out, safe[:, None], picked[:, None], axis=1)
         return out
 
+    def embedding(weight, indices, padding_idx=None, scale_grad_by_freq=False):
+        n = weight.shape[0]
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
+            raise IndexError("index out of range in self")
+        return weight[indices]
+
+    def embedding_backward(g, indices, num_weights=1, padding_idx=None,
+                           scale_grad_by_freq=False):
+        flat = indices.reshape(-1)
+        out = xp.zeros((num_weights, g.shape[-1]), g.dtype)
+        xp.add.at(out, flat, g.reshape(-1, g.shape[-1]))
+        if scale_grad_by_freq:
+            counts = xp.bincount(flat, minlength=num_weights)
+            out /= xp.maximum(counts, 1)[:, None].astype(g.dtype)
+        if padding_idx is not None:
+            out[padding_idx % num_weights] = 0
+        return out
+
     return {"check_target": check_target, "check_probability": check_probability,
-            "mse_loss": mse_loss, "nll_loss": nll_loss, "nll_loss_backward": nll_loss_backward}
+            "mse_loss": mse_loss, "nll_loss": nll_loss, "nll_loss_backward": nll_loss_backward,
+            "embedding": embedding, "embedding_backward": embedding_backward}
