@@ -311,9 +311,10 @@ def _scope(fn: Callable) -> _Scope:
     if code is not None:
         for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
             try:
-                objects.append((name, cell.cell_contents))
-            except ValueError:  # an empty cell
-                pass
+                contents = cell.cell_contents
+            except ValueError:  # an empty cell (a name assigned later): nothing to name
+                continue
+            objects.append((name, contents))
         module_globals = getattr(fn, "__globals__", {})
         objects += [(n, module_globals[n]) for n in code.co_names if n in module_globals]
     names: dict = {}

@@ -23,8 +23,8 @@ def kernels(xp: Any) -> dict[str, Callable]:
     if getattr(xp, "__name__", "") == "numpy":
         try:  # one Numba loop on the CPU (backends/pool_kernels.py); NumPy's views without it
             from ..pool_kernels import max_pool2d_with_indices as fast_pool
-        except ImportError:
-            pass
+        except ImportError:  # no Numba: the NumPy formulation below
+            fast_pool = None
 
     def pad(x, padding, value=0.0):
         ph, pw = padding
