@@ -56,8 +56,9 @@ bool = bool_
 
 def __getattr__(name: str):
     """Names PyTorch has and dualgraph lacks fail with an error that says so; `dg.onnx` and
-    `dg.distributed` are imported on first use (their dependencies are optional extras)."""
-    if name in ("onnx", "distributed"):
+    `dg.distributed` are imported on first use (their dependencies are optional extras), and
+    `dg.aot` (the C code generator) too, so importing dualgraph stays quick."""
+    if name in ("onnx", "distributed", "aot"):
         import importlib
         return importlib.import_module(f"dualgraph.{name}")
     raise AttributeError(f"module 'dualgraph' has no attribute {name!r} (dualgraph does not "
