@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .profiler.events import SORT_KEYS
 
@@ -219,6 +219,18 @@ def viz(path: str, out: str) -> int:
     return 0
 
 
+def compile_c(args: Any) -> int:
+    """`dualgraph compile-c`: write (and with --build, make) the C program of a .dgm file."""
+    from . import aot
+    prog = aot.compile(args.model, args.output, args.name, embed_weights=args.embed_weights,
+                       native=args.native, blas=False if args.no_blas else None)
+    print(f"wrote {', '.join(sorted(prog.files))} to {prog.out_dir}"
+          f"{' (with OpenBLAS)' if prog.blas else ''}")
+    if args.build:
+        print("built", prog.build())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dualgraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("source", help="a .dgm or .onnx file")
     p.add_argument("target", help="the .onnx or .dgm file to write")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset when writing .onnx")
+    p = sub.add_parser("compile-c", help="compile a saved .dgm function to a C program")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True, help="the folder to write the C files into")
+    p.add_argument("--name", help="the C prefix (default: the file's name)")
+    p.add_argument("--embed-weights", action="store_true",
+                   help="weights as a C array in the source instead of weights.bin")
+    p.add_argument("--native", action="store_true", help="build with -march=native")
+    p.add_argument("--no-blas", action="store_true", help="never call OpenBLAS")
+    p.add_argument("--build", action="store_true", help="run make after writing the files")
     p = sub.add_parser("as-torch", help="run an unmodified PyTorch script on dualgraph")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -279,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .onnx.convert import convert
             print(convert(args.source, args.target, args.opset))
             return 0
+        if args.command == "compile-c":
+            return compile_c(args)
         if args.command == "profile":
             return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
                            args.row_limit, args.opt_level)

@@ -50,16 +50,18 @@ class CProgram:
         return self.out_dir / self.name
 
     def build(self, *, cc: str | None = None, target: str | None = None,
-              timeout: float = 300) -> Path:
+              cflags: str | None = None, timeout: float = 300) -> Path:
         """Run `make` in the output folder (the runner by default, `lib<name>.so` on request)
-        with the C compiler found at run time (`cc`, `$CC`, or `cc`); returns what it built."""
+        with the C compiler found at run time (`cc`, `$CC`, or `cc`) and the Makefile's flags
+        (or `cflags`); returns what it built."""
         compiler = cc or find_compiler()
         target = target or self.name
         make = shutil.which("make")
         if make is None:
             raise AotError("building the C program needs `make`, which is not installed")
         env = dict(os.environ, CC=compiler)
-        proc = subprocess.run([make, "-s", target], cwd=self.out_dir, env=env, text=True,
+        command = [make, "-s", target] + ([f"CFLAGS={cflags}"] if cflags else [])
+        proc = subprocess.run(command, cwd=self.out_dir, env=env, text=True,
                               capture_output=True, timeout=timeout)
         if proc.returncode != 0 or proc.stderr.strip():
             if proc.returncode != 0:
@@ -67,6 +69,15 @@ class CProgram:
             raise AotError(f"the C compiler warned building {self.out_dir / target} (the "
                            f"generated code must compile warning-free):\n{proc.stderr[-4000:]}")
         return self.out_dir / target
+
+    def library(self, cflags: str | None = None) -> Any:
+        """The built shared library (`make lib<name>.so` first if needed) as a Python object
+        whose attributes are the entry points, taking and returning NumPy arrays."""
+        from .library import CLibrary
+        path = self.out_dir / f"lib{self.name}.so"
+        if not path.exists():
+            self.build(target=path.name, cflags=cflags)
+        return CLibrary(path, self)
 
     def run(self, *inputs: Any, timeout: float = 120, env: dict | None = None) -> list:
         """Run the built program on arrays (written as .npy files) and return its outputs."""
@@ -140,8 +151,12 @@ def lowered_ops() -> dict:
 
 
 def _graph_and_state(obj: Any) -> tuple:
-    """(optimized graph, state arrays, default name) of a compiled function or a .dgm path."""
+    """(optimized graph, state arrays, default name) of a compiled function, a .dgm path, or a
+    bare graph."""
+    from ..ir.graph import Graph
     from ..jit.function import GraphFunction
+    if isinstance(obj, Graph):  # a bare graph: every input is the caller's
+        return obj, [], obj.name
     if isinstance(obj, (str, os.PathLike)):
         from ..jit.io import load
         path = Path(obj)

@@ -91,7 +91,14 @@ static DG_UNUSED inline int64_t dg_ipow(int64_t a, int64_t b) {
 
 /* ------------------------------------------------------------------ matrix product
  * C = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or its transpose (ta, tb).
- * With beta == 0, C is only written. */
+ * With beta == 0, C is only written. Products of at least DG_BLAS_MIN_MACS multiply-adds go to
+ * CBLAS when it is compiled in; smaller ones (a batch-1 linear layer) run the loops below,
+ * which cost less than a BLAS call's set-up (measured: 12 us against 37 us for the tutorials'
+ * Net at batch 1). */
+#ifndef DG_BLAS_MIN_MACS
+#define DG_BLAS_MIN_MACS 262144.0
+#endif
+
 #define DG_GEMM(T, S, CBLAS)                                                                   \
   static DG_UNUSED void dg_gemm##S(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha,  \
                                    const T *A, int64_t lda, const T *B, int64_t ldb, T beta,    \
@@ -108,27 +115,27 @@ static DG_UNUSED inline int64_t dg_ipow(int64_t a, int64_t b) {
       for (int64_t i = 0; i < M; i++) {                                                         \
         T *restrict c = C + i * ldc;                                                            \
         for (int64_t k = 0; k < K; k++) {                                                       \
-          T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);                                 \
+          const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);                           \
           const T *restrict b = B + k * ldb;                                                    \
           for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                     \
         }                                                                                       \
       }                                                                                         \
       return;                                                                                   \
     }                                                                                           \
+    const int64_t K8 = K - K % 8;                                                               \
     for (int64_t i = 0; i < M; i++) {                                                           \
       for (int64_t j = 0; j < N; j++) {                                                         \
         const T *restrict b = B + j * ldb;                                                      \
         T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                    \
-        int64_t k = 0;                                                                          \
         if (!ta) {                                                                              \
           const T *restrict a = A + i * lda;                                                    \
-          for (; k + 8 <= K; k += 8)                                                            \
+          for (int64_t k = 0; k < K8; k += 8)                                                   \
             for (int l = 0; l < 8; l++) acc[l] += a[k + l] * b[k + l];                          \
-          for (; k < K; k++) acc[0] += a[k] * b[k];                                             \
+          for (int64_t k = K8; k < K; k++) acc[0] += a[k] * b[k];                               \
         } else {                                                                                \
-          for (; k < K; k++) acc[0] += A[k * lda + i] * b[k];                                   \
+          for (int64_t k = 0; k < K; k++) acc[0] += A[k * lda + i] * b[k];                      \
         }                                                                                       \
-        T sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])); \
+        const T sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])); \
         C[i * ldc + j] += alpha * sum;                                                          \
       }                                                                                         \
     }                                                                                           \
@@ -136,7 +143,7 @@ static DG_UNUSED inline int64_t dg_ipow(int64_t a, int64_t b) {
 
 #ifdef DG_USE_CBLAS
 #define DG_GEMM_BLAS(CBLAS)                                                                    \
-  if (K > 0) {                                                                                  \
+  if (K > 0 && (double)M * (double)N * (double)K >= DG_BLAS_MIN_MACS) {                         \
     CBLAS(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,        \
           (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);          \
     return;                                                                                     \

@@ -123,6 +123,7 @@ def pointwise(em: Any, body_inputs: list, args: list, nodes: list, yields: list,
         for v, k in tensor_of.items():
             local[v] = (f"a{k}", v.type.dtype)
             lines.append(f"const {c_type(v.type.dtype)} a{k} = {elements[k]};")
+            lines.append(f"(void)a{k};")  # a template may not read every operand
         lines += template_statements(nodes, local, 0)
         for m, y in enumerate(yields):
             expr, dtype = local[y] if isinstance(y, Value) else (literal(y, None), None)

@@ -34,6 +34,7 @@ class Weight:
 
     name: str
     array: Any
+    var: str = ""  # its pointer's name in the entry point
     offset: int = 0
 
 
@@ -82,6 +83,7 @@ class Emitter:
         self._scratch_used: Any = 0
         self._temps = 0
         self.weights: list = []
+        self.weight_arrays: dict = {}  # C variable -> the array it points at
         self.symbols = [identifier(s, "size symbol") for s in graph.symbols()]
 
     # ------------------------------------------------------------------------ writing
@@ -205,7 +207,23 @@ class Emitter:
             dst = self.contiguous_region(x, f"C-order copy for %{node.outputs[0].name}")
             layouts = view_layouts(node.op, node.attrs, dst, types)
         for v, lay in zip(node.outputs, layouts):
+            if lay.ptr in self.weight_arrays and not lay.is_contiguous():
+                lay = self._folded(lay, f"{node.op.name} of {v.name}")
             self.bind(v, lay)
+
+    def _folded(self, lay: Layout, what: str) -> Layout:
+        """A strided view of a weight, stored in C order beside it when the C is written (a
+        linear layer's transposed weight becomes a plain matrix, which the product reads
+        row by row)."""
+        import numpy as np
+        if not all(isinstance(d, int) for d in lay.shape + lay.strides + (lay.offset,)):
+            return lay
+        base = self.weight_arrays[lay.ptr]
+        item = base.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            base.reshape(-1)[lay.offset:], shape=lay.shape,
+            strides=tuple(s * item for s in lay.strides), writeable=False)
+        return self.weight(what, np.array(view, order="C"))
 
     def contiguous_region(self, lay: Layout, what: str) -> Layout:
         var = self.fresh()
@@ -226,9 +244,10 @@ class Emitter:
         """A layout over an array stored in the weights blob."""
         from ..ir.types import dtype_from_numpy
         dtype = dtype_from_numpy(array.dtype)
-        w = Weight(name, array)
+        var = f"w{len(self.weights)}"
+        w = Weight(name, array, var)
         self.weights.append(w)
-        var = f"w{len(self.weights) - 1}"
+        self.weight_arrays[var] = array
         return contiguous(var, dtype, tuple(array.shape))
 
     # ------------------------------------------------------------------------ control flow

@@ -8,6 +8,7 @@ loader checks (a weights file of another model, or a truncated one, is refused, 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.graph import Graph
-from ..ir.types import TensorType
+from ..ir.types import TensorType, dtype_from_numpy
 from .cexpr import Unlowerable, c_type, identifier, size_expr
 from .kernels import copy_into
 from .layout import contiguous, same
@@ -88,7 +89,9 @@ def entry_point(graph: Graph, state: list, entry: str) -> tuple:
     n_regions = len(em.regions)
     layout_fn = _layout_function(entry, em, n_regions)
     text = "\n".join(body).replace("DG_SCRATCH", str(n_regions))
-    return EntryPoint(entry, sig, text, layout_fn, em.weights), n_regions
+    used = set(re.findall(r"\bw[0-9]+\b", text))  # a weight read only through a folded view
+    weights = [w for w in em.weights if w.var in used]  # is not stored
+    return EntryPoint(entry, sig, text, layout_fn, weights), n_regions
 
 
 def _contiguous(var: str, t: TensorType) -> Any:
@@ -108,6 +111,7 @@ def _layout_function(entry: str, em: Emitter, n_regions: int) -> str:
              f"SIZE_MAX when they overflow. */",
              f"static size_t {entry}_layout({params}{', ' if symbols else ''}size_t *off) {{",
              "  size_t total = 0, scratch = 0;", "  double check = 0;"]
+    lines += [f"  (void){s};" for s in symbols]  # a graph may read a size only in its shapes
     for k, (what, nbytes) in enumerate(em.regions):
         expr = size_expr(nbytes)
         lines.append(f"  /* {what} */")
@@ -117,7 +121,9 @@ def _layout_function(entry: str, em: Emitter, n_regions: int) -> str:
         lines.append(f"  check += {_double_expr(need, symbols)} + 64.0;")
         lines.append(f"  {{ size_t need = {need}; if (need > scratch) scratch = need; }}")
     lines += [f"  off[{n_regions}] = total; total += DG_ALIGN(scratch);",
-              "  if (check > 4.0e18) return SIZE_MAX;", "  return total;", "}"]
+              "  if (check > 4.0e18) return SIZE_MAX;",
+              "  return total ? total : 64;  /* never 0: 0 is workspace_bytes' out-of-range */",
+              "}"]
     if not symbols:
         lines[1] = f"static size_t {entry}_layout(size_t *off) {{"
     return "\n".join(lines)
@@ -221,20 +227,12 @@ def source_text(name: str, entries: list, regions: list, blob: bytes, embedded: 
                   "  uint64_t n = 0, h = 0;",
                   "  for (int k = 7; k >= 0; k--) { n = (n << 8) | head[8 + k]; h = (h << 8) | head[16 + k]; }",
                   f"  if (n != {len(blob)}ULL || h != {digest}ULL) {{ fclose(f); return DG_ERR_WEIGHTS; }}",
-                  f"  unsigned char *data = (unsigned char *)aligned_alloc(64, DG_ALIGN({len(blob)}ULL + 1));",
-                  "  if (!data) { fclose(f); return DG_ERR_NOMEM; }",
-                  f"  if (fread(data, 1, {len(blob)}, f) != {len(blob)}) {{ free(data); fclose(f); return DG_ERR_WEIGHTS; }}",
-                  "  fclose(f);",
-                  f"  uint64_t check = {len(blob)}ULL;",
-                  f"  for (size_t k = 0; k < {len(blob)}; k += 8) {{",
-                  "    uint64_t word = 0;",
-                  f"    for (size_t b = 0; b < 8 && k + b < {len(blob)}; b++) word |= (uint64_t)data[k + b] << (8 * b);",
-                  "    check += word * (uint64_t)(k / 4 + 1);",
-                  "  }",
-                  "  if (check != h) { free(data); return DG_ERR_WEIGHTS; }",
+                  ] + (_read_payload(len(blob)) if blob else [
+                  "  fclose(f);", "  static unsigned char none[64];",
+                  "  unsigned char *data = NULL;", "  (void)none;"]) + [
                   "  free(dg_weights_file);",
                   "  dg_weights_file = data;",
-                  "  dg_weights = data;",
+                  f"  dg_weights = {'data' if blob else 'none'};",
                   "  return DG_OK;", "}", ""]
     lines += ["static void *dg_workspace = NULL;", "static size_t dg_workspace_size = 0;", "",
               f"void {name}_release(void) {{"]
@@ -254,6 +252,21 @@ def source_text(name: str, entries: list, regions: list, blob: bytes, embedded: 
     for ep, n_regions in zip(entries, regions):
         lines += _entry_text(ep, n_regions)
     return "\n".join(lines) + "\n"
+
+
+def _read_payload(n: int) -> list:
+    """C lines reading and checking an n-byte weights payload (after the header) into `data`."""
+    return [f"  unsigned char *data = (unsigned char *)aligned_alloc(64, DG_ALIGN({n}ULL));",
+            "  if (!data) { fclose(f); return DG_ERR_NOMEM; }",
+            f"  if (fread(data, 1, {n}, f) != {n}) {{ free(data); fclose(f); return DG_ERR_WEIGHTS; }}",
+            "  fclose(f);",
+            f"  uint64_t check = {n}ULL;",
+            f"  for (size_t k = 0; k < {n}; k += 8) {{",
+            "    uint64_t word = 0;",
+            f"    for (size_t b = 0; b < 8 && k + b < {n}; b++) word |= (uint64_t)data[k + b] << (8 * b);",
+            "    check += word * (uint64_t)(k / 4 + 1);",
+            "  }",
+            "  if (check != h) { free(data); return DG_ERR_WEIGHTS; }"]
 
 
 def _entry_text(ep: EntryPoint, n_regions: int) -> list:
@@ -302,12 +315,10 @@ def _entry_text(ep: EntryPoint, n_regions: int) -> list:
         for d, size in enumerate(t.shape):
             lines.append(f"  out->{field}_shape[{d}] = {size_expr(size)};")
         lines.append(f"  {c_type(t.dtype)} *const o{k} = out->{field};")
-    for w_index, w in enumerate(ep.weights):
-        from ..ir.types import dtype_from_numpy
+    for w in ep.weights:
         ctype = c_type(dtype_from_numpy(w.array.dtype))
-        var = _weight_var(ep, w_index)
-        lines.append(f"  const {ctype} *const {var} = (const {ctype} *)(dg_weights + {w.offset});"
-                     f"  /* {_safe(w.name)} */")
+        lines.append(f"  const {ctype} *const {w.var} = (const {ctype} *)(dg_weights + "
+                     f"{w.offset});  /* {_safe(w.name)} */")
     lines.append(ep.body)
     lines += ["  return DG_OK;", "}", ""]
     lines.append(f"int {e}_run(const {e}_inputs *in, {e}_outputs *out{sizes}) {{")
@@ -319,10 +330,6 @@ def _entry_text(ep: EntryPoint, n_regions: int) -> list:
     lines.append(f"  return {e}_run_with_workspace(in, out{args}, dg_workspace, dg_workspace_size);")
     lines += ["}", ""]
     return lines
-
-
-def _weight_var(ep: EntryPoint, index: int) -> str:
-    return f"w{index}"
 
 
 def _safe(text: str) -> str:
@@ -347,20 +354,22 @@ def main_text(name: str, ep: EntryPoint, embedded: bool) -> str:
              " ".join(f"{f}.npy" for f, _ in sig.outputs) +
              ("" if embedded else " [-w weights.bin]") + " */",
              "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>",
-             '#include "dg_npy.h"', f'#include "{name}.h"', "",
+             "#include <time.h>", '#include "dg_npy.h"', f'#include "{name}.h"', "",
              "int main(int argc, char **argv) {",
              f"  const char *inputs[{n_in}] = {{0}}, *outputs[{n_out}] = {{0}};",
              "  int n_in = 0, n_out = 0, to_out = 0;",
+             "  long repeat = 0;",
              "  const char *weights = NULL;",
              "  for (int k = 1; k < argc; k++) {",
              "    if (strcmp(argv[k], \"-o\") == 0) { to_out = 1; continue; }",
              "    if (strcmp(argv[k], \"-w\") == 0 && k + 1 < argc) { weights = argv[++k]; continue; }",
+             "    if (strcmp(argv[k], \"-r\") == 0 && k + 1 < argc) { repeat = strtol(argv[++k], NULL, 10); continue; }",
              f"    if (to_out) {{ if (n_out < {n_out}) outputs[n_out] = argv[k]; n_out++; }}",
              f"    else {{ if (n_in < {n_in}) inputs[n_in] = argv[k]; n_in++; }}",
              "  }",
              f"  if (n_in != {n_in} || n_out != {n_out}) {{",
              f"    fprintf(stderr, \"usage: %s {' '.join(f + '.npy' for f, _ in sig.inputs)} -o "
-             f"{' '.join(f + '.npy' for f, _ in sig.outputs)}{'' if embedded else ' [-w weights.bin]'}\\n\", argv[0]);",
+             f"{' '.join(f + '.npy' for f, _ in sig.outputs)}{'' if embedded else ' [-w weights.bin]'} [-r REPEAT]\\n\", argv[0]);",
              "    return 2;", "  }"]
     if not embedded:
         lines += ["  char default_path[4096];",
@@ -374,7 +383,7 @@ def main_text(name: str, ep: EntryPoint, embedded: bool) -> str:
                   f"  int rc = {name}_load_weights(weights);",
                   f"  if (rc) {{ fprintf(stderr, \"%s: %s\\n\", weights, {name}_error_message(rc)); return 1; }}"]
     else:
-        lines.append("  int rc = 0;")
+        lines += ["  (void)weights;  /* embedded in the code */", "  int rc = 0;"]
     lines += [f"  dg_npy arrays[{n_in}];", "  char err[512];",
               f"  for (int k = 0; k < {n_in}; k++)",
               "    if (dg_npy_read(inputs[k], &arrays[k], err, sizeof(err))) { fprintf(stderr, \"%s\\n\", err); return 1; }",
@@ -401,7 +410,22 @@ def main_text(name: str, ep: EntryPoint, embedded: bool) -> str:
                   f"  if (!out.{field}) {{ fprintf(stderr, \"out of memory\\n\"); return 1; }}",
                   f"  out.{field}_capacity = n{k};"]
     lines += [f"  rc = {e}_run(&in, &out{args});",
-              f"  if (rc) {{ fprintf(stderr, \"{e}: %s\\n\", {name}_error_message(rc)); return 1; }}"]
+              f"  if (rc) {{ fprintf(stderr, \"{e}: %s\\n\", {name}_error_message(rc)); return 1; }}",
+              "  if (repeat > 0) {  /* -r N: time N more runs, print the median */",
+              "    double *times = (double *)malloc((size_t)repeat * sizeof(double));",
+              "    if (!times) return 1;",
+              "    for (long r = 0; r < repeat; r++) {",
+              "      struct timespec t0, t1;",
+              "      timespec_get(&t0, TIME_UTC);",
+              f"      {e}_run(&in, &out{args});",
+              "      timespec_get(&t1, TIME_UTC);",
+              "      times[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;",
+              "    }",
+              "    for (long a = 1; a < repeat; a++)  /* insertion sort: repeat is small */",
+              "      for (long b = a; b > 0 && times[b - 1] > times[b]; b--) { double t = times[b]; times[b] = times[b - 1]; times[b - 1] = t; }",
+              "    printf(\"median_us %.3f\\n\", times[repeat / 2]);",
+              "    free(times);",
+              "  }"]
     for k, (field, t) in enumerate(sig.outputs):
         lines += [f"  if (dg_npy_write(outputs[{k}], \"{_DESCR[t.dtype.name]}\", {len(t.shape)}, "
                   f"out.{field}_shape, out.{field}, sizeof(*out.{field}))) {{ fprintf(stderr, "
