@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-COLUMNS = ("numpy", "dg-eager", "dg-O0", "dg-O3", "torch", "torch-compile", "jax-jit")
+COLUMNS = ("numpy", "dg-eager", "dg-O0", "dg-O3", "dg-C", "torch", "torch-compile", "jax-jit")
 
 
 def _library(column: str) -> Any:
@@ -34,6 +34,15 @@ def _compile(column: str, fn: Callable, inputs: tuple) -> Callable:
     if column in ("dg-O0", "dg-O3"):
         import dualgraph as dg
         return dg.jit.trace(fn, inputs, opt_level=int(column[-1]))
+    if column == "dg-C":  # the O3 graph as a C library (dg.aot), called through ctypes
+        import tempfile
+
+        import dualgraph as dg
+        traced = dg.jit.trace(fn, inputs, opt_level=3)
+        out_dir = tempfile.mkdtemp(prefix="dg-bench-c-")
+        lib = dg.aot.compile(traced, out_dir, "bench").library()
+        call = lib.prepared("bench", *[t.numpy() for t in inputs])
+        return lambda *args: call()
     if column == "torch-compile":
         import torch
         return torch.compile(fn)
@@ -240,6 +249,10 @@ def _model_case(kind: str, train: bool, quick: bool):
             model, shape, classes = _mlp(lib), (64 if quick else 256, 784), 10
         elif kind == "net":
             model, shape, classes, momentum = _net(lib), (64, 1, 28, 28), 10, 0.9
+        elif kind.startswith("net-b"):  # inference at a batch size
+            model, shape, classes = _net(lib), (int(kind[5:]), 1, 28, 28), 10
+        elif kind.startswith("cnn-b"):
+            model, shape, classes = _cnn(lib), (int(kind[5:]), 1, 28, 28), 10
         elif kind == "cnn":
             model, shape, classes = _cnn(lib), (16 if quick else 64, 1, 28, 28), 10
         elif kind == "transformer":
@@ -250,6 +263,8 @@ def _model_case(kind: str, train: bool, quick: bool):
             model = lib.nn.GRU(32, 64)
             shape, classes = (8 if quick else 32, 16, 32), None
         x = lib.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        if column == "dg-C" and train:
+            return None  # dg.aot compiles inference graphs
         if not train:
             forward = _compile(column, model, (x,))
 
@@ -294,6 +309,10 @@ def cases(quick: bool) -> dict:
         "layer norm 4096x1024": _rowwise("layer_norm", quick),
         "cross entropy 4096x1000": _cross_entropy(quick),
         "MLP inference 784-512-512-10, b256": _model_case("mlp", False, quick),
+        "tutorials' Net inference, b1": _model_case("net-b1", False, quick),
+        "tutorials' Net inference, b64": _model_case("net-b64", False, quick),
+        "CNN inference 28x28, b1": _model_case("cnn-b1", False, quick),
+        "CNN inference 28x28, b64": _model_case("cnn-b64", False, quick),
         "tutorials' Net step (SGD momentum), b64": _model_case("net", True, quick),
         "MLP training step, b256": _model_case("mlp", True, quick),
         "CNN training step 28x28, b64": _model_case("cnn", True, quick),

@@ -39,6 +39,10 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 def _available(column: str) -> str | None:
     """None if the column can run here, else why not."""
+    if column == "dg-C":
+        import shutil
+        return None if shutil.which(os.environ.get("CC", "cc")) and shutil.which("make") \
+            else "no C compiler or make"
     module = {"torch": "torch", "torch-compile": "torch", "jax-jit": "jax"}.get(column)
     if module is None:
         return None
@@ -197,8 +201,9 @@ def markdown(data: dict) -> str:
     columns = data["columns"]
     ratio_to = [c for c in ("numpy", "dg-eager", "torch", "torch-compile", "jax-jit")
                 if c in columns]
+    c_ratio_to = [c for c in ("dg-O3", "torch") if c in columns] if "dg-C" in columns else []
     head = ["case"] + [f"{c} ms" for c in columns] + [f"O3 / {c}" for c in ratio_to] \
-        + ["O3 first call ms"]
+        + [f"C / {c}" for c in c_ratio_to] + ["O3 first call ms"]
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for name, row in data["cases"].items():
         o3 = row.get("dg-O3", {}).get("median_s")
@@ -206,6 +211,10 @@ def markdown(data: dict) -> str:
         for c in ratio_to:
             other = row[c]["median_s"]
             cells.append(f"{o3 / other:.2f}" if o3 and other else "—")
+        c_time = row.get("dg-C", {}).get("median_s")
+        for c in c_ratio_to:
+            other = row[c]["median_s"]
+            cells.append(f"{c_time / other:.2f}" if c_time and other else "—")
         cells.append(_fmt_ms(row.get("dg-O3", {}).get("first_s")))
         lines.append("| " + " | ".join(cells) + " |")
     notes = sorted({f"{c}: {row[c]['why'].splitlines()[0][:120]}" for row in data["cases"].values() for c in columns
