@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.graph import Graph, Node, Value, walk
+from ..ir.graph import Node, Value, walk
 from ..ir.registry import ELEMENTWISE, VIEW
 from ..ir.symbolic import SymExpr, add, mul, prod, sub
 from .memory import _geq, value_bytes
