@@ -130,8 +130,8 @@ def saved_tensors(node: Any) -> list[tuple[str, Any]]:
                 found.append((names[i] if i < len(names) else f"input{i}", s[0]._data))
         out = getattr(node, "_out", None)
         if isinstance(out, tuple):
-            found += [(f"result{i}", o.data) for i, o in enumerate(out) if o is not None]
-        elif out is not None:
+            found += [(f"result{i}", o.data) for i, o in enumerate(out) if hasattr(o, "data")]
+        elif hasattr(out, "data"):  # not when saved_tensors_hooks packed it
             found.append(("result", out.data))
         return found
     residuals = getattr(node, "_saved", None)  # a compiled backward graph's residual arrays

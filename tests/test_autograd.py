@@ -295,3 +295,18 @@ def test_four_ways_of_adding():
     dg.add(x, y, out=result)
     for got in (x + y, dg.add(x, y), result, y.clone().add_(x)):
         np.testing.assert_allclose(got.numpy(), expected)
+
+
+def test_a_leafs_gradient_is_accumulated_as_soon_as_it_is_ready():
+    """As PyTorch's engine: AccumulateGrad runs before any op node still waiting, so a
+    parameter's gradient is added into .grad and freed at once, not held to the end."""
+    x = dg.randn(3, requires_grad=True)
+    w1, w2 = dg.randn(3, requires_grad=True), dg.randn(3, requires_grad=True)
+    (w1 + w2).sum().backward()  # a step before: the accumulators are older than this graph
+    order = []
+    h = (x * w1).exp()
+    h.grad_fn.register_hook(lambda gi, go: order.append("exp"))
+    w2.register_hook(lambda g: order.append("w2"))
+    w1.register_hook(lambda g: order.append("w1"))
+    (h * w2).sum().backward()
+    assert order == ["w2", "exp", "w1"]

@@ -9,6 +9,7 @@ have history of their own and can be differentiated again.
 from __future__ import annotations
 
 import heapq
+import itertools
 from typing import Any
 
 from .. import dispatch, recording
@@ -16,6 +17,8 @@ from ..backends import backend_for
 from ..tensor import Tensor, _wrap
 from .grad_mode import state as grad_state
 from .graph import NO_EDGE, AccumulateGrad, Node, gradient_edge
+
+_tasks = itertools.count()
 
 
 def _as_tuple(x: Any) -> tuple:
@@ -120,8 +123,11 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
              if deps.get(n, 0) == 0]
     heapq.heapify(ready)
 
-    prev = grad_state.enabled
+    prev = grad_state.enabled, grad_state.task, grad_state.capturing
     grad_state.enabled = create_graph
+    # each backward has an id (checkpoint recomputes once per backward) and says whether it
+    # captures gradients (reentrant checkpoint cannot serve grad() or inputs=)
+    grad_state.task, grad_state.capturing = next(_tasks), capture is not None
     rec = recording.current()  # one check per backward call; None unless profiling
     try:
         while ready:
@@ -157,7 +163,7 @@ def run_engine(outputs: tuple, grads: list, retain_graph: bool, create_graph: bo
                 if left == 0:
                     heapq.heappush(ready, (-child._seq, id(child), child))
     finally:
-        grad_state.enabled = prev
+        grad_state.enabled, grad_state.task, grad_state.capturing = prev
     return captured
 
 

@@ -34,7 +34,7 @@ from ..backends import backend_for
 from ..dispatch import current
 from ..tensor import Tensor, _wrap, inference_state
 from .grad_mode import state as grad_state
-from .graph import NO_EDGE, Node, SavedOutput, _seq, gradient_edge, save_tensor, unpack_saved
+from .graph import NO_EDGE, Node, _seq, gradient_edge, save_input, save_output, unpack_any
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -90,8 +90,7 @@ class BackwardCFunction(Node, FunctionCtx):
         saved = self._saved
         if saved is None:
             raise RuntimeError(_FREED)
-        return tuple(None if s is None else s.unpack(self) if isinstance(s, SavedOutput)
-                     else unpack_saved(s, self) for s in saved)
+        return tuple(None if s is None else unpack_any(s, self) for s in saved)
 
     def apply(self, *args: Any) -> Any:
         """From the engine (one list of output gradients): the gradient per input edge. Called by
@@ -316,9 +315,9 @@ def _save(ctx: Any, tensor_outs: list, originals: list) -> tuple:
             continue
         nr = next((k for k, o in enumerate(originals) if o is t), None)
         if nr is not None and tensor_outs[nr]._grad_fn is ctx:
-            saved.append(SavedOutput(tensor_outs[nr], nr))
+            saved.append(save_output(tensor_outs[nr], nr))
         else:
-            saved.append(save_tensor(t))
+            saved.append(save_input(t))
     ctx.to_save = ()
     return tuple(saved)
 

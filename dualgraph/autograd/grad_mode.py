@@ -16,6 +16,9 @@ from ..tensor import InferenceVersion, Tensor, inference_state
 class _GradState(threading.local):
     def __init__(self) -> None:
         self.enabled = True
+        self.saved_hooks = None  # (pack, unpack) of the innermost saved_tensors_hooks
+        self.task = None  # the id of the backward running on this thread (engine.run_engine)
+        self.capturing = False  # whether that backward is `grad()` or has `inputs=`
 
 
 state = _GradState()

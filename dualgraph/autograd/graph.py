@@ -21,9 +21,11 @@ from ..dispatch import bind
 from ..ir.registry import OpDef
 from ..tensor import Tensor, VersionCounter, _wrap
 from .grad_mode import state as grad_state
+from .saved_hooks import SavedPacked, saved_tensors_hooks
 from .vjp import Ctx, fit_grads
 
 _seq = itertools.count()
+_FIRST = 1 << 62  # added to an AccumulateGrad's sequence number: the engine runs it first
 NO_EDGE = (None, 0)
 _LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
            "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
@@ -109,6 +111,34 @@ def unpack_saved(saved: tuple, node: "Node") -> Tensor:
     return t
 
 
+def save_input(t: Tensor) -> Any:
+    """An input tensor saved for backward: through the innermost `saved_tensors_hooks` when
+    there are any, else with its version (`save_tensor`)."""
+    hooks = grad_state.saved_hooks
+    return save_tensor(t) if hooks is None else _packed(t, hooks)
+
+
+def save_output(t: Tensor, nr: int = 0) -> Any:
+    """A node's own output saved for backward: a `SavedOutput`, or packed by the hooks."""
+    hooks = grad_state.saved_hooks
+    return SavedOutput(t, nr) if hooks is None else SavedPacked(t, hooks, None, True, nr)
+
+
+def _packed(t: Tensor, hooks: tuple) -> SavedPacked:
+    edge = gradient_edge(t) if t._requires_grad else NO_EDGE
+    return SavedPacked(t, hooks, edge[0] if isinstance(edge[0], AccumulateGrad) else None)
+
+
+def unpack_any(s: Any, node: "Node") -> Any:
+    """A saved record back as the tensor (version-checked unless hooks stored it); other
+    entries (Python scalars, None) as they are."""
+    if s.__class__ is tuple:
+        return unpack_saved(s, node)
+    if s.__class__ is SavedPacked or s.__class__ is SavedOutput:
+        return s.unpack(node)
+    return s
+
+
 class SavedOutput:
     """A node's own output, kept without a reference cycle: re-made with `grad_fn=node`."""
 
@@ -179,9 +209,10 @@ class OpNode(Node):
                 "values of the graph are freed when you call .backward() or autograd.grad(). "
                 "Specify retain_graph=True if you need to backward through the graph a second time "
                 "or if you need to access saved tensors after calling backward.")
-        inputs = tuple(unpack_saved(s, self) if s.__class__ is tuple else s for s in self._saved)
+        inputs = tuple(unpack_saved(s, self) if s.__class__ is tuple else
+                       s.unpack(self) if s.__class__ is SavedPacked else s for s in self._saved)
         out = self._out
-        output = None if out is None else (out.unpack(self) if isinstance(out, SavedOutput)
+        output = None if out is None else (out.unpack(self) if out.__class__ is not tuple
                                            else tuple(None if o is None else o.unpack(self)
                                                       for o in out))
         meta = self._in_meta
@@ -219,7 +250,11 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         self._variable = weakref.ref(variable)
-        self._next, self._seq, self._pre_hooks, self._post_hooks = (), next(_seq), None, None
+        # run as soon as ready, as PyTorch's engine does (its accumulators have the highest
+        # sequence number): a leaf's gradient is added into .grad and freed at once, not
+        # buffered to the end of backward with every other parameter's
+        self._next, self._seq, self._pre_hooks, self._post_hooks = (), _FIRST + next(_seq), \
+            None, None
 
     @property
     def variable(self) -> Tensor | None:
@@ -299,7 +334,7 @@ def _save(op: OpDef, inputs: Sequence, first: Any = None) -> tuple:
         elif i == 0 and first is not None:
             out.append(first)
         else:
-            out.append(save_tensor(x) if isinstance(x, Tensor) else x)
+            out.append(save_input(x) if isinstance(x, Tensor) else x)
     return tuple(out)
 
 
@@ -315,6 +350,7 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
     name = op.grad_name if op.grad_name.__class__ is str else op.node_name(inputs, attrs)
     node = object.__new__(_NODE_CLASSES.get(name) or node_class(name))
     keep = op.save_inputs
+    hooks = grad_state.saved_hooks  # saved_tensors_hooks: None unless some are active
     edges, saved, meta = [], [], []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
@@ -328,7 +364,9 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
                     edges.append((fn, x._output_nr))
             else:
                 edges.append(NO_EDGE)
-            if i in keep:
+            if i in keep and hooks is not None:
+                saved.append(_packed(x, hooks))
+            elif i in keep:
                 v = x._version
                 if v is None:
                     v = x._version = VersionCounter()
@@ -348,7 +386,8 @@ def record(op: OpDef, inputs: Sequence, attrs: dict, out: Any) -> None:
     node._seq = next(_seq)
     node._pre_hooks = node._post_hooks = None
     node._saved = tuple(saved)
-    node._out = SavedOutput(out) if op.save_output else None
+    node._out = (None if not op.save_output else SavedOutput(out) if hooks is None else
+                 SavedPacked(out, hooks, None, True))
     node._in_meta = tuple(meta)
     node._released = False
     node._out_meta = None
@@ -368,7 +407,7 @@ def _record_multi(op: OpDef, inputs: Sequence, attrs: dict, outs: tuple) -> None
     node._out_meta = tuple((o._data.shape, o._dtype, o._device) for o in outs)
     keep = op.save_output
     if keep:  # True: every output; a tuple: only those (indices, not the values PyTorch frees)
-        node._out = tuple(SavedOutput(o, i) if keep is True or i in keep else None
+        node._out = tuple(save_output(o, i) if keep is True or i in keep else None
                           for i, o in enumerate(outs))
     for i, o in enumerate(outs):
         if o._dtype.is_floating_point:
@@ -409,7 +448,7 @@ def snapshot_for_inplace(op: OpDef, t: Tensor) -> tuple:
         old_t._grad_fn, old_t._output_nr = edge[0] if edge is not NO_EDGE and not isinstance(
             edge[0], AccumulateGrad) else None, edge[1]
         old_t._requires_grad = old_t._grad_fn is not None
-        old = save_tensor(old_t)
+        old = save_input(old_t)
     return edge, old
 
 
@@ -423,7 +462,7 @@ def record_inplace(op: OpDef, inputs: Sequence, attrs: dict, t: Tensor, snapshot
     node = _make_node(op, op.node_name(inputs, attrs), attrs, edges,
                       _save(op, inputs, old_value), _input_meta(inputs))
     if op.save_output:
-        node._out = SavedOutput(t)
+        node._out = save_output(t)
     view = t._view
     if view is None:
         t._grad_fn, t._output_nr, t._requires_grad = node, 0, True

@@ -14,6 +14,7 @@ instead of giving wrong gradients. Tensors the backward does not read are not ch
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 from .. import recording
@@ -28,10 +29,19 @@ class CompiledGradient:
     """The forward-with-residuals and backward functions of one graph, for one set of inputs
     that require grad, compiled per device."""
 
-    def __init__(self, graph: Any, wrt: Sequence[bool], name: str, opt_level: int = 3) -> None:
+    def __init__(self, graph: Any, wrt: Sequence[bool], name: str, opt_level: int = 3,
+                 memory_budget: Any = None) -> None:
         from dualgraph.passes.autodiff import differentiate  # late: passes import jit
         from dualgraph.passes.manager import optimize
+        from dualgraph.passes.recompute import recompute_under_budget
         self.gradient = g = differentiate(graph, wrt)
+        # under a budget, cheap residuals are recomputed in the backward instead of saved
+        self.budget = None if memory_budget is None else recompute_under_budget(g, memory_budget)
+        if self.budget is not None and not self.budget.fits:
+            warnings.warn(f"{name}: memory_budget={memory_budget}: recomputing every cheap "
+                          f"residual leaves {self.budget.after} residual bytes, over the budget "
+                          f"of {self.budget.budget}; see f.memory_plan(backward=True)",
+                          RuntimeWarning, stacklevel=4)
         # both graphs go through the same pipeline as the forward graph did
         g.forward = optimize(g.forward, opt_level)[0]
         g.backward = optimize(g.backward, opt_level)[0]

@@ -251,6 +251,7 @@ class GraphFunction:
         self._state = list(state)  # callables returning the current state tensors, or tensors
         self._out_tree = out_tree if out_tree is not None else graph.meta.get("out_tree")
         self._name = name
+        self.memory_budget = None
         self._optimize(opt_level)
 
     # --------------------------------------------------------------------------- passes
@@ -262,9 +263,16 @@ class GraphFunction:
         self._compiled: dict = {}
         self.__dict__.pop("_gradients", None)
 
-    def compile(self, opt_level: int = 3) -> "GraphFunction":
-        """Recompile in place at `opt_level` (default: every pass) and return this function."""
+    def compile(self, opt_level: int = 3, *, memory_budget: Any = None) -> "GraphFunction":
+        """Recompile in place at `opt_level` (default: every pass) and return this function.
+        `memory_budget`: the residual bytes a training call may save for backward (an int, or
+        a fraction of the unconstrained residual bytes); cheap values are recomputed in the
+        backward to fit (docs/MEMORY.md, "Recomputation under a memory budget")."""
+        from dualgraph.passes.recompute import check_budget  # late: passes import jit
+        budget = check_budget(memory_budget, f"{self._name}.compile()",
+                              bool(self.graph_before_passes.symbols()))
         self._optimize(opt_level)
+        self.memory_budget = budget
         return self
 
     def explain(self) -> Any:
@@ -365,7 +373,7 @@ class GraphFunction:
             # differentiate the graph as captured (fused nodes have no VJP); the forward and
             # backward graphs then go through the whole pipeline, fusion included
             entry = cache[mask] = CompiledGradient(self.graph_before_passes, mask, self._name,
-                                                   self.opt_level)
+                                                   self.opt_level, self.memory_budget)
         return entry
 
     def backward_graph(self, *inputs: Any) -> Any:
@@ -399,7 +407,7 @@ class GraphFunction:
                  if read and isinstance(v, Value)}
         residuals = [r for r in fwd.rows if r.value in saved]
         return training(fwd, bwd, residuals, tuple(s for s in g.forward.symbols()
-                                                   if s not in sizes))
+                                                   if s not in sizes), entry.budget)
 
     def _training_mask(self) -> tuple:
         """Which inputs a training step differentiates: the state that requires grad, or all

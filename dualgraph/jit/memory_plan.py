@@ -9,7 +9,7 @@ gives its table: value, op, source line, size, where it lives, live range.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ..ir.symbolic import SymExpr, add, mul
@@ -144,12 +144,19 @@ class TrainingMemoryPlan:
     residuals: list  # PlanRow of each residual the backward reads
     residual_bytes: Any
     peak_bytes: Any
+    budget: Any = None  # memory_budget in bytes (None: unconstrained)
+    recomputed: list = field(default_factory=list)  # Recomputed rows (passes/recompute.py)
 
     def __str__(self) -> str:
         lines = [f"training step: peak {self.peak_bytes} bytes, residuals "
                  f"{self.residual_bytes} bytes", str(self.forward), str(self.backward),
                  "residuals saved for backward:"]
         lines += [f"  %{r.value}  {r.op}  {r.source}  {r.nbytes}" for r in self.residuals]
+        if self.budget is not None:
+            lines.append(f"memory budget {self.budget} bytes; recomputed in backward "
+                         "(op, source, bytes saved, FLOPs, nodes):")
+            lines += [f"  {r.op}  {r.source}  {r.bytes_saved}  {r.flops}  {r.nodes} "
+                      f"({' -> '.join(r.chain)})" for r in self.recomputed]
         return "\n".join(lines)
 
 
@@ -191,14 +198,21 @@ def resolve(plan: Any, name: str, sizes: Mapping[str, int]) -> MemoryPlan:
 
 
 def training(forward: MemoryPlan, backward: MemoryPlan, residuals: list,
-             symbols: tuple) -> TrainingMemoryPlan:
-    """The plan of a training step from its two graphs' plans and its residuals."""
+             symbols: tuple, budget: Any = None) -> TrainingMemoryPlan:
+    """The plan of a training step from its two graphs' plans and its residuals (and what a
+    memory budget recomputes: `budget` is the pass's `Budgeted`, or None)."""
     total: Any = 0
     for r in residuals:
         total = add(total, r.nbytes)
     step = _max(_terms(forward.peak_bytes) + [add(total, t) for t in _terms(backward.peak_bytes)],
                 symbols)
-    return TrainingMemoryPlan(forward, backward, residuals, total, step)
+    if budget is None:
+        return TrainingMemoryPlan(forward, backward, residuals, total, step)
+    sizes = forward.sizes
+    rows = [replace(r, bytes_saved=substitute(r.bytes_saved, sizes),
+                    flops=substitute(r.flops, sizes)) for r in budget.recomputed]
+    return TrainingMemoryPlan(forward, backward, residuals, total, step,
+                              substitute(budget.budget, sizes), rows)
 
 
 def _terms(x: Any) -> list:

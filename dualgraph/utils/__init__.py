@@ -1,6 +1,7 @@
-"""`dg.utils`: helpers beside the core — `data` (datasets and loaders) and `op_log`."""
+"""`dg.utils`: helpers beside the core — `data` (datasets and loaders), `checkpoint`
+(activation checkpointing) and `op_log`."""
 
-from . import data  # noqa: F401
+from . import checkpoint, data  # noqa: F401
 from .op_log import OpCall, OpLogger, op_log
 
-__all__ = ["data", "op_log", "OpLogger", "OpCall"]
+__all__ = ["checkpoint", "data", "op_log", "OpLogger", "OpCall"]
