@@ -47,6 +47,8 @@ def _fast_dtype_table(op: OpDef) -> dict:
     table = {}
     attrs = op.full_attrs({})
     for d in ALL_DTYPES:
+        if d.compute is not d:
+            continue  # a storage-only dtype (bfloat16) always casts: the general path
         try:
             table[d] = op.dtype_rule([TensorType(d, (1,))] * len(op.inputs), attrs)
         except Exception:

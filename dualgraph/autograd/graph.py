@@ -25,7 +25,7 @@ from .vjp import Ctx, fit_grads
 
 _seq = itertools.count()
 NO_EDGE = (None, 0)
-_LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+_LEGACY = {"float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "float32": "FloatTensor", "float64": "DoubleTensor",
            "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
            "int64": "LongTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
