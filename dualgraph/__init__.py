@@ -13,8 +13,9 @@ defined once in `dualgraph.ir` and every call goes through `dualgraph.dispatch.b
 from __future__ import annotations
 
 from . import eager as _eager  # noqa: F401  (installs the eager entries of every op)
-from . import (accelerator, autograd, cuda, dispatch, ir, jit, linalg, methods, nn, optim, passes,
-               profiler, utils, viz)
+from . import (accelerator, amp, autograd, cpu, cuda, dispatch, ir, jit, linalg, methods, nn,
+               optim, passes, profiler, serialization, utils, viz)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from ._tensor_str import set_printoptions
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
