@@ -63,7 +63,7 @@ def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Except
                  for x in inputs], attrs)
     except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
         return meta_exc
-    if isinstance(exc, (RuntimeError, IndexError, AssertionError)):  # the kernel's own words
+    if isinstance(exc, (RuntimeError, IndexError, AssertionError, ImportError)):  # its own words
         return exc
     return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
 
