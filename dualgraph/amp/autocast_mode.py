@@ -165,17 +165,18 @@ def _cast_inputs(policy: str, inputs: Sequence, region: tuple, below: Interprete
 
 def _cast(x: Tensor, dtype: DType, cache: bool, below: Interpreter) -> Tensor:
     """`x.to(dtype)` through the interpreter below; a float32 leaf weight is cast once per
-    region, as PyTorch's cast cache does (not while capturing: the graph records each cast)."""
-    cache = cache and below is dispatch.EAGER and x._dtype is float32 and \
-        x._requires_grad and x._grad_fn is None and x._view is None
+    region, as PyTorch's cast cache does. An entry serves only casts handed to the same
+    interpreter (a tracer's cast is a value of its own graph) and the weight's same version."""
+    cache = cache and x._dtype is float32 and x._requires_grad and x._grad_fn is None and \
+        x._view is None
     if cache:
         hit = _state.cache.get(id(x))
-        if hit is not None and hit[0] is x and hit[1] == x._version_counter().value and \
-                hit[2]._dtype is dtype:
-            return hit[2]
+        if hit is not None and hit[0] is x and hit[1] is below and \
+                hit[2] == x._version_counter().value and hit[3]._dtype is dtype:
+            return hit[3]
     y = below.process(_TO_DTYPE, [x], {"dtype": dtype})
     if cache:
-        _state.cache[id(x)] = (x, x._version_counter().value, y)
+        _state.cache[id(x)] = (x, below, x._version_counter().value, y)
     return y
 
 
