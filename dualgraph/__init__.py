@@ -31,7 +31,8 @@ from .creation import (Generator, arange, as_tensor, empty, empty_like, from_num
                        rand, rand_like, randn, randn_like, seed, set_default_device, tensor,
                        zeros, zeros_like)
 from .ir.types import (Device as device, DType as dtype, bfloat16, bool_, float16, float32,
-                       float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype, uint8)
+                       float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype,
+                       uint8)
 from .ops import (abs, add, allclose, clone, cos, div, divide, eq, equal, exp, ge, greater,
                   greater_equal, gt, is_tensor, le, less, less_equal, log, lt, matmul, mean, mm,
                   mul, multiply, ne, neg, negative, not_equal, numel, permute, pow, reciprocal,

@@ -11,6 +11,7 @@ float32 leaf that requires grad is cast once per region (the cast cache).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import warnings
@@ -245,8 +246,7 @@ class autocast:
 def reenter() -> Any:
     """The regions open now, entered again on top of the stack: a tracer pushed inside an
     autocast region (dg.jit.trace under `with dg.autocast(...)`) then records the casts."""
-    from contextlib import ExitStack
-    stack = ExitStack()
+    stack = contextlib.ExitStack()
     if any(region[1] for region in _state.regions):
         for device_type, enabled, dtype, _ in list(_state.regions):
             stack.enter_context(autocast(device_type, dtype, enabled, cache_enabled=False))

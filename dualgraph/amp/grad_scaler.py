@@ -37,8 +37,8 @@ class GradScaler:
         if enabled and device == "cuda":
             from ..cuda import is_available
             if not is_available():
-                warnings.warn(f"torch.cuda.amp.GradScaler is enabled, but CUDA is not "
-                              f"available.  Disabling.", UserWarning, stacklevel=2)
+                warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not "
+                              "available.  Disabling.", UserWarning, stacklevel=2)
                 self._enabled = False
         if not growth_factor > 1.0:
             raise ValueError("The growth factor must be > 1.0.")
