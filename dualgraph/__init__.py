@@ -13,8 +13,9 @@ defined once in `dualgraph.ir` and every call goes through `dualgraph.dispatch.b
 from __future__ import annotations
 
 from . import eager as _eager  # noqa: F401  (installs the eager entries of every op)
-from . import (accelerator, autograd, cuda, dispatch, ir, jit, linalg, methods, nn, optim, passes,
-               profiler, utils, viz)
+from . import (accelerator, amp, autograd, cpu, cuda, dispatch, ir, jit, linalg, methods, nn,
+               optim, passes, profiler, serialization, utils, viz)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from ._tensor_str import set_printoptions
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
@@ -29,8 +30,9 @@ from .creation import (Generator, arange, as_tensor, empty, empty_like, from_num
                        full_like, get_default_device, initial_seed, manual_seed, ones, ones_like,
                        rand, rand_like, randn, randn_like, seed, set_default_device, tensor,
                        zeros, zeros_like)
-from .ir.types import (Device as device, DType as dtype, bool_, float16, float32, float64,
-                       get_default_dtype, int8, int16, int32, int64, set_default_dtype, uint8)
+from .ir.types import (Device as device, DType as dtype, bfloat16, bool_, float16, float32,
+                       float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype,
+                       uint8)
 from .ops import (abs, add, allclose, clone, cos, div, divide, eq, equal, exp, ge, greater,
                   greater_equal, gt, is_tensor, le, less, less_equal, log, lt, matmul, mean, mm,
                   mul, multiply, ne, neg, negative, not_equal, numel, permute, pow, reciprocal,

@@ -599,6 +599,7 @@ def randint_like(input: Any, low: Any, high: Any = None, *, dtype: DType | None 
 # -------------------------------------------------------- legacy constructors and type names
 
 LEGACY_NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                "BFloat16Tensor": "bfloat16",
                 "ByteTensor": "uint8", "CharTensor": "int8", "ShortTensor": "int16",
                 "IntTensor": "int32", "LongTensor": "int64", "BoolTensor": "bool"}
 

@@ -51,3 +51,11 @@ def manual_seed(seed: int) -> None:
 def manual_seed_all(seed: int) -> None:
     """Seed the random numbers of every GPU: see `manual_seed` (one host generator serves all)."""
     manual_seed(seed)
+
+
+def __getattr__(name: str):
+    """`dg.cuda.amp`: the deprecated spelling of `dg.amp` for CUDA (imported on first use)."""
+    if name == "amp":
+        from .amp.deprecated import namespace
+        return namespace("cuda")
+    raise AttributeError(f"module 'dualgraph.cuda' has no attribute {name!r}")

@@ -47,6 +47,8 @@ def _fast_dtype_table(op: OpDef) -> dict:
     table = {}
     attrs = op.full_attrs({})
     for d in ALL_DTYPES:
+        if d.compute is not d:
+            continue  # a storage-only dtype (bfloat16) always casts: the general path
         try:
             table[d] = op.dtype_rule([TensorType(d, (1,))] * len(op.inputs), attrs)
         except Exception:
@@ -61,7 +63,7 @@ def _explain(op: OpDef, inputs: Sequence, attrs: dict, exc: Exception) -> Except
                  for x in inputs], attrs)
     except (RuntimeError, IndexError, TypeError, ValueError) as meta_exc:
         return meta_exc
-    if isinstance(exc, (RuntimeError, IndexError, AssertionError)):  # the kernel's own words
+    if isinstance(exc, (RuntimeError, IndexError, AssertionError, ImportError)):  # its own words
         return exc
     return RuntimeError(f"{op.name}(): {type(exc).__name__}: {exc}")
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import saving_modules as records
+from . import serialization
 from .ir.types import Device, DType, dtype_from_name, dtype_from_numpy
 from .serialize import SerializationError, read_dgm, write_dgm
 from .serialize.archive import source_name
@@ -351,13 +352,19 @@ class _Decoder:
         if tag == "function":
             path = records.check_path(self, at, body, "function")
             if self.weights_only:
-                raise records.refusal(self.src, "the function", path)
+                fn = serialization.allowed(path)
+                if fn is None:
+                    raise records.refusal(self.src, "the function", path)
+                return fn
             return records.resolve_function(self, at, path)
         cls = body.get("class") if isinstance(body, dict) else None
         path = records.check_path(self, f"{at}.class", cls, "class")
+        cls = None
         if self.weights_only:
-            raise records.refusal(self.src, "a whole module, of class", path)
-        return records.decode_module(self, body, at, depth)
+            cls = serialization.allowed(path)
+            if cls is None:
+                raise records.refusal(self.src, "a whole module, of class", path)
+        return records.decode_module(self, body, at, depth, cls)
 
     def ndarray(self, node: dict, where: str) -> Any:
         """A NumPy array (or, with "scalar": true, a NumPy scalar) stored as a member."""

@@ -172,7 +172,9 @@ def refusal(src: str, what: str, path: str) -> WeightsOnlyError:
         f"{path}, and re-running `load` with `weights_only` set to `False` will rebuild it. That "
         f"imports the module that defines {path} (running its top-level code) but unpickles "
         f"nothing. WeightsUnpickler error: Unsupported global: GLOBAL {dotted} was not an "
-        "allowed global by default. To load weights only, save model.state_dict() instead.")
+        "allowed global by default. If you trust it, allow it with "
+        f"dg.serialization.add_safe_globals([...]) or the dg.serialization.safe_globals([...]) "
+        "context manager. To load weights only, save model.state_dict() instead.")
 
 
 def check_path(dec: Any, where: str, x: Any, what: str) -> str:
@@ -235,8 +237,9 @@ def _pairs(dec: Any, where: str, x: Any) -> list:
     return x
 
 
-def decode_module(dec: Any, body: Any, where: str, depth: int) -> Any:
-    """Rebuild a module from its record (the caller passed weights_only=False)."""
+def decode_module(dec: Any, body: Any, where: str, depth: int, cls: type | None = None) -> Any:
+    """Rebuild a module from its record (the caller passed weights_only=False, or `cls` is the
+    safe global the record's class path names: dualgraph/serialization.py)."""
     from .nn.parameter import Parameter
     if not isinstance(body, dict) or set(body) != set(MODULE_FIELDS):
         dec.fail(where, f"a module record has exactly the fields {list(MODULE_FIELDS)}, found "
@@ -244,8 +247,8 @@ def decode_module(dec: Any, body: Any, where: str, depth: int) -> Any:
     if body["id"] != len(dec.modules) or isinstance(body["id"], bool):
         dec.fail(f"{where}.id", f"expected module id {len(dec.modules)} (ids count up in "
                                 f"document order), found {body['id']!r:.40}")
-    cls = resolve_class(dec, f"{where}.class", check_path(dec, f"{where}.class", body["class"],
-                                                         "class"))
+    path = check_path(dec, f"{where}.class", body["class"], "class")
+    cls = resolve_class(dec, f"{where}.class", path) if cls is None else cls
     if not isinstance(body["training"], bool):
         dec.fail(f"{where}.training", "expected a boolean")
     dec.modules.append(None)  # a reference to a module still being built is refused

@@ -415,6 +415,10 @@ class Tensor(TensorOps, *mixins()):
         from .ir.types import float16
         return self.to(float16)
 
+    def bfloat16(self) -> "Tensor":
+        from .ir.types import bfloat16
+        return self.to(bfloat16)
+
     def long(self) -> "Tensor":
         from .ir.types import int64
         return self.to(int64)

@@ -32,7 +32,7 @@ def fmt_shape(shape: Sequence) -> str:
 
 
 # PyTorch's names for dtypes in messages ("Got: Long", "result type Float can't be cast ...").
-SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+SCALAR_TYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "int8": "Char",
                      "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
                      "bool": "Bool"}
 

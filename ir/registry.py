@@ -165,6 +165,8 @@ class OpDef:
         if self.grad_name is None:
             self.grad_name = "".join(p.capitalize() for p in self.name.split("_")) + "Backward0"
         self.default_attrs = dict(self.attrs)  # shared, read-only: never mutate
+        if self.kind != VIEW:  # a view shares its input's storage: it is never cast
+            self.dtype_rule = computing_in_kernel_dtype(self.dtype_rule)
 
     @property
     def differentiable(self) -> bool:
@@ -205,6 +207,25 @@ class OpDef:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def computing_in_kernel_dtype(rule: Callable) -> Callable:
+    """Wrap a dtype rule so that a storage-only compute dtype (bfloat16) becomes the dtype its
+    kernels compute in (float32): inputs are cast up, the result rounded back to the result
+    dtype, for every op and every interpreter, as PyTorch's CPU kernels compute."""
+    if getattr(rule, "widens_storage", False):
+        return rule
+
+    def rule_in_kernel_dtype(operands: Sequence, attrs: dict) -> Any:
+        result, compute = rule(operands, attrs)
+        wide = getattr(compute, "compute", compute)
+        return (result, wide) if wide is not compute else (result, compute)
+
+    rule_in_kernel_dtype.__name__ = getattr(rule, "__name__", "rule")
+    rule_in_kernel_dtype.__wrapped__ = rule
+    rule_in_kernel_dtype.widens_storage = True
+    rule_in_kernel_dtype.ignores_attrs = getattr(rule, "ignores_attrs", False)
+    return rule_in_kernel_dtype
 
 
 def check_devices(op_name: str, operands: Sequence) -> Device | None:

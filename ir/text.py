@@ -30,7 +30,7 @@ from .registry import get
 from .symbolic import SymbolicError, SymExpr, parse_dim
 from .types import ALL_DTYPES, Device, DType, ListType, TensorType, TupleType
 
-SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
+SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
          "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "bool"}
 _BY_SHORT = {v: d for d in ALL_DTYPES for k, v in SHORT.items() if k == d.name}
 _DTYPE_NAMES = {d.name: d for d in ALL_DTYPES}

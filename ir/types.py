@@ -6,6 +6,7 @@ eager runtime can all share it.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any, Iterable, Union
 
@@ -17,7 +18,8 @@ BOOL, INT, FLOAT = 0, 1, 2  # promotion categories, ordered
 class DType:
     """A tensor element type; printed as PyTorch prints it (`torch.float32`)."""
 
-    __slots__ = ("name", "np", "category", "itemsize", "is_floating_point", "is_signed")
+    __slots__ = ("name", "np", "category", "itemsize", "is_floating_point", "is_signed",
+                 "compute")
 
     def __init__(self, name: str, np_dtype: Any, category: int) -> None:
         self.name = name
@@ -26,6 +28,7 @@ class DType:
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == FLOAT
         self.is_signed = self.np.kind in "if"
+        self.compute = self  # the dtype kernels compute in (see StorageDType)
 
     @property
     def is_complex(self) -> bool:
@@ -41,8 +44,43 @@ class DType:
         return self
 
 
+class StorageDType(DType):
+    """A dtype NumPy stores but does not compute with (bfloat16, from the `ml_dtypes` package):
+    kernels compute in `compute` (float32) and round the result back, as PyTorch's CPU kernels
+    do. `ml_dtypes` is imported on first use (it costs about a second at import), and its
+    absence is reported then, naming the extra that installs it."""
+
+    __slots__ = ("_np", "_module", "_attr", "_extra")
+
+    def __init__(self, name: str, module: str, attr: str, itemsize: int, compute: DType,
+                 extra: str) -> None:
+        self.name = name
+        self._np = None
+        self._module, self._attr, self._extra = module, attr, extra
+        self.category = FLOAT
+        self.itemsize = itemsize
+        self.is_floating_point = True
+        self.is_signed = True
+        self.compute = compute
+
+    @property
+    def np(self) -> np.dtype:  # type: ignore[override]
+        if self._np is None:
+            try:
+                module = importlib.import_module(self._module)
+            except ImportError:
+                raise ImportError(
+                    f"torch.{self.name} tensors need the {self._module} package, which NumPy "
+                    f"uses to store {self.name}: pip install 'dualgraph[{self._extra}]'"
+                ) from None
+            self._np = np.dtype(getattr(module, self._attr))
+            _BY_NP[self._np] = self
+        return self._np
+
+
 float16 = DType("float16", np.float16, FLOAT)
 float32 = DType("float32", np.float32, FLOAT)
+bfloat16 = StorageDType("bfloat16", "ml_dtypes", "bfloat16", 2, float32, "bfloat16")
 float64 = DType("float64", np.float64, FLOAT)
 int8 = DType("int8", np.int8, INT)
 int16 = DType("int16", np.int16, INT)
@@ -51,9 +89,9 @@ int64 = DType("int64", np.int64, INT)
 uint8 = DType("uint8", np.uint8, INT)
 bool_ = DType("bool", np.bool_, BOOL)
 
-ALL_DTYPES = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
-FLOAT_DTYPES = (float16, float32, float64)
-_BY_NP = {d.np: d for d in ALL_DTYPES}
+ALL_DTYPES = (float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+FLOAT_DTYPES = (float16, bfloat16, float32, float64)
+_BY_NP = {d.np: d for d in ALL_DTYPES if not isinstance(d, StorageDType)}  # the rest on first use
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
@@ -61,12 +99,17 @@ _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=in
 def dtype_from_numpy(np_dtype: Any) -> DType:
     """The DType for a NumPy dtype; a TypeError names unsupported ones (complex, strings ...)."""
     try:
-        return _BY_NP[np.dtype(np_dtype)]
-    except (KeyError, TypeError):
-        raise TypeError(
-            f"dualgraph has no dtype for NumPy dtype {np_dtype!r}; supported: "
-            + ", ".join(str(d.np) for d in ALL_DTYPES)
-        ) from None
+        key = np.dtype(np_dtype)
+    except TypeError:
+        key = None
+    d = _BY_NP.get(key)
+    if d is None:
+        # an ml_dtypes array: its module is loaded already, so the storage dtype resolves
+        d = _BY_NAME.get(getattr(key, "name", None))
+        if not isinstance(d, StorageDType) or d.np != key:
+            raise TypeError(f"dualgraph has no dtype for NumPy dtype {np_dtype!r}; supported: "
+                            + ", ".join(x.name for x in ALL_DTYPES))
+    return d
 
 
 def dtype_from_name(name: str) -> DType:
@@ -105,7 +148,9 @@ def promote_types(a: DType, b: DType) -> DType:
     if a.category != b.category:
         return a if a.category > b.category else b
     if a.category == FLOAT:
-        return a if a.itemsize >= b.itemsize else b
+        if a.itemsize == b.itemsize:  # float16 and bfloat16: neither holds the other
+            return float32
+        return a if a.itemsize > b.itemsize else b
     if a.category == BOOL:
         return a
     return _BY_NP[np.promote_types(a.np, b.np)]

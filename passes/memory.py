@@ -192,6 +192,8 @@ def _plannable(node: Node, out: Value, symbols: tuple, is_output: bool) -> bool:
     t = out.type
     if not isinstance(t, TensorType) or not t.shape:
         return False
+    if t.dtype.compute is not t.dtype:
+        return False  # computed in float32 and rounded after (bfloat16): no out= buffer
     if any(s not in symbols for d in t.shape for s in symbols_of(d)):
         return False  # a size bound only while running (nonzero's count)
     nbytes = value_bytes(out)

@@ -27,7 +27,7 @@ from .vjp import Ctx, fit_grads
 _seq = itertools.count()
 _FIRST = 1 << 62  # added to an AccumulateGrad's sequence number: the engine runs it first
 NO_EDGE = (None, 0)
-_LEGACY = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+_LEGACY = {"float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "float32": "FloatTensor", "float64": "DoubleTensor",
            "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
            "int64": "LongTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 

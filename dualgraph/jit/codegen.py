@@ -34,6 +34,7 @@ from .. import recording
 from ..backends import Backend
 from ..backends.kernels.common import quiet
 from ..ir.graph import Graph, Value, operand_type, walk
+from ..ir.registry import VIEW
 from ..ir.symbolic import SymbolicError, SymExpr, dim, solve_source, to_source
 from ..ir.types import Device, DType, ListType, TensorType
 
@@ -168,9 +169,17 @@ def _call(em: _Emitter, node: Any, out: str | None = None) -> str:
         args.append(f"out={out}")
     call = f"{kernel}({', '.join(args)})"
     out = node.outputs[0].type
-    if node.op.num_outputs == 1 and isinstance(out, TensorType) and not out.shape:
-        call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"  # NumPy gives 0-d scalars
+    if node.op.num_outputs == 1 and isinstance(out, TensorType) and (
+            not out.shape or _rounds(op, out)):
+        # NumPy gives 0-d scalars; a bfloat16 result was computed in float32: round it
+        call = f"_asarray({call}, dtype={em.literal(out.dtype.np)})"
     return call
+
+
+def _rounds(op: Any, t: TensorType) -> bool:
+    """Whether a kernel's result must be rounded to `t.dtype`: a storage-only dtype (bfloat16)
+    is computed in its wider compute dtype (ir/registry.computing_in_kernel_dtype)."""
+    return t.dtype.compute is not t.dtype and op.kind != VIEW
 
 
 def _unquiet(em: _Emitter, kernel: Any) -> Any:
@@ -372,7 +381,7 @@ def _emit_node(em: _Emitter, node: Any, indent: str, lines: list) -> None:
     lines.append(f"{indent}{', '.join(targets)}{trailing} = {_call(em, node)}{note}")
     lines += _bind_fresh(em, node, indent)
     for i, out in enumerate(node.outputs):
-        if isinstance(out.type, TensorType) and not out.type.shape:
+        if isinstance(out.type, TensorType) and (not out.type.shape or _rounds(node.op, out.type)):
             lines.append(f"{indent}v{k}_{i} = _asarray(v{k}_{i}, "
                          f"dtype={em.literal(out.type.dtype.np)})")
 

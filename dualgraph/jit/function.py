@@ -16,6 +16,7 @@ import weakref
 from typing import Any, Sequence
 
 from .. import recording
+from ..amp.autocast_mode import check_captured
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ..backends import backend_for
 from ..dispatch import bind
@@ -305,6 +306,7 @@ class GraphFunction:
         tensors = list(args) + self._state_tensors()
         if any(isinstance(t, Tensor) and t._data is None for t in tensors):
             return self._inline(tensors)  # called while an outer function is being traced
+        check_captured(self.graph.meta.get("autocast"), self._name)
         wants_grad = grad_state.enabled and any(
             isinstance(t, Tensor) and t._requires_grad for t in tensors)
         rec = recording.current()  # None unless profiling: then the call is one range

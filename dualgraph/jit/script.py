@@ -26,6 +26,7 @@ import typing
 from collections import OrderedDict
 from typing import Any, Callable
 
+from ..amp import autocast_mode
 from ..ir.errors import DualgraphError
 from ..ir.types import CPU, TensorType, bool_, float64, get_default_dtype, int64
 from ..tensor import Tensor
@@ -94,6 +95,7 @@ class ScriptFunction:
             slots.append((name, kind, value))
             tensors.extend(_as_inputs(kind, value))
         key.extend(self._module_key())
+        key.append(autocast_mode.state_key())  # a region's casts are captured: one graph each
         key_t = tuple(key)
         cache = self._cache
         compiled = cache.get(key_t)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..amp import autocast_mode
 from ..autograd.grad_mode import no_grad
 from ..dispatch import interpreting
 from ..ir.graph import Graph
@@ -174,6 +175,7 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
     the outputs and changed inputs/buffers become write-back outputs. Shared by trace and
     script. Returns (graph, state owners, output tree)."""
     graph = Graph(name=graph_name(name))
+    autocast_key = autocast_mode.state_key()  # the casts it records: calls must match
     tracer = tracer_class(graph)
     input_tracers = [tracer.wrap(graph.add_input(t, n)) for t, n in zip(input_types, names)]
     owners = _module_state(module) if module is not None else []
@@ -186,7 +188,7 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
             object.__setattr__(owner, attr, tracer_t) if _plain_setattr(owner) else \
                 setattr(owner, attr, tracer_t)
         tracer.state = state_tracers
-        with no_grad(), interpreting(tracer):
+        with no_grad(), interpreting(tracer), autocast_mode.reenter():
             result = run(tracer, input_tracers)
             outputs, tree = _outputs(tracer, result)
             mutations = _mutations(tracer, graph, input_tracers, state_tracers, owners)
@@ -194,7 +196,7 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
         for (owner, attr, _), t in zip(owners, originals):
             setattr(owner, attr, t)
     graph.outputs = outputs + [value for value, _ in mutations]
-    graph.meta.update(user_inputs=len(input_types), params=[q for _, _, q in owners],
+    graph.meta.update(autocast=autocast_key, user_inputs=len(input_types), params=[q for _, _, q in owners],
                       n_user_outputs=len(outputs), out_tree=tree,
                       mutations=[list(m) for _, m in mutations])
     verify(graph)

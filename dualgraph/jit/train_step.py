@@ -17,6 +17,7 @@ import inspect
 import os
 from typing import Any, Callable
 
+from ..amp import autocast_mode
 from ..autograd.grad_mode import no_grad
 from ..ir.graph import Graph
 from ..ir.verify import verify
@@ -184,8 +185,9 @@ def capture_step(fn: Callable, input_types: list, names: list) -> tuple:
     input_tracers = [tracer.wrap(graph.add_input(t, n)) for t, n in zip(input_types, names)]
     snapshot = scope.snapshot()
     from ..dispatch import interpreting
+    autocast_key = autocast_mode.state_key()  # the casts it records: calls must match
     try:
-        with interpreting(tracer):
+        with interpreting(tracer), autocast_mode.reenter():
             result = fn(*input_tracers)
             if result is None:
                 outputs, tree = [], ["none", []]
@@ -209,7 +211,7 @@ def capture_step(fn: Callable, input_types: list, names: list) -> tuple:
         else:  # state the step creates (a first .grad, a momentum buffer): no input reads it
             mutations.append(["new", fresh, how])
             fresh += 1
-    graph.meta.update(user_inputs=n_user, params=[s.name for s in tracer.slots],
+    graph.meta.update(autocast=autocast_key, user_inputs=n_user, params=[s.name for s in tracer.slots],
                       n_user_outputs=len(outputs), out_tree=tree, mutations=mutations)
     verify(graph)
     if os.environ.get("DUALGRAPH_CHECK"):

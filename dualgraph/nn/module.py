@@ -344,6 +344,10 @@ class Module:
         from ..ir.types import float16
         return self.to(float16)
 
+    def bfloat16(self) -> "Module":
+        from ..ir.types import bfloat16
+        return self.to(bfloat16)
+
     # ---------------------------------------------------------------------------- state dict
     def state_dict(self, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> "OrderedDict[str, Tensor]":

@@ -99,7 +99,22 @@ def _write_archive(f: BinaryIO, manifest: bytes, members: list) -> None:
         for member, _, arr in members:
             big = arr.nbytes + MAX_NPY_HEADER > zipfile.ZIP64_LIMIT
             with zf.open(_zip_info(member, zipfile.ZIP_STORED), "w", force_zip64=big) as out:
-                np.save(out, arr, allow_pickle=False)
+                np.save(out, _stored(arr), allow_pickle=False)
+
+
+def _stored(arr: np.ndarray) -> np.ndarray:
+    """What the .npy member holds: the array, or for a dtype .npy cannot name (bfloat16, from
+    ml_dtypes: its header would say only 'V2') its bits as little-endian unsigned integers."""
+    if arr.dtype.kind == "V" and not arr.dtype.fields:
+        return arr.view(f"<u{arr.dtype.itemsize}")
+    return arr
+
+
+def _npy_dtype(d: Any) -> np.dtype:
+    """The dtype a .npy header must say for a tensor of DType `d` (see `_stored`)."""
+    if d.compute is not d:
+        return np.dtype(f"<u{d.itemsize}")
+    return d.np.newbyteorder("<")
 
 
 def _write_atomically(path: str, write: Any) -> None:
@@ -373,7 +388,7 @@ def _load_npy(src: str, e: _Entry, data: bytes) -> np.ndarray:
         _fail(src, where, f"is not a valid .npy file: {exc}", CorruptFileError)
     if dtype.hasobject:
         _fail(src, where, f"holds Python objects (dtype {dtype}); object arrays are refused")
-    expected = e.dtype.np.newbyteorder("<")
+    expected = _npy_dtype(e.dtype)
     if dtype != expected:
         _fail(src, where, f"the .npy header says dtype {dtype.str!r}, but the manifest says "
                           f"{e.dtype.name} (stored as {expected.str!r})")
@@ -388,4 +403,5 @@ def _load_npy(src: str, e: _Entry, data: bytes) -> np.ndarray:
         arr = np.load(f, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
     except (ValueError, TypeError, OSError, EOFError) as exc:
         _fail(src, where, f"cannot be loaded: {exc}", CorruptFileError)
-    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+    arr = arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+    return arr.view(e.dtype.np) if e.dtype.compute is not e.dtype else arr

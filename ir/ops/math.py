@@ -18,9 +18,9 @@ from ..registry import ELEMENTWISE, OPAQUE, Algebra, OpDef, OpError, Sample, get
 from ..types import FLOAT, INT, bool_, int64, result_type
 
 # PyTorch's names for dtypes in "not implemented for" errors, and its C++ names in lerp's errors.
-_TYPE_NAME = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+_TYPE_NAME = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "int8": "Char",
               "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
-_C_NAME = {"float16": "c10::Half", "float32": "float", "float64": "double", "int8": "signed char",
+_C_NAME = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double", "int8": "signed char",
            "int16": "short int", "int32": "int", "int64": "long int", "uint8": "unsigned char",
            "bool": "bool"}
 

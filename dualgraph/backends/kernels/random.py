@@ -29,7 +29,8 @@ def uniform01(rng: np.random.Generator, shape: tuple, d: np.dtype) -> np.ndarray
         return rng.random(shape)
     if d == np.float32:
         return rng.random(shape, dtype=np.float32)
-    return (rng.integers(0, 2 ** 11, size=shape) * 2.0 ** -11).astype(d)  # exact in float16
+    bits = np.finfo(d).nmant + 1  # float16: 11, bfloat16: 8, so every value is exact
+    return (rng.integers(0, 2 ** bits, size=shape) * 2.0 ** -bits).astype(d)
 
 
 def standard_normal(rng: np.random.Generator, shape: tuple, d: np.dtype) -> np.ndarray:
