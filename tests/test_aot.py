@@ -109,6 +109,54 @@ def test_models_match_dualgraph_at_two_batch_sizes(kind, tmp_path):
         _check(prog, f, (dg.randn(batch, *shape),))
 
 
+class TinyLM(nn.Module):
+    """Embedding, causal attention (masked_fill under scaled_dot_product_attention), a
+    log_softmax head and argmax: a next-token predictor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.qkv, self.head = nn.Embedding(50, 16), nn.Linear(16, 48), nn.Linear(16, 50)
+
+    def forward(self, idx):
+        q, k, v = self.qkv(self.emb(idx)).split(16, dim=-1)
+        y = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1),
+                                           is_causal=True).squeeze(1)
+        logp = F.log_softmax(self.head(y), dim=-1)
+        return logp, logp.argmax(-1)
+
+
+def _more_ops(x, idx):
+    lower = x.tril(-1) + x.flip(1).triu()
+    picked = x.index_select(1, idx)
+    spread = x.var(dim=1, keepdim=True) + x.std(dim=0, correction=0)
+    return lower * spread, picked.argmin(dim=0), x.masked_fill(x > 0.5, -1.0)
+
+
+@pytest.mark.parametrize("kind", ["tinylm", "batchnorm", "ops"])
+def test_more_models_and_ops(kind, tmp_path):
+    """Eval-mode batch norm and dropout (folded or gone at O3), average pooling, attention with
+    a causal mask, tril/triu, flip, index_select, var/std and argmin/argmax."""
+    dg.manual_seed(7)
+    if kind == "tinylm":
+        f = _traced(TinyLM(), dg.randint(0, 50, (2, 7)))
+        make = [lambda b: (dg.randint(0, 50, (b, 7)),)]
+    elif kind == "batchnorm":
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(36, 2))
+        model(dg.randn(8, 3, 15, 15))  # running statistics that are not the defaults
+        f = _traced(model.eval(), dg.randn(2, 3, 15, 15))
+        make = [lambda b: (dg.randn(b, 3, 15, 15),)]
+    else:
+        idx = dg.tensor([3, 0, 0, 2])
+        with dg.no_grad():
+            f = dg.jit.trace(_more_ops, (dg.randn(2, 4), idx), dynamic_dims=[{0: "B"}, None])
+        make = [lambda b: (dg.randn(b, 4), idx)]
+    prog = aot.compile(f, tmp_path / kind, kind)
+    prog.build()
+    for batch in (1, 4):
+        _check(prog, f, make[0](batch))
+
+
 def test_scripted_function_with_data_dependent_while(tmp_path):
     """A `while` on a tensor condition becomes a C while loop; its trip count depends on the
     data, so the two inputs take different numbers of iterations."""

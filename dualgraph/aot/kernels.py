@@ -678,3 +678,149 @@ def _add(a: Any, b: Any) -> Any:
     from ..ir.symbolic import add
     return add(a, b)
 
+
+
+# ------------------------------------------------------------------- selections and masks
+
+@lowering("masked_fill")
+def lower_masked_fill(em: Any, node: Any) -> None:
+    """input where the mask is false, the value where it is true (broadcast, as PyTorch)."""
+    x, mask, value = node.inputs
+    out = em.output(node, 0)
+    src = broadcast_to(em.layout(x), out.shape)
+    m = broadcast_to(em.layout(mask), out.shape)
+    fill = _cast(em.scalar(value), None, out.dtype)
+    loop_nest(em, out.shape, [src, m, out],
+              lambda el: [f"{el[2]} = {el[1]} ? {fill} : {el[0]};"])
+
+
+@lowering("tril", "triu")
+def lower_triangle(em: Any, node: Any) -> None:
+    """The lower (tril) or upper (triu) triangle of the last two dims, zeros elsewhere."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    if x.rank < 2:
+        raise Unlowerable("tril/triu of fewer than two dims")
+    k = node.attrs["diagonal"]
+    keep = "<=" if node.op.name == "tril" else ">="
+    rank = x.rank
+    # loops over every dim (no merging across the last two: their indices are needed)
+    index = [f"i{d}" for d in range(rank)]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, x.shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    zero = literal(0, out.dtype) if out.dtype.name != "bool" else "0"
+    em.line(f"{out.at(index)} = ({index[-1]} - {index[-2]} {keep} {literal(k, None)}) ? "
+            f"{x.at(index)} : {zero};")
+    em.indent -= 1
+    em.line("}")
+
+
+@lowering("flip")
+def lower_flip(em: Any, node: Any) -> None:
+    """A copy through a layout that walks the flipped dims backwards."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    dims = {d % x.rank for d in node.attrs["dims"]}
+    offset, strides = x.offset, list(x.strides)
+    for d in dims:
+        offset = _add(offset, mul(_add(x.shape[d], -1), x.strides[d]))
+        strides[d] = mul(-1, x.strides[d])
+    copy_into(em, Layout(x.ptr, x.dtype, x.shape, tuple(strides), offset), out)
+
+
+@lowering("index_select")
+def lower_index_select(em: Any, node: Any) -> None:
+    """input's slices along `dim` at the indices; an index out of range ends the call with
+    ERR_INDEX before it is read."""
+    x, idx = em.layout(node.inputs[0]), em.layout(node.inputs[1])
+    out = em.output(node, 0)
+    d = node.attrs["dim"] % max(x.rank, 1)
+    n = x.shape[d]
+    index = [f"i{k}" for k in range(out.rank)]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, out.shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++) {{")
+    picked = idx.at([index[d]]) if idx.rank else idx.at([])
+    em.line(f"const int64_t r_ = (int64_t){picked};")  # no negative indices, as PyTorch
+    em.line(f"if (r_ < 0 || r_ >= {size_expr(n)}) return DG_ERR_INDEX;")
+    src = list(index)
+    src[d] = "r_"
+    em.line(f"{out.at(index)} = {x.at(src)};")
+    for _ in index:
+        em.line("}")
+    em.indent -= 1
+    em.line("}")
+
+
+@lowering("argmax", "argmin")
+def lower_argmax(em: Any, node: Any) -> None:
+    """The index of the first extreme (NaN counts as the extreme, as PyTorch's), over one dim
+    or over the flattened input."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    dim = node.attrs["dim"]
+    if dim is None:
+        if not x.is_contiguous():
+            x = em.contiguous_copy(x)
+        flat = Layout(x.ptr, x.dtype, (prod(x.shape),), (1,), x.offset)
+        x, d = flat, 0
+        keep_shape = ()
+    else:
+        d = dim % max(x.rank, 1)
+        keep_shape = tuple(s for k, s in enumerate(x.shape) if k != d)
+    better = ">" if node.op.name == "argmax" else "<"
+    kept = [k for k in range(x.rank) if k != d]
+    xo = Layout(x.ptr, x.dtype, keep_shape, tuple(x.strides[k] for k in kept), x.offset)
+    oo = Layout(out.ptr, out.dtype, keep_shape, tuple(_row_strides(keep_shape)), out.offset)
+    ctype = c_type(x.dtype)
+
+    def body(elements: list) -> list:
+        x_el, o_el = elements
+        ptr, base = x_el[:x_el.index("[")], x_el[x_el.index("[") + 1:-1]
+        step = "j" if same(x.strides[d], 1) else f"j*{size_expr(x.strides[d])}"
+        return [f"{ctype} best = {ptr}[{base}];", "int64_t where = 0;",
+                f"for (int64_t j = 1; j < {size_expr(x.shape[d])} && best == best; j++) {{",
+                f"  const {ctype} e_ = {ptr}[{base} + {step}];",
+                f"  if (e_ {better} best || e_ != e_) {{ best = e_; where = j; }}", "}",
+                f"{o_el} = where;"]
+    loop_nest(em, keep_shape, [xo, oo], body)
+
+
+def _row_strides(shape: tuple) -> list:
+    return contiguous_like(shape, 1)
+
+
+@lowering("var", "std")
+def lower_var(em: Any, node: Any) -> None:
+    """Two passes over each reduced slice (the mean, then squared deviations), in double."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    dims = _reduced_dims(node, x.rank)
+    kept = [d for d in range(x.rank) if d not in dims]
+    outer_shape = tuple(x.shape[d] for d in kept)
+    xo = Layout(x.ptr, x.dtype, outer_shape, tuple(x.strides[d] for d in kept), x.offset)
+    oo = Layout(out.ptr, out.dtype, outer_shape, tuple(_row_strides(outer_shape)), out.offset)
+    count = size_expr(prod(tuple(x.shape[d] for d in dims)) if dims else 1)
+    correction = node.attrs["correction"]
+    root = "sqrt" if node.op.name == "std" else ""
+
+    def body(elements: list) -> list:
+        x_el, o_el = elements
+        ptr, base = x_el[:x_el.index("[")], x_el[x_el.index("[") + 1:-1]
+        inner = [f"k{d}" for d in range(len(dims))]
+        loops = [f"for (int64_t {v} = 0; {v} < {size_expr(x.shape[d])}; {v}++)"
+                 for v, d in zip(inner, dims)]
+        terms = [f"{v}*{size_expr(x.strides[d])}" for v, d in zip(inner, dims)]
+        where = " + ".join([base] + terms)
+        return (["double s_ = 0.0, q_ = 0.0;", "{"] + loops +
+                [f"  s_ += (double){ptr}[{where}];", "}",
+                 f"const double mean_ = s_ / (double){count};", "{"] + loops +
+                [f"  {{ const double d_ = (double){ptr}[{where}] - mean_; q_ += d_ * d_; }}",
+                 "}",
+                 # PyTorch divides by max(0, N - correction): 0/0 is NaN, q/0 infinity
+                 f"const double den_ = (double){count} - {literal(float(correction), None)};",
+                 f"{o_el} = {_cast(f'{root}(q_ / (den_ > 0 ? den_ : 0.0))', None, out.dtype)};"])
+    loop_nest(em, outer_shape, [xo, oo], body)
