@@ -129,7 +129,10 @@ def _more_ops(x, idx):
     lower = x.tril(-1) + x.flip(1).triu()
     picked = x.index_select(1, idx)
     spread = x.var(dim=1, keepdim=True) + x.std(dim=0, correction=0)
-    return lower * spread, picked.argmin(dim=0), x.masked_fill(x > 0.5, -1.0)
+    scans = x.cumsum(1) + x.cumprod(0) + x.max() - x.min()
+    gathered = x.gather(1, idx.expand(x.shape[0], 4)) + x.repeat(1, 2)[:, 1:5]
+    return (lower * spread, picked.argmin(dim=0), x.masked_fill(x > 0.5, -1.0), scans,
+            gathered)
 
 
 @pytest.mark.parametrize("kind", ["tinylm", "batchnorm", "ops"])

@@ -824,3 +824,108 @@ def lower_var(em: Any, node: Any) -> None:
                  f"const double den_ = (double){count} - {literal(float(correction), None)};",
                  f"{o_el} = {_cast(f'{root}(q_ / (den_ > 0 ? den_ : 0.0))', None, out.dtype)};"])
     loop_nest(em, outer_shape, [xo, oo], body)
+
+
+@lowering("max_all", "min_all")
+def lower_extreme_all(em: Any, node: Any) -> None:
+    x = em.layout(node.inputs[0])
+    _reduction_loops(em, x, em.output(node, 0), tuple(range(x.rank)),
+                     "amax" if node.op.name == "max_all" else "amin")
+
+
+@lowering("sum_to_size")
+def lower_sum_to_size(em: Any, node: Any) -> None:
+    """The gradient of a broadcast: zeros, then every element added into its place."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    zero = literal(0, out.dtype)
+    loop_nest(em, out.shape, [out], lambda el: [f"{el[0]} = {zero};"])
+    target = broadcast_to(out, x.shape)
+    loop_nest(em, x.shape, [x, target],
+              lambda el: [f"{el[1]} += {_cast(el[0], x.dtype, out.dtype)};"])
+
+
+@lowering("cumsum", "cumprod")
+def lower_scan(em: Any, node: Any) -> None:
+    """A running sum or product along one dim (in double for floating values, as PyTorch's
+    CPU kernels accumulate); cumsum's `reverse` runs from the end."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    if x.rank == 0:
+        copy_into(em, x, out)
+        return
+    d = (node.attrs["dim"] or 0) % x.rank
+    reverse = node.attrs.get("reverse", False)
+    kept = [k for k in range(x.rank) if k != d]
+    shape = tuple(x.shape[k] for k in kept)
+    xo = Layout(x.ptr, x.dtype, shape, tuple(x.strides[k] for k in kept), x.offset)
+    oo = Layout(out.ptr, out.dtype, shape, tuple(out.strides[k] for k in kept), out.offset)
+    acc = "double" if out.dtype.is_floating_point else "int64_t"
+    op = "+=" if node.op.name == "cumsum" else "*="
+    init = "0" if node.op.name == "cumsum" else "1"
+    n = size_expr(x.shape[d])
+
+    def body(elements: list) -> list:
+        x_el, o_el = elements
+        xp, xb = x_el[:x_el.index("[")], x_el[x_el.index("[") + 1:-1]
+        op_, ob = o_el[:o_el.index("[")], o_el[o_el.index("[") + 1:-1]
+        j = f"({n} - 1 - j)" if reverse else "j"
+        xs = size_expr(x.strides[d])
+        os_ = size_expr(out.strides[d])
+        return [f"{acc} run_ = {init};", f"for (int64_t j = 0; j < {n}; j++) {{",
+                f"  run_ {op} ({acc}){xp}[{xb} + {j}*{xs}];",
+                f"  {op_}[{ob} + {j}*{os_}] = {_cast('run_', None, out.dtype)};", "}"]
+    loop_nest(em, shape, [xo, oo], body)
+
+
+@lowering("gather")
+def lower_gather(em: Any, node: Any) -> None:
+    """out[i][j] = input[index[i][j]][j] (for dim 0), indices checked against the input."""
+    x, idx = em.layout(node.inputs[0]), em.layout(node.inputs[1])
+    out = em.output(node, 0)
+    d = node.attrs["dim"] % max(x.rank, 1)
+    index = [f"i{k}" for k in range(out.rank)]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, out.shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++) {{")
+    em.line(f"const int64_t r_ = (int64_t){idx.at(index)};")
+    em.line(f"if (r_ < 0 || r_ >= {size_expr(x.shape[d])}) return DG_ERR_INDEX;")
+    src = list(index)
+    src[d] = "r_"
+    em.line(f"{out.at(index)} = {x.at(src)};")
+    for _ in index:
+        em.line("}")
+    em.indent -= 1
+    em.line("}")
+
+
+@lowering("eye")
+def lower_eye(em: Any, node: Any) -> None:
+    out = em.output(node, 0)
+    one, zero = literal(1, out.dtype), literal(0, out.dtype)
+    index = ["i0", "i1"]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, out.shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    em.line(f"{out.at(index)} = i0 == i1 ? {one} : {zero};")
+    em.indent -= 1
+    em.line("}")
+
+
+@lowering("repeat")
+def lower_repeat(em: Any, node: Any) -> None:
+    """Tiles: each output element reads the input at its index modulo the input's size."""
+    x = em.layout(node.inputs[0])
+    out = em.output(node, 0)
+    lead = out.rank - x.rank
+    index = [f"i{k}" for k in range(out.rank)]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, out.shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    src = [f"({index[lead + k]} % {size_expr(x.shape[k])})" for k in range(x.rank)]
+    em.line(f"{out.at(index)} = {x.at(src)};")
+    em.indent -= 1
+    em.line("}")
