@@ -21,6 +21,11 @@ One rounded box per op, labelled with the op name and its non-default attributes
 `dim=1`); each edge carries its value's type (`f32[B, 10]`). User inputs are blue ovals,
 parameters and buffers amber cylinders, constants grey notes, outputs green double ovals. In a
 notebook a Graph shows this picture by itself (`Graph._repr_svg_`).
+
+Bigger graphs fold: `to_dot(f, collapse="module")` draws one box per submodule from the module
+paths capture records (`depth=`, `expand=`: viz_modules.py), and `to_dot(f, memory=True)` colours
+the values of an optimized function by the buffer its memory plan writes them into
+(viz_memory.py). docs/PROFILING.md shows both.
 """
 
 from __future__ import annotations
@@ -347,8 +352,8 @@ class _Picture:
     # ---------------------------------------------------------------------------- edges
     def edges(self) -> None:
         """Edges along values; between two collapsed modules, or a module and an op, one edge
-        per pair of ends (labelled with the first value's type and how many more there are)."""
-        merged: dict = {}  # (src, dst) -> [first value, how many], for edges touching a box
+        per pair of ends (labelled with the first value's type and how many other values)."""
+        merged: dict = {}  # (src, dst) -> the values it carries, for edges touching a box
         boxes = set(self.box_ids.values())
         for i, node in enumerate(self.graph.nodes):
             if node.op.region and self.where.get(node.outputs[0]) not in boxes:
@@ -362,16 +367,17 @@ class _Picture:
                 # data edges pull harder than parameter edges: the main path runs straight down
                 weight = "1" if x.node is None and x.name in self.params else "4"
                 self._edge(x, dst or f"n{i}", weight, merged, boxes)
-        for (src, dst), (v, n) in merged.items():
-            self.dot.edge(src, dst, label=_edge_label(v, n - 1), weight="4", penwidth="1.4")
+        for (src, dst), values in merged.items():
+            first = next(iter(values))
+            self.dot.edge(src, dst, label=_edge_label(first, len(values) - 1), weight="4",
+                          penwidth="1.4")
 
     def _edge(self, x: Value, dst: str, weight: str, merged: dict, boxes: set) -> None:
         src = self.where.get(x)
         if src is None or src == dst:
             return
-        if src in boxes or dst in boxes:
-            entry = merged.setdefault((src, dst), [x, 0])
-            entry[1] += 1
+        if src in boxes or dst in boxes:  # distinct values, however many ops read each
+            merged.setdefault((src, dst), {})[x] = None
             return
         self.dot.edge(src, dst, label=_edge_label(x), weight=weight)
 
