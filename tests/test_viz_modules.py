@@ -349,3 +349,15 @@ def test_scripted_functions_show_as_svg():
     scripted(dg.randn(2, 8))
     svg = scripted._repr_svg_()
     assert "<svg" in svg and "layer_norm" in svg
+
+
+def test_a_file_whose_module_path_is_not_a_string_is_refused():
+    from dualgraph.serialize import SerializationError
+    from dualgraph.serialize.schema import graph_from_json, graph_to_json
+    graph = dg.jit.trace(_net(), dg.randn(2, 8), opt_level=0).graph
+    obj = graph_to_json(graph)
+    assert obj["nodes"][0]["meta"]["module"] == "layers.0.norm"
+    obj["nodes"][0]["meta"]["module"] = ["layers", 0]
+    where = r"nodes\[0\] \(layer_norm\)\.meta\.module: expected a string"
+    with pytest.raises(SerializationError, match=where):
+        graph_from_json(obj, graph.tensors)
