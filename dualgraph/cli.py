@@ -3,7 +3,8 @@
     dualgraph demo                                   a tour of what dualgraph does today
     dualgraph show model.dgm                         inputs, outputs, op counts, bytes, the IR
     dualgraph run model.dgm --input x.npy [...] --output out.npy
-    dualgraph viz model.dgm -o model.svg             a picture (SVG, PNG or PDF)
+    dualgraph viz model.dgm -o model.svg [--optimized] [--memory] [--collapse module]
+                  [--depth N] [--expand PATH]    a picture (SVG, PNG or PDF)
     dualgraph profile model.dgm --input x.npy [--repeat N] [--trace out.json]
     dualgraph as-torch script.py [args]              run a PyTorch script on dualgraph
     dualgraph serve model.dgm [NAME=other.dgm ...]   serve over HTTP (KServe v2; docs/SERVING.md)
@@ -211,11 +212,17 @@ def passes(path: str, opt_level: int, show_ir: bool) -> int:
     return 0
 
 
-def viz(path: str, out: str) -> int:
-    """Draw a saved function's graph to `out` (the extension picks SVG, PNG or PDF)."""
+def viz(path: str, out: str, optimized: bool = False, memory: bool = False,
+        collapse: str | None = None, depth: int | None = None,
+        expand: Sequence[str] = ()) -> int:
+    """Draw a saved function's graph to `out` (the extension picks SVG, PNG or PDF): as saved,
+    or after the opt_level 3 passes (`optimized`; `memory` colours the values by planned buffer
+    and implies it); `collapse="module"` draws one box per submodule, `depth` levels open."""
     from . import viz as viz_module
     from .jit import load
-    print("wrote", viz_module.render(load(path), out))
+    fn = load(path, opt_level=3 if optimized or memory else 0)
+    print("wrote", viz_module.render(fn, out, memory=memory, collapse=collapse, depth=depth,
+                                     expand=tuple(expand)))
     return 0
 
 
@@ -252,6 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("viz", help="draw a saved .dgm function")
     p.add_argument("model")
     p.add_argument("-o", "--output", required=True, help="picture file: .svg, .png or .pdf")
+    p.add_argument("--optimized", action="store_true",
+                   help="draw the graph after the opt_level 3 passes (default: as saved)")
+    p.add_argument("--memory", action="store_true",
+                   help="colour each value by its planned buffer (implies --optimized)")
+    p.add_argument("--collapse", choices=("module",), default=None,
+                   help="one box per submodule, from the module paths capture recorded")
+    p.add_argument("--depth", type=int, default=None,
+                   help="with --collapse: how many levels of module paths open (default 1)")
+    p.add_argument("--expand", action="append", default=[], metavar="PATH",
+                   help="with --collapse: also open this module (repeatable: layers.0)")
     p = sub.add_parser("profile", help="profile a saved .dgm function on .npy inputs")
     p.add_argument("model")
     p.add_argument("--opt-level", **levels)
@@ -305,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profile":
             return profile(args.model, args.input, args.repeat, args.trace, args.sort_by,
                            args.row_limit, args.opt_level)
-        return viz(args.model, args.output)
+        return viz(args.model, args.output, args.optimized, args.memory, args.collapse,
+                   args.depth, args.expand)
     except (DualgraphError, OSError, RuntimeError, ValueError, ImportError) as exc:
         print(f"dualgraph {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,11 @@ One rounded box per op, labelled with the op name and its non-default attributes
 `dim=1`); each edge carries its value's type (`f32[B, 10]`). User inputs are blue ovals,
 parameters and buffers amber cylinders, constants grey notes, outputs green double ovals. In a
 notebook a Graph shows this picture by itself (`Graph._repr_svg_`).
+
+Bigger graphs fold: `to_dot(f, collapse="module")` draws one box per submodule from the module
+paths capture records (`depth=`, `expand=`: viz_modules.py), and `to_dot(f, memory=True)` colours
+the values of an optimized function by the buffer its memory plan writes them into
+(viz_memory.py). docs/PROFILING.md shows both.
 """
 
 from __future__ import annotations
@@ -31,10 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from dualgraph.ir.graph import Graph, Node, Value
+from dualgraph.ir.graph import MODULE, Graph, Node, Value
 from dualgraph.ir.text import format_attr, format_node, format_type
 from dualgraph.tensor import Tensor
 from dualgraph.viz_autograd import _graphviz, _label, autograd_dot
+from dualgraph.viz_memory import add_legend, buffers_of, memory_plan, value_buffer
+from dualgraph.viz_memory import color as buffer_color
+from dualgraph.viz_modules import BOX_STYLE, FRAME_STYLE, ModuleLayout, box_label, check_options
+from dualgraph.viz_modules import parent, prefixes
 
 FORMATS = ("svg", "png", "pdf")
 MAX_ATTR_CHARS = 28  # longer attribute values are cut with an ellipsis
@@ -177,22 +186,14 @@ def _buffer_outputs(graph: Graph) -> dict[int, str]:
     return out
 
 
-def _add_inputs(dot: Any, graph: Graph, where: dict) -> None:
-    params = set(graph.meta.get("params") or ())
-    for i, v in enumerate(graph.inputs):
-        kind = "param" if v.name in params else "input"
-        hover = f"{'parameter' if kind == 'param' else 'input'} %{v.name}: {_type_text(v)}"
-        dot.node(f"in{i}", _label(v.name or f"input {i}"), tooltip=_label(hover),
-                 **STYLES[kind])
-        where[v] = f"in{i}"
-
-
 def _tooltip(node: Node, names: dict) -> Any:
     """The node's full text-IR line, shown on hover in SVG (attributes are not shortened)."""
     try:
         text = format_node(node, names)
     except (KeyError, TypeError):
         text = node.op.name
+    if node.meta.get(MODULE):
+        text += f"  (module {node.meta[MODULE]})"
     return _label(_shorten(text, MAX_TOOLTIP_CHARS))
 
 
@@ -204,33 +205,6 @@ def _print_names(graph: Graph) -> dict:
     return names
 
 
-def _add_nodes(dot: Any, graph: Graph, where: dict) -> None:
-    names = _print_names(graph)
-    for i, node in enumerate(graph.nodes):
-        if node.op.region:
-            _add_region(dot, node, i, where)
-            continue
-        kind = "constant" if node.op.name == "constant" else "op"
-        dot.node(f"n{i}", _label(node_label(node)), tooltip=_tooltip(node, names),
-                 **STYLES[kind])
-        for v in node.outputs:
-            where[v] = f"n{i}"
-
-
-def _add_region(dot: Any, node: Node, i: int, where: dict) -> None:
-    """A fused node as a cluster named after its kernel, one box per op inside; its body's
-    values are drawn where they are computed."""
-    body = node.blocks[0]
-    with dot.subgraph(name=f"cluster_n{i}") as cluster:
-        cluster.attr(label=f"fused[{node.attrs.get('kernel', '')}]", style="rounded,dashed")
-        for k, member in enumerate(body.nodes):
-            cluster.node(f"n{i}_{k}", _label(node_label(member)), **STYLES["op"])
-            for v in member.outputs:
-                where[v] = f"n{i}_{k}"
-    for y, v in zip(body.outputs, node.outputs):
-        where[v] = where[y]
-
-
 def _type_text(v: Value) -> str:
     try:
         return format_type(v.type)
@@ -238,56 +212,212 @@ def _type_text(v: Value) -> str:
         return str(v.type)
 
 
-def _edge_label(v: Value) -> Any:
+def _edge_label(v: Value, more: int = 0) -> Any:
     text = _type_text(v)
     if v.node is not None and len(v.node.outputs) > 1:
         text = f"#{v.index} {text}"
+    if more:
+        text += f" (+{more} more)"
     return _label(" " + text)  # a leading space keeps the text off the edge line
 
 
-def _add_edges(dot: Any, graph: Graph, where: dict) -> None:
-    params = set(graph.meta.get("params") or ())
-    for i, node in enumerate(graph.nodes):
-        if node.op.region:  # edges into the ops inside, from the values bound to the body
-            outer = dict(zip(node.blocks[0].inputs, node.inputs))
-            for k, member in enumerate(node.blocks[0].nodes):
-                for x in member.input_values():
-                    x = outer.get(x, x)
-                    if x in where:
-                        dot.edge(where[x], f"n{i}_{k}", label=_edge_label(x), weight="4")
-            continue
-        for x in node.input_values():
-            if x in where:
+class _Picture:
+    """One drawing of a graph: the digraph, where each value is drawn (`where`: Value -> DOT
+    node id), the frames of open modules (`collapse="module"`) and the planned buffers
+    (`memory=True`)."""
+
+    def __init__(self, graph: Graph, layout: ModuleLayout | None, buffers: dict) -> None:
+        self.graph, self.layout, self.buffers = graph, layout, buffers
+        self.dot = _new_digraph(graph)
+        self.where: dict = {}
+        self.frames: dict = {}  # module path -> the cluster Digraph of its frame
+        self.params = set(graph.meta.get("params") or ())
+        self.box_ids = {box: f"box{k}" for k, box in enumerate(layout.members)} if layout else {}
+        self.absorbed = self._absorbed_params()
+
+    def draw(self) -> Any:
+        self.inputs()
+        self.nodes()
+        self.attach_frames()  # before any edge names their nodes, so the nodes stay inside
+        self.edges()
+        self.outputs()
+        return self.dot
+
+    # -------------------------------------------------------------------------- places
+    def container(self, path: str | None) -> Any:
+        """The digraph to draw into for module frame `path` (the graph itself for None)."""
+        if path is None:
+            return self.dot
+        frame = self.frames.get(path)
+        if frame is None:
+            frame = self.frames[path] = _graphviz().Digraph(name=f"cluster_module_{path}")
+            frame.attr(label=_label(path), **FRAME_STYLE)
+            self.container(parent(path))  # its enclosing frames exist too
+        return frame
+
+    def attach_frames(self) -> None:
+        """Put each frame into its enclosing one, innermost first (a subgraph is copied)."""
+        for path in sorted(self.frames, key=lambda p: -p.count(".")):
+            self.container(parent(path)).subgraph(self.frames[path])
+
+    def _absorbed_params(self) -> dict:
+        """Parameter -> the box of a collapsed module that alone reads it (drawn inside it)."""
+        if self.layout is None:
+            return {}
+        readers: dict = {}
+        for node, box in zip(self.graph.nodes, self.layout.box):
+            for x in node.input_values():
+                readers.setdefault(x, set()).add(box)
+        return {v: next(iter(readers[v])) for v in self.graph.inputs
+                if v.name in self.params and len(readers.get(v, ())) == 1
+                and next(iter(readers[v])) is not None}
+
+    # ---------------------------------------------------------------------------- nodes
+    def inputs(self) -> None:
+        for i, v in enumerate(self.graph.inputs):
+            if v in self.absorbed:
+                self.where[v] = self.box_ids[self.absorbed[v]]
+                continue
+            kind = "param" if v.name in self.params else "input"
+            hover = f"{'parameter' if kind == 'param' else 'input'} %{v.name}: {_type_text(v)}"
+            target = self._param_frame(v) if kind == "param" else self.dot
+            target.node(f"in{i}", _label(v.name or f"input {i}"), tooltip=_label(hover),
+                        **STYLES[kind])
+            self.where[v] = f"in{i}"
+
+    def _param_frame(self, v: Value) -> Any:
+        """Where a parameter not drawn inside a box goes: the frame of the innermost open
+        module on its owner's path (`layers.0.attn.o.bias` in `layers.0`), else the top."""
+        if self.layout is None:
+            return self.dot
+        owner = parent(v.name or "") or ""
+        opened = [p for p in prefixes(owner) if p in self.layout.open]
+        return self.container(opened[-1] if opened else None)
+
+    def _op_node(self, target: Any, node_id: str, node: Node, value: Any, tooltip: Any) -> None:
+        """One op box; with memory=True filled with the colour of `value`'s buffer."""
+        kind = "constant" if node.op.name == "constant" else "op"
+        style = dict(STYLES[kind])
+        text = node_label(node)
+        b = value_buffer(self.buffers, value)
+        if b is not None:
+            style["fillcolor"] = buffer_color(b)
+            text += f"\n→ b{b}"
+        target.node(node_id, _label(text), tooltip=tooltip, **style)
+
+    def nodes(self) -> None:
+        names = _print_names(self.graph)
+        layout = self.layout
+        for i, node in enumerate(self.graph.nodes):
+            if layout is not None and layout.box[i] is not None:
+                for v in node.outputs:
+                    self.where[v] = self.box_ids[layout.box[i]]
+                continue
+            target = self.container(layout.frame[i] if layout is not None else None)
+            if node.op.region:
+                self._region(target, node, i)
+                continue
+            value = node.outputs[0] if len(node.outputs) == 1 else None
+            self._op_node(target, f"n{i}", node, value, _tooltip(node, names))
+            for v in node.outputs:
+                self.where[v] = f"n{i}"
+        for box, members in (layout.members.items() if layout is not None else ()):
+            self._box(box, members)
+
+    def _box(self, path: str, members: list) -> None:
+        """A collapsed module: one box naming its path and the ops inside."""
+        n_params = sum(1 for box in self.absorbed.values() if box == path)
+        used = sorted({b for m in members for v in m.outputs
+                       if (b := value_buffer(self.buffers, v)) is not None})
+        text, tooltip = box_label(path, members, n_params, used)
+        self.container(parent(path)).node(self.box_ids[path], _label(text),
+                                          tooltip=_label(tooltip), **BOX_STYLE)
+
+    def _region(self, target: Any, node: Node, i: int) -> None:
+        """A fused node as a cluster named after its kernel, one box per op inside; its body's
+        values are drawn where they are computed."""
+        body = node.blocks[0]
+        planned = {y: v for y, v in zip(body.outputs, node.outputs)}
+        with target.subgraph(name=f"cluster_n{i}") as cluster:
+            cluster.attr(label=f"fused[{node.attrs.get('kernel', '')}]", style="rounded,dashed",
+                         color="#90A4AE", fontcolor=INK)
+            for k, member in enumerate(body.nodes):
+                value = planned.get(member.outputs[0]) if len(member.outputs) == 1 else None
+                self._op_node(cluster, f"n{i}_{k}", member, value, _label(member.op.name))
+                for v in member.outputs:
+                    self.where[v] = f"n{i}_{k}"
+        for y, v in zip(body.outputs, node.outputs):
+            self.where[v] = self.where[y]
+
+    # ---------------------------------------------------------------------------- edges
+    def edges(self) -> None:
+        """Edges along values; between two collapsed modules, or a module and an op, one edge
+        per pair of ends (labelled with the first value's type and how many other values)."""
+        merged: dict = {}  # (src, dst) -> the values it carries, for edges touching a box
+        boxes = set(self.box_ids.values())
+        for i, node in enumerate(self.graph.nodes):
+            if node.op.region and self.where.get(node.outputs[0]) not in boxes:
+                outer = dict(zip(node.blocks[0].inputs, node.inputs))
+                for k, member in enumerate(node.blocks[0].nodes):
+                    for x in member.input_values():
+                        self._edge(outer.get(x, x), f"n{i}_{k}", "4", merged, boxes)
+                continue
+            dst = self.where.get(node.outputs[0]) if node.outputs else f"n{i}"
+            for x in node.input_values():
                 # data edges pull harder than parameter edges: the main path runs straight down
-                weight = "1" if x.node is None and x.name in params else "4"
-                dot.edge(where[x], f"n{i}", label=_edge_label(x), weight=weight)
+                weight = "1" if x.node is None and x.name in self.params else "4"
+                self._edge(x, dst or f"n{i}", weight, merged, boxes)
+        for (src, dst), values in merged.items():
+            first = next(iter(values))
+            self.dot.edge(src, dst, label=_edge_label(first, len(values) - 1), weight="4",
+                          penwidth="1.4")
+
+    def _edge(self, x: Value, dst: str, weight: str, merged: dict, boxes: set) -> None:
+        src = self.where.get(x)
+        if src is None or src == dst:
+            return
+        if src in boxes or dst in boxes:  # distinct values, however many ops read each
+            merged.setdefault((src, dst), {})[x] = None
+            return
+        self.dot.edge(src, dst, label=_edge_label(x), weight=weight)
+
+    def outputs(self) -> None:
+        graph = self.graph
+        buffers = _buffer_outputs(graph)
+        many = len(graph.outputs) > 1
+        with self.dot.subgraph(name="outputs") as sink:
+            sink.attr(rank="sink")
+            for j in range(len(graph.outputs)):
+                if j in buffers:
+                    name = buffers[j]
+                    kind, text = "buffer", f"buffer update\n{name}" if name else "buffer update"
+                else:
+                    kind, text = "output", f"output {j}" if many else "output"
+                sink.node(f"out{j}", _label(text), **STYLES[kind])
+            for j in range(1, len(graph.outputs)):  # invisible links keep outputs in order
+                sink.edge(f"out{j - 1}", f"out{j}", style="invis")
+        for j, v in enumerate(graph.outputs):
+            if isinstance(v, Value) and v in self.where:
+                self.dot.edge(self.where[v], f"out{j}", label=_edge_label(v))
 
 
-def _add_outputs(dot: Any, graph: Graph, where: dict) -> None:
-    buffers = _buffer_outputs(graph)
-    many = len(graph.outputs) > 1
-    with dot.subgraph(name="outputs") as sink:
-        sink.attr(rank="sink")
-        for j in range(len(graph.outputs)):
-            if j in buffers:
-                name = buffers[j]
-                kind, text = "buffer", f"buffer update\n{name}" if name else "buffer update"
-            else:
-                kind, text = "output", f"output {j}" if many else "output"
-            sink.node(f"out{j}", _label(text), **STYLES[kind])
-        for j in range(1, len(graph.outputs)):  # invisible links keep outputs in order
-            sink.edge(f"out{j - 1}", f"out{j}", style="invis")
-    for j, v in enumerate(graph.outputs):
-        if isinstance(v, Value) and v in where:
-            dot.edge(where[v], f"out{j}", label=_edge_label(v))
-
-
-def to_dot(obj: Any, *, params: Any = None, show_saved: bool = False,
+def to_dot(obj: Any, *, collapse: str | None = None, expand: Any = (), depth: int | None = None,
+           memory: bool = False, params: Any = None, show_saved: bool = False,
            max_depth: int | None = None) -> Any:
-    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph;
-    `params` (names of leaves), `show_saved` and `max_depth` are for tensors (`viz_autograd`)."""
+    """A `graphviz.Digraph` of a Graph (or of `obj.graph`), or of a tensor's autograd graph.
+    `collapse="module"` draws one box per submodule (`depth`: how many levels of module paths
+    open, default 1; `expand`: paths to open as well); `memory=True` colours each value by its
+    planned buffer (an optimized function). `params`, `show_saved` and `max_depth` are for
+    tensors (`viz_autograd`)."""
     if isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and
                                    any(isinstance(t, Tensor) for t in obj)):
+        wrong = [name for name, value, default in (("collapse", collapse, None),
+                                                   ("expand", expand, ()), ("depth", depth, None),
+                                                   ("memory", memory, False))
+                 if value is not default and value != default]
+        if wrong:
+            raise TypeError(f"to_dot(): {', '.join(wrong)} apply to a captured graph, not to a "
+                            "tensor's autograd graph")
         return autograd_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
     given = [name for name, value, default in (("params", params, None),
                                                ("show_saved", show_saved, False),
@@ -296,13 +426,15 @@ def to_dot(obj: Any, *, params: Any = None, show_saved: bool = False,
     if given:
         raise TypeError(f"to_dot(): {', '.join(given)} apply to a tensor's autograd graph, not "
                         f"to a {type(obj).__name__}")
+    collapse, expand, depth = check_options(collapse, expand, depth)
+    if not isinstance(memory, bool):
+        raise TypeError(f"to_dot(): memory must be a bool, got {type(memory).__name__}")
     graph = _as_graph(obj)
-    dot = _new_digraph(graph)
-    where: dict = {}
-    _add_inputs(dot, graph, where)
-    _add_nodes(dot, graph, where)
-    _add_edges(dot, graph, where)
-    _add_outputs(dot, graph, where)
+    plan = memory_plan(obj, graph) if memory else None
+    layout = ModuleLayout(graph, depth, expand) if collapse == "module" else None
+    dot = _Picture(graph, layout, buffers_of(plan) if plan is not None else {}).draw()
+    if plan is not None:
+        add_legend(dot, plan, _label)
     return dot
 
 
@@ -317,15 +449,17 @@ def _format_of(path: Path) -> str:
     return ext
 
 
-def render(obj: Any, path: str | Path, *, params: Any = None, show_saved: bool = False,
-           max_depth: int | None = None) -> str:
+def render(obj: Any, path: str | Path, *, collapse: str | None = None, expand: Any = (),
+           depth: int | None = None, memory: bool = False, params: Any = None,
+           show_saved: bool = False, max_depth: int | None = None) -> str:
     """Write the picture of `obj` (a graph, or a tensor's autograd graph: options as `to_dot`)
     to `path` as SVG, PNG or PDF (by the extension) with `dot`; returns the path written."""
     path = Path(path)
     fmt = _format_of(path)
     if shutil.which("dot") is None:
         raise RuntimeError(_INSTALL_HINT)
-    dot = to_dot(obj, params=params, show_saved=show_saved, max_depth=max_depth)
+    dot = to_dot(obj, collapse=collapse, expand=expand, depth=depth, memory=memory,
+                 params=params, show_saved=show_saved, max_depth=max_depth)
     if fmt == "png":
         dot.attr(dpi=PNG_DPI)
     try:

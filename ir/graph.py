@@ -48,7 +48,8 @@ class Block:
 class Node:
     """One op application. `inputs` are Values or Python scalars; `attrs` are complete (defaults
     filled in); `blocks` are the nested regions of control-flow ops; `meta` holds free
-    annotations such as the source location."""
+    annotations: the source location (`source`), the path of the submodule that emitted it
+    (`module`, see `module_of`), a constant's tensor name (`tensor`)."""
 
     __slots__ = ("op", "inputs", "attrs", "outputs", "blocks", "meta")
 
@@ -89,6 +90,31 @@ def operand_type(x: Any) -> Any:
     if isinstance(x, Value):
         return _SCALAR_EXAMPLES.get(x.type, x.type)
     return x
+
+
+MODULE = "module"  # node.meta key: the dotted path of the submodule whose forward emitted it
+
+
+def common_module(paths: Sequence[str]) -> str:
+    """The longest dotted prefix the paths share (`layers.0` of `layers.0.attn`, `layers.0.mlp`);
+    '' when one of them is the top level or they share nothing."""
+    parts = [p.split(".") if p else [] for p in paths]
+    common: list = []
+    for level in zip(*parts):
+        if any(x != level[0] for x in level):
+            break
+        common.append(level[0])
+    return ".".join(common) if parts else ""
+
+
+def module_of(node: "Node") -> str:
+    """The module path recorded for `node` ('' for the top level); a node with blocks and no
+    path of its own (an `if`, a `loop`) takes the longest path its inner nodes share."""
+    path = node.meta.get(MODULE)
+    if isinstance(path, str):
+        return path
+    inner = [module_of(n) for block in node.blocks for n in block.nodes]
+    return common_module(inner) if inner else ""
 
 
 class Graph:

@@ -13,7 +13,10 @@ an attribute prints as its text in quotes (`shape=('B*T', 8)`) and parses back t
 Inputs that are Python scalars print as literals. Attributes print as Python literals, plus
 `slice(...)`, `...`, dtype names and `device('cuda:0')`; the parser evaluates them with a small
 whitelist over Python's `ast` — never `eval`. Small constants print their data inline; large ones
-refer by name (`value='@c0'`) to `graph.tensors`. print(parse(print(g))) == print(g).
+refer by name (`value='@c0'`) to `graph.tensors`. A node that a submodule emitted ends in
+its module path as a comment, as PyTorch's traced graphs print their `scope:`
+(`%3 = addmm(%b, %0, %2) : f32[B, 10]  # module: fc1`); the parser reads it back into
+`node.meta["module"]`. print(parse(print(g))) == print(g).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Block, Graph, Node, Value
+from .graph import MODULE, Block, Graph, Node, Value
 from .registry import get
 from .symbolic import SymbolicError, SymExpr, parse_dim
 from .types import ALL_DTYPES, Device, DType, ListType, TensorType, TupleType
@@ -35,6 +38,11 @@ SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64
 _BY_SHORT = {v: d for d in ALL_DTYPES for k, v in SHORT.items() if k == d.name}
 _DTYPE_NAMES = {d.name: d for d in ALL_DTYPES}
 INLINE_LIMIT = 16  # constants with at most this many elements print their values
+MODULE_NOTE = "  # module: "  # how a node's module path ends its line
+# a path the comment can carry: dot-separated names of word characters and hyphens (attribute
+# names, list indices, ModuleDict keys such as `block-1`); others are not printed
+_MODULE_PATH = re.compile(r"[\w\-]+(?:\.[\w\-]+)*")
+_MODULE_NOTE = re.compile(r"\s+#\s*module:\s*(" + _MODULE_PATH.pattern + r")\s*$")
 
 
 class ParseError(ValueError):
@@ -135,13 +143,21 @@ def print_graph(graph: Graph) -> str:
     return "\n".join(lines)
 
 
+def module_note(node: Node) -> str:
+    """The comment that ends a node's line: its module path, or '' (none, or not printable)."""
+    path = node.meta.get(MODULE)
+    if isinstance(path, str) and _MODULE_PATH.fullmatch(path):
+        return MODULE_NOTE + path
+    return ""
+
+
 def _print_nodes(nodes: list, names: dict, indent: str, lines: list) -> None:
     for node in nodes:
         text = indent + format_node(node, names)
         if not node.blocks:
-            lines.append(text)
+            lines.append(text + module_note(node))
             continue
-        lines.append(text + " {")
+        lines.append(text + " {" + module_note(node))
         for block in node.blocks:
             params = ", ".join(f"%{names[v]}: {format_type(v.type)}" for v in block.inputs)
             lines.append(f"{indent}  {block.name}({params}) {{")
@@ -292,9 +308,14 @@ class _Parser:
                 return i + 1, [_operand(p, env, i + 1) for p in _split(inner[1:-1])]
             if line == "}":
                 raise ParseError(f"line {i + 1}: expected '{keyword} (...)' before '}}'")
+            note = _MODULE_NOTE.search(line)
+            if note:
+                line = line[:note.start()]
             opens = line.endswith("{")
             node, names = _parse_node(line[:-1].rstrip() if opens else line, env, i + 1,
                                       self.graph, self.tensors)
+            if note:
+                node.meta[MODULE] = note.group(1)
             i += 1
             if opens:
                 i = self.blocks(i, env, node)

@@ -24,7 +24,7 @@ from dualgraph.autograd.grad_mode import no_grad
 from dualgraph.autograd.vjp import Ctx, fit_grads
 from dualgraph.dispatch import interpreting
 from dualgraph.ir.errors import DualgraphError
-from dualgraph.ir.graph import Block, Graph, Node, Value, operand_type, walk
+from dualgraph.ir.graph import MODULE, Block, Graph, Node, Value, operand_type, walk
 from dualgraph.ir.registry import get
 from dualgraph.ir.types import ListType, TensorType, int64
 from dualgraph.ir.verify import verify
@@ -265,7 +265,9 @@ class _Autodiff:
         else:
             g = tuple(gi if gi is not None or not _floating(o.type) else self.zeros(o.type)
                       for gi, o in zip(gs, node.outputs))
-        for x, r in zip(node.inputs, fit_grads(op.vjp(ctx, g), ctx)):
+        with self.tracer.in_module(node.meta.get(MODULE) or ""):  # its module's backward
+            results = fit_grads(op.vjp(ctx, g), ctx)
+        for x, r in zip(node.inputs, results):
             if r is not None and isinstance(x, Value):
                 self.accumulate(grads, x, r)
 

@@ -30,7 +30,7 @@ from typing import Any
 from ..ir.graph import Block, Graph, Node, Value, operand_type
 from ..ir.registry import ELEMENTWISE, get
 from ..ir.types import TensorType
-from .rewrite import Emitter, reads
+from .rewrite import Emitter, carried_meta, merged_meta, reads
 
 FUSIBLE_DEVICES = ("cpu",)
 
@@ -200,7 +200,7 @@ def _split_epilogues(nodes: list, escaping: set, log: list) -> list:
             out.append(node)
             continue
         emitted: list = []
-        new = rule(node, Emitter(emitted, {k: v for k, v in node.meta.items() if k == "source"}))
+        new = rule(node, Emitter(emitted, carried_meta(node)))
         tail = [n for n in emitted if n.op.kind == ELEMENTWISE]
         if new is None or new.type != y.type or not tail or any(
                 why_not_fusible(n) is not None for n in tail):
@@ -297,9 +297,7 @@ def _build(g: _Group, outside_reads: set, group_of: dict, made: list, log: list)
     body.outputs = list(yields)
     names = ", ".join(m.op.name for m in g.members)
     node = Node(get("fused"), inputs, {"kernel": names}, [v.type for v in yields], [body])
-    sources = [m.meta["source"] for m in g.members if m.meta.get("source")]
-    if sources:
-        node.meta["source"] = ", ".join(dict.fromkeys(sources))
+    node.meta.update(merged_meta(g.members))
     made.append((node, g.members, yields))
     log.append(("fused", node, f"fused[{names}]: {len(g.members)} ops in one kernel, "
                                f"{len(yields)} value(s) written"))

@@ -10,12 +10,33 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable, Sequence
 
-from ..ir.graph import Block, Graph, Node, Value, operand_type, walk
+from ..ir.graph import MODULE, Block, Graph, Node, Value, common_module, operand_type, walk
+
+CARRIED = ("source", MODULE)  # the annotations a node's replacements inherit
+
+
+def carried_meta(node: Node) -> dict:
+    """What nodes emitted in place of `node` inherit: its source line and module path."""
+    return {k: node.meta[k] for k in CARRIED if k in node.meta}
+
+
+def merged_meta(nodes: Sequence[Node]) -> dict:
+    """The annotations of a node made of several (a fused group): their source lines joined,
+    and the module path they share (the longest common prefix; none when it is the top level)."""
+    meta: dict = {}
+    sources = [n.meta["source"] for n in nodes if n.meta.get("source")]
+    if sources:
+        meta["source"] = ", ".join(dict.fromkeys(sources))
+    path = common_module([n.meta.get(MODULE) or "" for n in nodes])
+    if path:
+        meta[MODULE] = path
+    return meta
 
 
 class Emitter:
     """Adds nodes (typed by their meta functions) to be placed before the node being rewritten;
-    each carries `meta` (the rewritten node's source line) when given."""
+    each carries `meta` (the rewritten node's `carried_meta`: source line, module path) when
+    given."""
 
     def __init__(self, emitted: list, meta: dict | None = None,
                  single_use: Any = None) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.graph import Graph, Node, Value
 from ..ir.registry import all_ops
 from ..ir.types import TensorType
-from .rewrite import Emitter, replace_uses
+from .rewrite import Emitter, carried_meta, replace_uses
 
 
 def simplify(graph: Graph, log: list) -> bool:
@@ -52,7 +52,7 @@ def _scan(nodes: list, mapping: dict, log: list, protected: set, inputs: set,
         if node.op.control or node.op.num_outputs != 1 or node.op.effect or node.op.random:
             continue
         emitted: list = []
-        new = _rule(node, Emitter(emitted, single_use=sole))
+        new = _rule(node, Emitter(emitted, carried_meta(node), single_use=sole))
         if new is None:
             continue
         if node.output in protected and (new in inputs or _is_literal(new)):

@@ -384,6 +384,20 @@ def test_add_graph_of_an_optimized_and_a_traced_function(tmp_path):
     assert symbolic["input/x"].attr["type"].s == b"f32[B, 3, 4]"
 
 
+def test_add_graph_of_an_already_captured_module_keeps_its_scopes(tmp_path):
+    net = Net()
+    x = dg.randn(5, 3, 4)
+    with SummaryWriter(tmp_path / "traced") as w:
+        w.add_graph(dg.jit.trace(net, x, opt_level=0))
+    scripted = dg.jit.script(net)
+    scripted(x)
+    with SummaryWriter(tmp_path / "scripted") as w:
+        w.add_graph(scripted.compiled.graph_before_passes)
+    for run in ("traced", "scripted"):  # capture recorded the paths: no hooks of add_graph's
+        names = {n.name for n in load(tmp_path / run).Graph().node}
+        assert {"flatten/reshape", "fc1/addmm", "act/0/relu", "fc2/addmm", "softmax"} <= names
+
+
 def test_add_graph_control_flow_blocks_are_scopes(tmp_path):
     from dualgraph.ir.text import parse_graph
     g = parse_graph("""graph(%x: f32[3], %n: i64[]) {

@@ -39,6 +39,7 @@ class BlockTracer(Tracer):
         """Add a finished node (a control-flow node with its blocks) where ops go now."""
         if self.location is not None:
             node.meta["source"] = self.location
+        self.stamp_module(node)
         self.open[-1].append(node)
         return node
 

@@ -1252,7 +1252,11 @@ class FunctionCompiler:
                                          "supported)", "write the recursion as a loop")
                 inner = FunctionCompiler(self.tracer, function, self.depth + 1)
                 call_args = ([bound_self] if bound_self is not None else []) + list(args)
-                return inner.run(tuple(call_args), kwargs)
+                path = self.tracer.module_paths.get(id(fn)) if bound_self is fn else None
+                if path is None:
+                    return inner.run(tuple(call_args), kwargs)
+                with self.tracer.in_module(path):  # a submodule's forward, compiled inline
+                    return inner.run(tuple(call_args), kwargs)
             return fn(*args, **kwargs)
         finally:
             self.tracer.location = location

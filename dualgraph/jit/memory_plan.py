@@ -10,8 +10,10 @@ gives its table: value, op, source line, size, where it lives, live range.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from html import escape
 from typing import Any, Mapping
 
+from .._html import html_table
 from ..ir.symbolic import SymExpr, add, mul
 
 
@@ -131,6 +133,17 @@ class MemoryPlan:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython
         printer.text(str(self))
 
+    def _repr_html_(self) -> str:
+        """The table as HTML, for notebooks: the same columns as `str(plan)`."""
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        head = (f"memory plan of {self.graph}" + (f" ({sizes})" if sizes else "")
+                + f": peak {self.peak_bytes} bytes, naive {self.naive_bytes} bytes, "
+                f"{len(self.buffers)} buffer(s)")
+        rows = [(f"%{r.value}", r.op, r.source, str(r.nbytes), r.storage,
+                 f"{r.start}..{r.end}" + (" (output)" if r.output else "")) for r in self.rows]
+        return html_table(head, ("value", "op", "source", "bytes", "buffer", "live"), rows,
+                          self.notes)
+
 
 @dataclass
 class TrainingMemoryPlan:
@@ -158,6 +171,16 @@ class TrainingMemoryPlan:
             lines += [f"  {r.op}  {r.source}  {r.bytes_saved}  {r.flops}  {r.nodes} "
                       f"({' -> '.join(r.chain)})" for r in self.recomputed]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Both plans and the residuals as HTML tables, for notebooks."""
+        head = (f"training step: peak {self.peak_bytes} bytes, residuals "
+                f"{self.residual_bytes} bytes")
+        residuals = html_table("residuals saved for backward", ("value", "op", "source", "bytes"),
+                               [(f"%{r.value}", r.op, r.source, str(r.nbytes))
+                                for r in self.residuals])
+        return (f"<div><p>{escape(head)}</p>{self.forward._repr_html_()}"
+                f"{self.backward._repr_html_()}{residuals}</div>")
 
 
 def check_sizes(where: str, symbols: tuple, sizes: Mapping[str, Any]) -> dict:

@@ -231,6 +231,10 @@ class ScriptFunction:
     def code(self) -> str:
         return self._latest().code
 
+    def _repr_svg_(self) -> str:
+        """A notebook shows the last compiled specialization's graph as a picture."""
+        return self.graph._repr_svg_()
+
     @property
     def compiled(self) -> TracedFunction:
         """The last compiled specialization (a GraphFunction: `.graph`, `.code`, `.save`);
@@ -318,6 +322,10 @@ class ScriptModule:
     @property
     def code(self) -> str:
         return self._forward.code
+
+    def _repr_svg_(self) -> str:
+        """A notebook shows forward's last compiled graph as a picture."""
+        return self._forward._repr_svg_()
 
     def graph_for(self, *args: Any, **kwargs: Any) -> Any:
         return self._forward.graph_for(*args, **kwargs)

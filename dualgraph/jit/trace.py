@@ -13,7 +13,8 @@ from __future__ import annotations
 import inspect
 import keyword
 import os
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -188,7 +189,8 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
             object.__setattr__(owner, attr, tracer_t) if _plain_setattr(owner) else \
                 setattr(owner, attr, tracer_t)
         tracer.state = state_tracers
-        with no_grad(), interpreting(tracer), autocast_mode.reenter():
+        with no_grad(), interpreting(tracer), autocast_mode.reenter(), \
+                module_scopes(tracer, module):
             result = run(tracer, input_tracers)
             outputs, tree = _outputs(tracer, result)
             mutations = _mutations(tracer, graph, input_tracers, state_tracers, owners)
@@ -203,6 +205,39 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
     if os.environ.get("DUALGRAPH_CHECK"):
         check_round_trip(graph)
     return graph, owners, tree
+
+
+@contextmanager
+def module_scopes(tracer: Tracer, module: Any) -> Iterator[None]:
+    """While capturing `module`, each call of one of its submodules opens that submodule's path
+    on the tracer (a forward pre-hook and a forward hook, removed after), so every node records
+    the innermost submodule whose forward emitted it (`node.meta["module"]`). Script compiles a
+    user module's forward inline, without calling it: the frontend opens the path itself."""
+    named = getattr(module, "named_modules", None)
+    if not callable(named):
+        yield
+        return
+    tracer.module_paths = {id(m): path for path, m in named() if path}
+
+    def pre(m: Any, args: Any) -> None:
+        tracer.modules.append(tracer.module_paths[id(m)])
+
+    def post(m: Any, args: Any, output: Any) -> None:
+        path, stack = tracer.module_paths[id(m)], tracer.modules
+        if path in stack:  # close this call (and any inner one an exception left open)
+            del stack[len(stack) - 1 - stack[::-1].index(path):]
+
+    handles = []
+    try:
+        for path, m in named():
+            if path and hasattr(m, "register_forward_pre_hook"):
+                handles.append(m.register_forward_pre_hook(pre))
+                handles.append(m.register_forward_hook(post))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        tracer.modules.clear()
 
 
 def graph_name(name: str) -> str:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import linecache
 import os
 import sys
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from ..autograd.function import new_ctx, run_forward
 from ..dispatch import Interpreter, interpreting
 from ..ir.errors import DualgraphError
-from ..ir.graph import Graph, Value
+from ..ir.graph import MODULE, Graph, Node, Value
 from ..ir.ops.python import CALLS, PYTHON_FUNCTION
 from ..ir.registry import VIEW, OpDef, get
 from ..ir.text import format_attr
@@ -196,12 +197,30 @@ class ViewLink:
 
 
 class Tracer(Interpreter):
-    """Records every op into `graph`. Tensors from outside the trace become constants."""
+    """Records every op into `graph`. Tensors from outside the trace become constants. Each node
+    gets `meta["source"]` (the user's line) and, inside a submodule's forward, `meta["module"]`:
+    the innermost open module path (`in_module`)."""
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self._constants: dict[int, tuple] = {}
         self._stamp = 0  # bumps on every in-place write, so stale views can be re-derived
+        self.modules: list[str] = []  # the open submodule calls' paths, innermost last
+        self.module_paths: dict[int, str] = {}  # id(submodule) -> its path in the captured root
+
+    @contextmanager
+    def in_module(self, path: str) -> Iterator[None]:
+        """Nodes emitted inside the with belong to the submodule at `path` (`layers.0.attn`)."""
+        self.modules.append(path)
+        try:
+            yield
+        finally:
+            self.modules.pop()
+
+    def stamp_module(self, node: Node) -> None:
+        """Record the innermost open submodule's path on `node` (nothing at the top level)."""
+        if self.modules and self.modules[-1]:
+            node.meta[MODULE] = self.modules[-1]
 
     # -------------------------------------------------------------------------- values
     def wrap(self, value: Value, view: ViewLink | None = None) -> TracerTensor:
@@ -252,6 +271,7 @@ class Tracer(Interpreter):
         name = f"c{len(self.graph.tensors)}"
         self.graph.tensors[name] = array
         node.meta["tensor"] = name
+        self.stamp_module(node)
         self._constants[id(t)] = (t, node.output)  # keeps t alive: its id stays its own
         return node.output
 
@@ -270,6 +290,7 @@ class Tracer(Interpreter):
         node = self.graph.add_node(op, inputs, attrs)
         file, line, _ = user_frame()
         node.meta["source"] = f"{file}:{line}"
+        self.stamp_module(node)
         return node
 
     # ------------------------------------------------------------------------ interpret

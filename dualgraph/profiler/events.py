@@ -138,6 +138,11 @@ class EventList(list):
     def __str__(self) -> str:
         return self.table()
 
+    def _repr_html_(self) -> str:
+        """The table as HTML, for notebooks (`prof.key_averages()` shown in a cell)."""
+        from .table import build_html
+        return build_html(self, None, 100, self._profile_memory)
+
 
 def build_events(rec: R.Recorder) -> tuple[EventList, float, int]:
     """The recorder's raw events as FunctionEvents linked to their parents; also the time

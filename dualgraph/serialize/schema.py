@@ -489,11 +489,13 @@ def _decode_node(src: str, i: int, x: Any, env: dict, tensors: Mapping,
 
 
 def _node_meta_from_json(src: str, where: str, x: Any) -> dict:
-    """A node's annotations: free JSON, but `source` and `tensor` (which code generation and the
-    text form read) are printable strings."""
+    """A node's annotations: free JSON, but `source`, `tensor` and `module` (which code
+    generation, the text form and pictures read) are printable strings."""
     meta = _expect(src, where, x, "object")
     if "source" in meta:
         _printable(src, f"{where}.source", meta["source"], MAX_SOURCE)
+    if "module" in meta:
+        _printable(src, f"{where}.module", meta["module"], MAX_SOURCE)
     if "tensor" in meta:
         _printable(src, f"{where}.tensor", meta["tensor"], MAX_SOURCE)
     return meta

@@ -1,13 +1,11 @@
-"""The graph `add_graph` draws: a model traced on an example input (its submodules' paths
-recorded as it runs), or a graph the user already captured."""
+"""The graph `add_graph` draws: a model traced on an example input (capture records each node's
+submodule path), or a graph the user already captured."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dualgraph.ir.graph import Graph
-
-from .scopes import module_paths
 
 
 def _has_mutable_container(tree: Any) -> bool:
@@ -34,8 +32,7 @@ def model_graph(model: Any, input_to_model: Any = None, use_strict_trace: bool =
                             "function (with a .graph) can be drawn without one")
         return graph
     from dualgraph.jit.trace import trace  # late: the writer works without the jit loaded
-    with module_paths(model):
-        traced = trace(model, input_to_model, opt_level=opt_level)
+    traced = trace(model, input_to_model, opt_level=opt_level)
     if use_strict_trace and _has_mutable_container(traced.graph.meta.get("out_tree")):
         raise RuntimeError("add_graph: the model returns a list or dict, which a strict trace "
                            "refuses (its length or keys could change between calls); return a "
