@@ -171,7 +171,9 @@ class Emitter:
     def emit_node(self, node: Node) -> None:
         op = node.op
         src = _source(node)
-        self.comment(f"{op.name}{' (' + src + ')' if src else ''}")
+        module = node.meta.get("module") if isinstance(node.meta, dict) else None
+        self.comment(f"{op.name}{' (' + src + ')' if src else ''}"
+                     f"{' in ' + str(module) if module else ''}")
         self._scratch_used = 0
         try:
             if op.kind == VIEW:
