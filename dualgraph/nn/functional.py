@@ -30,6 +30,7 @@ _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
 _CHECK_PROBABILITY = get("check_probability")
 _NLL_LOSS = get("nll_loss")
 _MSE_LOSS = get("mse_loss")
+_UNSAFE_VIEW = get("unsafe_view")
 _REDUCTIONS = ("none", "mean", "sum")
 _TINY = 1e-45  # float32's smallest subnormal: log(_TINY) < -100 in float32 and float64
 
@@ -121,10 +122,27 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias (one addmm for a batch of vectors, as PyTorch records it)."""
-    if bias is not None and input.dim() == 2:
-        return addmm(bias, input, weight.t())
-    out = ops.matmul(input, weight.t())
+    """input @ weight.T + bias, recorded as PyTorch's aten::linear records it for a contiguous
+    input (so `grad_fn` chains match): one addmm for a matrix; with a bias and another rank, the
+    leading dims flattened into rows, one addmm and a view back; without a bias, mm (a matrix)
+    or, from 3-D, mm of the flattened rows and `_unsafe_view` back (PyTorch's matmul folding)."""
+    if input.dim() == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.dim()}D and {weight.dim()}D")
+    w_t = weight.t()
+    if bias is not None and weight.dim() == 2:
+        if input.dim() == 2:
+            return addmm(bias, input, w_t)
+        if input.dim() == 3 or bias.dim() == 1:
+            lead = tuple(input.shape[:-1])
+            rows = input.reshape(math.prod(lead), input.shape[-1])
+            out = addmm(bias, rows, w_t)
+            return out.view(*lead, out.shape[1])
+    if bias is None and input.dim() >= 3 and weight.dim() == 2:
+        lead = tuple(input.shape[:-1])
+        out = ops.matmul(input.reshape(math.prod(lead), input.shape[-1]), w_t)
+        return bind(_UNSAFE_VIEW, (out,), {"shape": lead + (out.shape[1],)})
+    out = ops.matmul(input, w_t)
     return out if bias is None else out + bias
 
 

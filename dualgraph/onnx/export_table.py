@@ -168,7 +168,8 @@ EXPORT = {
     "max_pool2d_with_indices": nn.max_pool2d,
     # ------------------------------------------------------------------ shapes, views
     "view": sh.reshape, "reshape": sh.reshape, "squeeze": sh.reshape, "unsqueeze": sh.reshape,
-    "transpose": sh.transpose, "permute": sh.transpose,
+    "unsafe_view": sh.reshape,
+    "transpose": sh.transpose, "permute": sh.transpose, "t": sh.transpose,
     "expand": sh.expand,
     "getitem": sh.getitem,
     "sum_to_size": sh.sum_to_size,
