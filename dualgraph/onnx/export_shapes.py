@@ -23,7 +23,9 @@ def reshape(em: Emitter, node: Node) -> list:
 def transpose(em: Emitter, node: Node) -> list:
     """transpose, permute, t: the axes order the op's own algebra record gives."""
     n = rank(node.inputs[0])
-    perm = list(node.op.algebra.permutation(node.attrs, n)) if n else []
+    if n == 0:  # a scalar's transpose is itself (ONNX cannot type an empty `perm`)
+        return [em.emit("Identity", [em.get(node.inputs[0])])]
+    perm = list(node.op.algebra.permutation(node.attrs, n))
     return [em.emit("Transpose", [em.get(node.inputs[0])], perm=perm)]
 
 
