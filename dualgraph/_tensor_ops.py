@@ -27,6 +27,7 @@ SUM_TO_SIZE, UNSQUEEZE, SQUEEZE, GETITEM = (get("sum_to_size"), get("unsqueeze")
 CLONE, COPY, TO_DTYPE = get("clone"), get("copy"), get("to_dtype")
 MAX, MIN, GATHER, SCATTER_ADD = get("max"), get("min"), get("gather"), get("scatter_add")
 INDEX, INDEX_PUT = get("index"), get("index_put")
+T_OP = get("t")
 
 
 def _alpha(alpha: Any) -> dict:
@@ -303,7 +304,7 @@ class TensorOps:
         if self.dim() > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.dim()}D")
-        return self if self.dim() < 2 else bind(TRANSPOSE, (self,), {"dim0": 0, "dim1": 1})
+        return bind(T_OP, (self,), {})  # a new view at any rank, as PyTorch's (TBackward0)
 
     @property
     def T(self):

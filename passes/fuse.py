@@ -184,35 +184,91 @@ def _split_epilogues(nodes: list, escaping: set, log: list) -> list:
     """Replace each op that has an `epilogue` rule (addmm) and a reader that could fuse with its
     tail by its core and that tail, so the tail joins the reader's group: the product is then
     read once by one kernel doing bias, activation and residual. Only where every reader is a
-    node of this list reading the value directly, and the tail itself can fuse."""
+    node of this list reading the value directly, and the tail itself can fuse. Where the one
+    reader is a view keeping the last dim (a linear layer's rows viewed back to [B, T, n]), the
+    view moves between the core and a tail whose other operands are rows broadcast over every
+    leading dim, so the tail fuses with the view's readers instead."""
     readers: dict = {}
     for node in nodes:
         for x in reads([node]):
             readers.setdefault(x, []).append(node)
-    out = []
+    out, skip = [], set()
     for node in nodes:
+        if node in skip:
+            continue
         rule = node.op.algebra.epilogue
         y = node.outputs[0] if rule is not None and len(node.outputs) == 1 else None
         users = readers.get(y, []) if y is not None else []
-        if y is None or y in escaping or not any(
-                why_not_fusible(u) is None and u.outputs[0].type.shape == y.type.shape
-                for u in users) or any(y not in u.inputs or u.blocks for u in users):
+        view = _view_through(y, users, escaping, readers) if y is not None else None
+        target = view.outputs[0] if view is not None else y
+        if view is not None:
+            users = readers.get(target, [])
+        if y is None or not _fusible_readers(target, users, escaping):
             out.append(node)
             continue
         emitted: list = []
-        new = rule(node, Emitter(emitted, carried_meta(node)))
+        emit = Emitter(emitted, carried_meta(node))
+        new = rule(node, emit)
+        if view is not None and new is not None:
+            emitted, new = _view_before_tail(emitted, new, view, emit)
         tail = [n for n in emitted if n.op.kind == ELEMENTWISE]
-        if new is None or new.type != y.type or not tail or any(
+        if new is None or new.type != target.type or not tail or any(
                 why_not_fusible(n) is not None for n in tail):
             out.append(node)
             continue
         for u in users:
-            u.inputs = [new if x is y else x for x in u.inputs]
+            u.inputs = [new if x is target else x for x in u.inputs]
+        if view is not None:
+            skip.add(view)
         out += emitted
         log.append(("rewritten", node, f"{node.op.name} split into "
                     f"{', '.join(n.op.name for n in emitted)}: its elementwise tail fuses with "
                     f"{', '.join(dict.fromkeys(u.op.name for u in users))}"))
     return out
+
+
+def _fusible_readers(y: Value, users: list, escaping: set) -> bool:
+    """`y` is read only by nodes of the list, directly, one of which could fuse over its shape."""
+    return y not in escaping and any(
+        why_not_fusible(u) is None and u.outputs[0].type.shape == y.type.shape
+        for u in users) and not any(y not in u.inputs or u.blocks for u in users)
+
+
+def _view_through(y: Value, users: list, escaping: set, readers: dict) -> Node | None:
+    """The one reader of `y` when it is a reshaping view that keeps the last dim, else None."""
+    if len(users) != 1 or y in escaping:
+        return None
+    v = users[0]
+    alg = v.op.algebra
+    if not (alg.reshape_like and v.op.kind == "view" and len(v.outputs) == 1
+            and v.inputs == [y] and not v.blocks):
+        return None
+    shape, before = tuple(v.outputs[0].type.shape), tuple(y.type.shape)
+    return v if shape and before and shape[-1] == before[-1] else None
+
+
+def _view_before_tail(emitted: list, new: Value, view: Node, emit: Emitter) -> tuple:
+    """Re-emit an epilogue as core, `view` of the core's product, then the tail over the view;
+    (nodes, result), or (emitted, None) where a tail operand is not a row broadcast over every
+    leading dim (a full matrix would not broadcast the same way after the view)."""
+    core, tail = emitted[:1], emitted[1:]
+    if not core or core[0].op.kind == ELEMENTWISE or any(
+            n.op.kind != ELEMENTWISE for n in tail):
+        return emitted, None
+    made = {n.outputs[0] for n in emitted}
+    for n in tail:
+        for x in n.inputs:
+            shape = tuple(x.type.shape) if isinstance(x, Value) and x not in made else ()
+            if any(d != 1 for d in shape[:-1]):
+                return emitted, None
+    out: list = []
+    emit.emitted = out
+    out.append(core[0])
+    mapping = {core[0].outputs[0]: emit(view.op, [core[0].outputs[0]], dict(view.attrs))}
+    for n in tail:
+        mapping[n.outputs[0]] = emit(n.op, [mapping.get(x, x) for x in n.inputs],
+                                     dict(n.attrs))
+    return out, mapping.get(new)
 
 
 def _join(node: Node, read: set, position: dict, group_of: dict, key_of: Any, producer: Any,

@@ -126,6 +126,36 @@ def test_addmm_stays_whole_without_a_fusible_reader_or_when_it_is_an_output():
         assert "addmm" in g.op_counts(), text
 
 
+def test_addmm_splits_through_the_view_back_to_three_dims():
+    """A linear layer on [B, T, 8] (rows, addmm, view back): the view moves between the matmul
+    and the bias add, which fuses with the residual add after it; a bias that is a full matrix
+    of rows would not broadcast the same way after the view, so that addmm stays whole."""
+    text = """
+    graph(%x: f32[B, 3, 8], %w: f32[8, 4], %b: f32[{bias}], %r: f32[B, 3, 4]) {{
+      %0 = reshape(%x) {{shape=('3*B', 8)}} : f32[3*B, 8]
+      %1 = addmm(%b, %0, %w) {{beta=1, alpha=1}} : f32[3*B, 4]
+      %2 = view(%1) {{shape=('B', 3, 4)}} : f32[B, 3, 4]
+      %3 = add(%2, %r) {{alpha=1}} : f32[B, 3, 4]
+      return (%3)
+    }}"""
+    g = parse_graph(text.format(bias="4"))
+    log: list = []
+    fuse(g, log)
+    dg.ir.verify.verify(g)
+    assert [n.op.name for n in g.nodes] == ["reshape", "matmul", "view", "fused"]
+    assert g.nodes[3].attrs["kernel"] == "add, add"
+    assert any("addmm split into matmul, view, add" in what for _, _, what in log)
+    g = parse_graph(text.format(bias="3*B, 4"))
+    fuse(g, [])
+    assert "addmm" in g.op_counts()
+    layer = dg.nn.Sequential(dg.nn.Linear(8, 6), dg.nn.GELU())
+    x = dg.randn(2, 5, 8)
+    traced = dg.jit.trace(layer, (x,))
+    assert [n.attrs["kernel"] for n in traced.graph.nodes if n.op.name == "fused"] == \
+        ["add, gelu"]
+    assert np.array_equal(traced(x).detach().numpy(), layer(x).detach().numpy())
+
+
 def test_linear_layers_fuse_their_epilogues_and_match_eager_bit_for_bit():
     m = dg.nn.Sequential(dg.nn.Linear(20, 16), dg.nn.ReLU(), dg.nn.Linear(16, 16), dg.nn.GELU(),
                          dg.nn.Linear(16, 3))

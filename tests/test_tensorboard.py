@@ -349,10 +349,10 @@ def test_add_graph_scopes_nodes_by_module_path(tmp_path):
     assert {n for n in nodes if nodes[n].op == "Parameter"} == {
         "fc1/weight", "fc1/bias", "fc2/weight", "fc2/bias"}
     ops = {n: nodes[n].op for n in nodes if nodes[n].op not in ("Input", "Parameter", "Output")}
-    assert ops == {"flatten/reshape": "reshape", "fc1/transpose": "transpose",
-                   "fc1/addmm": "addmm", "act/0/relu": "relu", "fc2/transpose": "transpose",
+    assert ops == {"flatten/reshape": "reshape", "fc1/t": "t",
+                   "fc1/addmm": "addmm", "act/0/relu": "relu", "fc2/t": "t",
                    "fc2/addmm": "addmm", "softmax": "softmax"}
-    assert list(nodes["fc1/addmm"].input) == ["fc1/bias", "flatten/reshape", "fc1/transpose"]
+    assert list(nodes["fc1/addmm"].input) == ["fc1/bias", "flatten/reshape", "fc1/t"]
     assert list(nodes["act/0/relu"].input) == ["fc1/addmm"]
     assert list(nodes["output/0"].input) == ["softmax"]
     addmm = nodes["fc1/addmm"].attr

@@ -5,8 +5,7 @@ from the real `dot` program (node counts and labels), and the refusals.
 PyTorch's graph of seed 004's Net output, captured from torch 2.13 (walking grad_fn):
 AddmmBackward0 <- AccumulateGrad (fc2.bias), ReluBackward0, TBackward0 <- AccumulateGrad
 (fc2.weight); ReluBackward0 <- AddmmBackward0 <- AccumulateGrad (fc1.bias), TBackward0 <-
-AccumulateGrad (fc1.weight). AddmmBackward0 saves mat1 and mat2, ReluBackward0 its result.
-dualgraph's `t()` records TransposeBackward0 where PyTorch records TBackward0."""
+AccumulateGrad (fc1.weight). AddmmBackward0 saves mat1 and mat2, ReluBackward0 its result."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ from dualgraph.viz import render, to_dot  # noqa: E402
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
 
-T = "TransposeBackward0"  # PyTorch: TBackward0
+T = "TBackward0"  # the node of weight.t(), PyTorch's name
 NET_EDGES = Counter([
     ("AccumulateGrad", "AddmmBackward0"), ("ReluBackward0", "AddmmBackward0"),
     (T, "AddmmBackward0"), ("AccumulateGrad", T),

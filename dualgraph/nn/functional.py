@@ -27,11 +27,11 @@ __all__ = ["relu", "relu_", "gelu", "silu", "softplus", "leaky_relu", "elu", "lo
 
 _GELU, _SILU, _SOFTPLUS = get("gelu"), get("silu"), get("softplus")
 _LEAKY, _ELU, _LOGSIG = get("leaky_relu"), get("elu"), get("log_sigmoid")
-_CHECK_PROBABILITY = get("check_probability")
+_BCE, _BCE_WITH_LOGITS = get("binary_cross_entropy"), get("binary_cross_entropy_with_logits")
 _NLL_LOSS = get("nll_loss")
 _MSE_LOSS = get("mse_loss")
+_UNSAFE_VIEW = get("unsafe_view")
 _REDUCTIONS = ("none", "mean", "sum")
-_TINY = 1e-45  # float32's smallest subnormal: log(_TINY) < -100 in float32 and float64
 
 
 # ---------------------------------------------------------------------------------- activations
@@ -121,10 +121,27 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias (one addmm for a batch of vectors, as PyTorch records it)."""
-    if bias is not None and input.dim() == 2:
-        return addmm(bias, input, weight.t())
-    out = ops.matmul(input, weight.t())
+    """input @ weight.T + bias, recorded as PyTorch's aten::linear records it for a contiguous
+    input (so `grad_fn` chains match): one addmm for a matrix; with a bias and another rank, the
+    leading dims flattened into rows, one addmm and a view back; without a bias, mm (a matrix)
+    or, from 3-D, mm of the flattened rows and `_unsafe_view` back (PyTorch's matmul folding)."""
+    if input.dim() == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.dim()}D and {weight.dim()}D")
+    w_t = weight.t()
+    if bias is not None and weight.dim() == 2:
+        if input.dim() == 2:
+            return addmm(bias, input, w_t)
+        if input.dim() == 3 or bias.dim() == 1:
+            lead = tuple(input.shape[:-1])
+            rows = input.reshape(math.prod(lead), input.shape[-1])
+            out = addmm(bias, rows, w_t)
+            return out.view(*lead, out.shape[1])
+    if bias is None and input.dim() >= 3 and weight.dim() == 2:
+        lead = tuple(input.shape[:-1])
+        out = ops.matmul(input.reshape(math.prod(lead), input.shape[-1]), w_t)
+        return bind(_UNSAFE_VIEW, (out,), {"shape": lead + (out.shape[1],)})
+    out = ops.matmul(input, w_t)
     return out if bias is None else out + bias
 
 
@@ -295,22 +312,16 @@ def _soft_cross_entropy(logp: Tensor, target: Tensor, weight: Tensor | None, red
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average: Any = None, reduce: Any = None,
                          reduction: str = "mean") -> Tensor:
-    """-w (y log x + (1 - y) log(1 - x)), each log clamped at -100 as PyTorch does.
-    (At x exactly 0 or 1 the gradient is 0 here, where PyTorch's is finite but huge.)"""
+    """-w (y log x + (1 - y) log(1 - x)), each log clamped at -100 as PyTorch does: one op
+    (BinaryCrossEntropyBackward0) whose kernel refuses probabilities outside [0, 1] at call
+    time, so the loss traces and scripts."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
-    # checked by an op at call time (NaN refused too), so that the loss traces and scripts
-    input = bind(_CHECK_PROBABILITY, (input,), {})
-    # the argument is kept off 0 (log(0) would warn); its log is then below -100 and clamped
-    log_x = input.clamp(min=_TINY).log().clamp(min=-100.0)
-    log_1mx = (1.0 - input).clamp(min=_TINY).log().clamp(min=-100.0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return bind(_BCE, (input, target, 1.0 if weight is None else weight),
+                {"reduction": reduction})
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -318,18 +329,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """BCE of sigmoid(x), as PyTorch computes it: (1 - y) x - (1 + (p - 1) y) log_sigmoid(x), so
-    that no exp overflows, no log sees 0, and the gradient at x = 0 is sigmoid(0) - y."""
+    that no exp overflows, no log sees 0, and the gradient at x = 0 is sigmoid(0) - y; one op
+    (BinaryCrossEntropyWithLogitsBackward0)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    log_sig = bind(_LOGSIG, (input,), {})
-    if pos_weight is not None:
-        log_sig = log_sig * ((pos_weight - 1.0) * target + 1.0)
-    loss = (1.0 - target) * input - log_sig
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return bind(_BCE_WITH_LOGITS, (input, target, 1.0 if weight is None else weight,
+                                   1.0 if pos_weight is None else pos_weight),
+                {"reduction": reduction})
 
 
 def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,

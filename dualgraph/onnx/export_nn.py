@@ -224,13 +224,34 @@ def mse_loss(em: Emitter, node: Node) -> list:
     result, compute = dtypes(node)
     a, b = operands(em, node)
     d = em.emit("Sub", [a, b])
-    sq = em.emit("Mul", [d, d])
+    return _loss_reduction(em, node, em.emit("Mul", [d, d]), compute, result)
+
+
+def _loss_reduction(em: Emitter, node: Node, loss: str, compute: Any, result: Any) -> list:
+    """A loss's `reduction`: kept, or averaged / summed over every element."""
     mode = node.attrs["reduction"]
     if mode == "none":
-        return [finish(em, sq, compute, result)]
-    flat = em.emit("Reshape", [sq, em.ints([-1])])
+        return [finish(em, loss, compute, result)]
+    flat = em.emit("Reshape", [loss, em.ints([-1])])
     op = {"mean": "ReduceMean", "sum": "ReduceSum"}[mode]
     return [finish(em, reduce(em, op, flat, [0], False), compute, result)]
+
+
+def bce_with_logits(em: Emitter, node: Node) -> list:
+    """(1 - y) x - (1 + (p - 1) y) log_sigmoid(x), log_sigmoid as -Softplus(-x), times the
+    weight; a weight left out (the number 1.0) multiplies nothing."""
+    result, compute = dtypes(node)
+    x, y, w, p = operands(em, node)
+    given = [hasattr(v, "type") for v in node.inputs]
+    one = c(em, 1, compute)
+    log_sig = em.emit("Neg", [em.emit("Softplus", [em.emit("Neg", [x])])])
+    if given[3]:
+        scale = em.emit("Add", [em.emit("Mul", [em.emit("Sub", [p, one]), y]), one])
+        log_sig = em.emit("Mul", [log_sig, scale])
+    loss = em.emit("Sub", [em.emit("Mul", [em.emit("Sub", [one, y]), x]), log_sig])
+    if given[2]:
+        loss = em.emit("Mul", [loss, w])
+    return _loss_reduction(em, node, loss, compute, result)
 
 
 def nll_loss(em: Emitter, node: Node) -> list:

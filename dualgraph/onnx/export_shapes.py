@@ -21,14 +21,11 @@ def reshape(em: Emitter, node: Node) -> list:
 
 
 def transpose(em: Emitter, node: Node) -> list:
+    """transpose, permute, t: the axes order the op's own algebra record gives."""
     n = rank(node.inputs[0])
-    perm = list(range(n))
-    if node.op.name == "permute":
-        perm = [meta.normalize_dim("permute", d, n) for d in node.attrs["dims"]]
-    elif n:
-        a = meta.normalize_dim("transpose", node.attrs["dim0"], n)
-        b = meta.normalize_dim("transpose", node.attrs["dim1"], n)
-        perm[a], perm[b] = perm[b], perm[a]
+    if n == 0:  # a scalar's transpose is itself (ONNX cannot type an empty `perm`)
+        return [em.emit("Identity", [em.get(node.inputs[0])])]
+    perm = list(node.op.algebra.permutation(node.attrs, n))
     return [em.emit("Transpose", [em.get(node.inputs[0])], perm=perm)]
 
 

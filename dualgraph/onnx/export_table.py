@@ -149,6 +149,7 @@ EXPORT = {
     "dist": nn.dist,
     "mse_loss": nn.mse_loss,
     "nll_loss": nn.nll_loss,
+    "binary_cross_entropy_with_logits": nn.bce_with_logits,
     "embedding": nn.embedding,
     # ----------------------------------------------------------------- linear algebra
     "matmul": E("MatMul"),
@@ -168,7 +169,8 @@ EXPORT = {
     "max_pool2d_with_indices": nn.max_pool2d,
     # ------------------------------------------------------------------ shapes, views
     "view": sh.reshape, "reshape": sh.reshape, "squeeze": sh.reshape, "unsqueeze": sh.reshape,
-    "transpose": sh.transpose, "permute": sh.transpose,
+    "unsafe_view": sh.reshape,
+    "transpose": sh.transpose, "permute": sh.transpose, "t": sh.transpose,
     "expand": sh.expand,
     "getitem": sh.getitem,
     "sum_to_size": sh.sum_to_size,
@@ -219,6 +221,7 @@ REFUSED = {
     "exported", "list_get": "ONNX sequences are not exported",
     "check_target": "a loss's argument check has no ONNX op",
     "check_probability": "a loss's argument check has no ONNX op",
+    "binary_cross_entropy": "its check of the probabilities has no ONNX op",
     "randperm": "ONNX has no random permutation",
     "random": "ONNX has no op drawing integers of a dtype's full range",
     "cumprod": "ONNX has no cumulative product",

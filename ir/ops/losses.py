@@ -72,7 +72,9 @@ CHECK_PROBABILITY = register(OpDef(
                          Sample((np.array(0.25),), note="0-d")],
     ref=_check_probability_ref,
     doc="`input` itself; RuntimeError \"all elements of input should be between 0 and 1\" "
-        "(PyTorch's binary_cross_entropy error) when an element is outside [0, 1] or NaN."))
+        "(PyTorch's binary_cross_entropy error) when an element is outside [0, 1] or NaN. "
+        "F.binary_cross_entropy is now one op that checks itself; this stays so that graphs "
+        "saved before still load and run."))
 
 
 # ------------------------------------------------------------------------------------ mse_loss

@@ -40,6 +40,16 @@ RESHAPE = register(OpDef(
                          Sample((np.array(1.5),), {"shape": (1, 1)})],
     ref=lambda x, shape: np.reshape(x, shape)))
 
+UNSAFE_VIEW = register(OpDef(
+    name="unsafe_view", inputs=("input",), attrs={"shape": None}, kind=VIEW,
+    dtype_rule=meta.keep_first, shape_rule=meta.reshape_shape("unsafe_view"),
+    vjp=_restore_shape, grad_name="UnsafeViewBackward0",
+    samples=lambda rng: [Sample((_u(rng, 6, 4),), {"shape": (2, 3, 4)}),
+                         Sample((_u(rng, 2, 6),), {"shape": (-1,)})],
+    ref=lambda x, shape: np.reshape(x, shape),
+    doc="A reshape of a freshly computed result, as PyTorch's `_unsafe_view` (what its matmul "
+        "records when it folds batch dims into one `mm`: UnsafeViewBackward0)."))
+
 TRANSPOSE = register(OpDef(
     name="transpose", inputs=("input",), attrs={"dim0": 0, "dim1": 1}, kind=VIEW,
     dtype_rule=meta.keep_first, shape_rule=meta.transpose_shape,
@@ -47,6 +57,23 @@ TRANSPOSE = register(OpDef(
     samples=lambda rng: [Sample((_u(rng, 3, 4),), {"dim0": 0, "dim1": 1}),
                          Sample((_u(rng, 2, 3, 4),), {"dim0": -1, "dim1": 0})],
     ref=lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1)))
+
+def _t_shape(operands, attrs):
+    shape = tuple(operands[0].shape)
+    if len(shape) > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{len(shape)}D")
+    return shape[::-1]
+
+
+T_OP = register(OpDef(
+    name="t", inputs=("input",), kind=VIEW, dtype_rule=meta.keep_first, shape_rule=_t_shape,
+    vjp=lambda ctx, g: (g.t(),), grad_name="TBackward0",
+    samples=lambda rng: [Sample((_u(rng, 3, 4),)), Sample((_u(rng, 3),), note="1-d"),
+                         Sample((np.array(1.5),), note="0-d")],
+    ref=lambda x: np.transpose(x),
+    doc="`Tensor.t()`: the transpose of a matrix (a vector or a scalar as it is, still a new "
+        "view); its own op, not `transpose`, because PyTorch names its node TBackward0."))
 
 PERMUTE = register(OpDef(
     name="permute", inputs=("input",), attrs={"dims": None}, kind=VIEW,
@@ -211,7 +238,17 @@ def _swap(attrs, rank):
 VIEW_OP.algebra = Algebra(same_type_identity=True, reshape_like=True)
 RESHAPE.algebra = Algebra(same_type_identity=True, reshape_like=True,
                           from_shape=lambda shape: {"shape": shape})
-UNSQUEEZE.algebra = SQUEEZE.algebra = Algebra(same_type_identity=True, reshape_like=True)
+UNSQUEEZE.algebra = SQUEEZE.algebra = UNSAFE_VIEW.algebra = Algebra(same_type_identity=True,
+                                                                    reshape_like=True)
+
+
+def _swaps_last_two(node, rank):
+    """The node is a transposition of its input's last two dims (`transpose(-2, -1)`, `t()`)."""
+    perm = node.op.algebra.permutation
+    return perm is not None and rank >= 2 and list(perm(node.attrs, rank)) == \
+        list(range(rank - 2)) + [rank - 1, rank - 2]
+
+
 def _transpose_of_product(node, emit):
     """`(a @ b)^T` -> `b^T @ a^T` over the last two dims, when nothing else reads the product:
     the same values (each element is the same dot product), but BLAS writes the result in row
@@ -220,9 +257,9 @@ def _transpose_of_product(node, emit):
     x = node.inputs[0]
     src = getattr(x, "node", None)
     rank = len(node.output.type.shape)
-    if src is None or src.op.name != "matmul" or rank < 2 or not emit.single_use(x):
+    if src is None or src.op.name != "matmul" or not emit.single_use(x):
         return None
-    if sorted((node.attrs["dim0"] % rank, node.attrs["dim1"] % rank)) != [rank - 2, rank - 1]:
+    if not _swaps_last_two(node, rank):
         return None
     a, b = src.inputs
     if not all(hasattr(t, "type") and len(t.type.shape) == rank for t in (a, b)):
@@ -230,14 +267,15 @@ def _transpose_of_product(node, emit):
 
     def swapped(t):  # t^T: a transposed value's own input, else a new transpose
         made = getattr(t, "node", None)
-        if made is not None and made.op is TRANSPOSE and sorted(
-                (made.attrs["dim0"] % rank, made.attrs["dim1"] % rank)) == [rank - 2, rank - 1]:
+        if made is not None and _swaps_last_two(made, rank):
             return made.inputs[0]
         return emit(TRANSPOSE, [t], {"dim0": -2, "dim1": -1})
     return emit(src.op, [swapped(b), swapped(a)])
 
 
 TRANSPOSE.algebra = Algebra(permutation=_swap, rewrite=_transpose_of_product)
+T_OP.algebra = Algebra(permutation=lambda attrs, rank: list(range(rank))[::-1],
+                       rewrite=_transpose_of_product)
 PERMUTE.algebra = Algebra(
     permutation=lambda attrs, rank: [d % rank for d in attrs["dims"]] if rank else [],
     from_permutation=lambda dims: {"dims": tuple(dims)})

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+# log(0) in binary_cross_entropy (clamped at -100 after), as PyTorch computes it silently
+QUIET = frozenset({"binary_cross_entropy"})
+
 
 def kernels(xp: Any) -> dict[str, Callable]:
     def check_target(target, input, class_dim=1, ignore_index=-100):
@@ -50,6 +53,41 @@ def kernels(xp: Any) -> dict[str, Callable]:
         xp.put_along_axis(out, safe[:, None], picked[:, None], axis=1)
         return out
 
+    def fits(x, *weights):
+        """Each weight broadcasts to `x`'s shape without enlarging it (the meta function
+        explains a failure)."""
+        for w in weights:
+            if hasattr(w, "shape") and xp.broadcast_shapes(x.shape, w.shape) != x.shape:
+                raise ValueError("a weight does not broadcast to the input's shape")
+
+    def reduced(loss, reduction):
+        if reduction == "none":
+            return loss
+        return loss.mean() if reduction == "mean" else loss.sum()
+
+    def binary_cross_entropy_with_logits(x, y, weight, pos_weight, reduction="mean"):
+        if x.shape != y.shape:
+            raise ValueError("target size must be the same as input size")
+        fits(x, weight, pos_weight)
+        log_sig = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))  # no overflow, no log(0)
+        if not _is_one(pos_weight):
+            log_sig = log_sig * ((pos_weight - 1) * y + 1)
+        loss = (1 - y) * x - log_sig
+        if not _is_one(weight):
+            loss = loss * weight
+        return reduced(loss.astype(x.dtype, copy=False), reduction)
+
+    def binary_cross_entropy(x, y, weight, reduction="mean"):
+        if x.shape != y.shape:
+            raise ValueError("target size must be the same as input size")
+        fits(x, weight)
+        check_probability(x)
+        # PyTorch's form: (y - 1) max(log1p(-x), -100) - y max(log x, -100)
+        loss = (y - 1) * xp.maximum(xp.log1p(-x), -100) - y * xp.maximum(xp.log(x), -100)
+        if not _is_one(weight):
+            loss = loss * weight
+        return reduced(loss.astype(x.dtype, copy=False), reduction)
+
     def embedding(weight, indices, padding_idx=None, scale_grad_by_freq=False):
         n = weight.shape[0]
         if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
@@ -70,4 +108,11 @@ def kernels(xp: Any) -> dict[str, Callable]:
 
     return {"check_target": check_target, "check_probability": check_probability,
             "mse_loss": mse_loss, "nll_loss": nll_loss, "nll_loss_backward": nll_loss_backward,
-            "embedding": embedding, "embedding_backward": embedding_backward}
+            "embedding": embedding, "embedding_backward": embedding_backward,
+            "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
+            "binary_cross_entropy": binary_cross_entropy}
+
+
+def _is_one(w: Any) -> bool:
+    """A weight left out: the number 1.0 (nothing to multiply)."""
+    return not hasattr(w, "shape") and w == 1.0

@@ -64,7 +64,7 @@ def kernels(xp: Any) -> dict[str, Callable]:
         return xp.array(xp.broadcast_to(xp.asarray(src, dtype=dst.dtype), dst.shape), copy=True)
 
     return {
-        "view": view, "reshape": reshape,
+        "view": view, "reshape": reshape, "unsafe_view": reshape, "t": lambda x: x.T,
         "transpose": lambda x, dim0=0, dim1=1: xp.swapaxes(x, dim0, dim1),
         "permute": lambda x, dims: xp.transpose(x, dims),
         "expand": expand, "sum_to_size": sum_to_size,
