@@ -58,18 +58,18 @@ class Net(nn.Module):
         return self.head(x).relu()
 
 
-# What each layer's forward emits, by the layers' definitions: Linear is transpose + addmm,
+# What each layer's forward emits, by the layers' definitions: Linear is t + addmm,
 # LayerNorm is layer_norm then its affine mul and add, GELU one gelu; Attn's softmax, Block's two
 # residual adds and Net's relu belong to the forward that calls them.
 LAYER0 = [("layer_norm", "layers.0.norm"), ("mul", "layers.0.norm"), ("add", "layers.0.norm"),
-          ("transpose", "layers.0.attn.q"), ("addmm", "layers.0.attn.q"),
+          ("t", "layers.0.attn.q"), ("addmm", "layers.0.attn.q"),
           ("softmax", "layers.0.attn"),
-          ("transpose", "layers.0.attn.o"), ("addmm", "layers.0.attn.o"), ("add", "layers.0"),
-          ("transpose", "layers.0.mlp.0"), ("addmm", "layers.0.mlp.0"),
+          ("t", "layers.0.attn.o"), ("addmm", "layers.0.attn.o"), ("add", "layers.0"),
+          ("t", "layers.0.mlp.0"), ("addmm", "layers.0.mlp.0"),
           ("gelu", "layers.0.mlp.1"),
-          ("transpose", "layers.0.mlp.2"), ("addmm", "layers.0.mlp.2"), ("add", "layers.0")]
+          ("t", "layers.0.mlp.2"), ("addmm", "layers.0.mlp.2"), ("add", "layers.0")]
 EXPECTED = (LAYER0 + [(op, path.replace("layers.0", "layers.1")) for op, path in LAYER0]
-            + [("transpose", "head"), ("addmm", "head"), ("relu", None)])
+            + [("t", "head"), ("addmm", "head"), ("relu", None)])
 
 
 def _net() -> Net:
@@ -222,7 +222,7 @@ def test_collapse_depth_2_opens_layers_into_one_box_per_block(tmp_path):
     source = to_dot(traced, collapse="module", depth=2).source
     head = source[source.index("subgraph cluster_module_head {"):]
     head = head[:head.index("\n\t}")]
-    assert "label=transpose" in head and "label=matmul" in head
+    assert "label=t " in head and "label=matmul" in head
     assert boxes["layers.0"][1] == f"{_ops_in(traced.graph, 'layers.0')} ops, 10 params"
 
 
