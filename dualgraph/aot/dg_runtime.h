@@ -111,10 +111,20 @@ static DG_UNUSED inline int64_t dg_ipow(int64_t a, int64_t b) {
       else if (beta != 1) { for (int64_t j = 0; j < N; j++) c[j] *= beta; }                     \
     }                                                                                           \
     if (K <= 0) return;                                                                         \
-    if (!tb) {                                                                                  \
+    if (!tb) { /* rows of B four at a time: each pass over C's row does four updates */       \
+      const int64_t K4 = K - K % 4;                                                             \
       for (int64_t i = 0; i < M; i++) {                                                         \
         T *restrict c = C + i * ldc;                                                            \
-        for (int64_t k = 0; k < K; k++) {                                                       \
+        for (int64_t k = 0; k < K4; k += 4) {                                                   \
+          const T a0 = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);                          \
+          const T a1 = alpha * (ta ? A[(k + 1) * lda + i] : A[i * lda + k + 1]);                \
+          const T a2 = alpha * (ta ? A[(k + 2) * lda + i] : A[i * lda + k + 2]);                \
+          const T a3 = alpha * (ta ? A[(k + 3) * lda + i] : A[i * lda + k + 3]);                \
+          const T *restrict b0 = B + k * ldb, *restrict b1 = b0 + ldb;                          \
+          const T *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;                             \
+          for (int64_t j = 0; j < N; j++) c[j] += (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j]); \
+        }                                                                                       \
+        for (int64_t k = K4; k < K; k++) {                                                      \
           const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);                           \
           const T *restrict b = B + k * ldb;                                                    \
           for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                     \
