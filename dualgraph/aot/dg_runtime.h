@@ -99,8 +99,18 @@ static DG_UNUSED inline int64_t dg_ipow(int64_t a, int64_t b) {
 #define DG_BLAS_MIN_MACS 262144.0
 #endif
 
+/* On x86-64 with GCC the product is compiled twice, for AVX2 and for the baseline, and the
+ * loader picks the one the CPU runs (function multiversioning): a portable binary that uses
+ * the wider vectors where they exist. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(DG_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
+#define DG_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DG_CLONES
+#endif
+
 #define DG_GEMM(T, S, CBLAS)                                                                   \
-  static DG_UNUSED void dg_gemm##S(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha,  \
+  static DG_UNUSED DG_CLONES void dg_gemm##S(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha,  \
                                    const T *A, int64_t lda, const T *B, int64_t ldb, T beta,    \
                                    T *C, int64_t ldc) {                                         \
     if (M <= 0 || N <= 0) return;                                                               \
