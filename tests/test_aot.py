@@ -18,7 +18,7 @@ import pytest
 
 import dualgraph as dg
 from dualgraph.dispatch import bind
-from dualgraph.ir.graph import Graph, Node, Value
+from dualgraph.ir.graph import Graph, Node
 from dualgraph.ir.registry import ELEMENTWISE, all_ops
 from dualgraph.ir.types import CPU, TensorType
 

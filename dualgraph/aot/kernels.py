@@ -381,8 +381,9 @@ def lower_max_dim(em: Any, node: Any) -> None:
     better = ">" if node.op.name == "max" else "<"
     kept = [k for k in range(x.rank) if k != d]
     shape = tuple(x.shape[k] for k in kept)
-    strip = (lambda lay: Layout(lay.ptr, lay.dtype, shape, tuple(
-        lay.strides[k] for k in kept) if lay.rank == x.rank else lay.strides, lay.offset))
+    def strip(lay: Layout) -> Layout:  # the layout over the kept dims (keepdim or not)
+        strides = tuple(lay.strides[k] for k in kept) if lay.rank == x.rank else lay.strides
+        return Layout(lay.ptr, lay.dtype, shape, strides, lay.offset)
     xo, vo, io = strip(x), strip(values), strip(indices)
     ctype = c_type(x.dtype)
 
@@ -680,6 +681,22 @@ def _add(a: Any, b: Any) -> Any:
 
 
 
+def _every_index(em: Any, shape: tuple) -> list:
+    """Open a block with one loop per dim of `shape` (no merging: the body needs each index)
+    and return the index names; `_end_index` closes it."""
+    index = [f"i{d}" for d in range(len(shape))]
+    em.line("{")
+    em.indent += 1
+    for var, size in zip(index, shape):
+        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    return index
+
+
+def _end_index(em: Any) -> None:
+    em.indent -= 1
+    em.line("}")
+
+
 # ------------------------------------------------------------------- selections and masks
 
 @lowering("masked_fill")
@@ -703,18 +720,11 @@ def lower_triangle(em: Any, node: Any) -> None:
         raise Unlowerable("tril/triu of fewer than two dims")
     k = node.attrs["diagonal"]
     keep = "<=" if node.op.name == "tril" else ">="
-    rank = x.rank
-    # loops over every dim (no merging across the last two: their indices are needed)
-    index = [f"i{d}" for d in range(rank)]
-    em.line("{")
-    em.indent += 1
-    for var, size in zip(index, x.shape):
-        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    index = _every_index(em, x.shape)
     zero = literal(0, out.dtype) if out.dtype.name != "bool" else "0"
     em.line(f"{out.at(index)} = ({index[-1]} - {index[-2]} {keep} {literal(k, None)}) ? "
             f"{x.at(index)} : {zero};")
-    em.indent -= 1
-    em.line("}")
+    _end_index(em)
 
 
 @lowering("flip")
@@ -737,21 +747,20 @@ def lower_index_select(em: Any, node: Any) -> None:
     x, idx = em.layout(node.inputs[0]), em.layout(node.inputs[1])
     out = em.output(node, 0)
     d = node.attrs["dim"] % max(x.rank, 1)
-    n = x.shape[d]
-    index = [f"i{k}" for k in range(out.rank)]
+    index = _every_index(em, out.shape)
+    _picked_copy(em, idx.at([index[d]]) if idx.rank else idx.at([]), x, out, d, index)
+    _end_index(em)
+
+
+def _picked_copy(em: Any, picked: str, x: Layout, out: Layout, d: int, index: list) -> None:
+    """out[index] = x[index with dim d replaced by the index `picked`], checked against the
+    dim's size first (no negative indices, as PyTorch)."""
     em.line("{")
-    em.indent += 1
-    for var, size in zip(index, out.shape):
-        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++) {{")
-    picked = idx.at([index[d]]) if idx.rank else idx.at([])
-    em.line(f"const int64_t r_ = (int64_t){picked};")  # no negative indices, as PyTorch
-    em.line(f"if (r_ < 0 || r_ >= {size_expr(n)}) return DG_ERR_INDEX;")
+    em.line(f"  const int64_t r_ = (int64_t){picked};")
+    em.line(f"  if (r_ < 0 || r_ >= {size_expr(x.shape[d])}) return DG_ERR_INDEX;")
     src = list(index)
     src[d] = "r_"
-    em.line(f"{out.at(index)} = {x.at(src)};")
-    for _ in index:
-        em.line("}")
-    em.indent -= 1
+    em.line(f"  {out.at(index)} = {x.at(src)};")
     em.line("}")
 
 
@@ -884,34 +893,18 @@ def lower_gather(em: Any, node: Any) -> None:
     x, idx = em.layout(node.inputs[0]), em.layout(node.inputs[1])
     out = em.output(node, 0)
     d = node.attrs["dim"] % max(x.rank, 1)
-    index = [f"i{k}" for k in range(out.rank)]
-    em.line("{")
-    em.indent += 1
-    for var, size in zip(index, out.shape):
-        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++) {{")
-    em.line(f"const int64_t r_ = (int64_t){idx.at(index)};")
-    em.line(f"if (r_ < 0 || r_ >= {size_expr(x.shape[d])}) return DG_ERR_INDEX;")
-    src = list(index)
-    src[d] = "r_"
-    em.line(f"{out.at(index)} = {x.at(src)};")
-    for _ in index:
-        em.line("}")
-    em.indent -= 1
-    em.line("}")
+    index = _every_index(em, out.shape)
+    _picked_copy(em, idx.at(index), x, out, d, index)
+    _end_index(em)
 
 
 @lowering("eye")
 def lower_eye(em: Any, node: Any) -> None:
     out = em.output(node, 0)
     one, zero = literal(1, out.dtype), literal(0, out.dtype)
-    index = ["i0", "i1"]
-    em.line("{")
-    em.indent += 1
-    for var, size in zip(index, out.shape):
-        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    index = _every_index(em, out.shape)
     em.line(f"{out.at(index)} = i0 == i1 ? {one} : {zero};")
-    em.indent -= 1
-    em.line("}")
+    _end_index(em)
 
 
 @lowering("repeat")
@@ -920,12 +913,7 @@ def lower_repeat(em: Any, node: Any) -> None:
     x = em.layout(node.inputs[0])
     out = em.output(node, 0)
     lead = out.rank - x.rank
-    index = [f"i{k}" for k in range(out.rank)]
-    em.line("{")
-    em.indent += 1
-    for var, size in zip(index, out.shape):
-        em.line(f"for (int64_t {var} = 0; {var} < {size_expr(size)}; {var}++)")
+    index = _every_index(em, out.shape)
     src = [f"({index[lead + k]} % {size_expr(x.shape[k])})" for k in range(x.rank)]
     em.line(f"{out.at(index)} = {x.at(src)};")
-    em.indent -= 1
-    em.line("}")
+    _end_index(em)

@@ -27,7 +27,8 @@ class CallError(RuntimeError):
 def _structs(sig: Any) -> tuple:
     in_fields, out_fields = [], []
     for name, t in sig.inputs:
-        in_fields += [(name, ctypes.c_void_p), (f"{name}_shape", ctypes.c_int64 * max(len(t.shape), 1))]
+        in_fields += [(name, ctypes.c_void_p),
+                      (f"{name}_shape", ctypes.c_int64 * max(len(t.shape), 1))]
     for name, t in sig.outputs:
         out_fields += [(name, ctypes.c_void_p), (f"{name}_capacity", ctypes.c_int64),
                        (f"{name}_shape", ctypes.c_int64 * max(len(t.shape), 1))]
@@ -50,14 +51,18 @@ class CLibrary:
                 raise CallError(f"{program.name}_load_weights", code)
         self._entries = {ep.name: ep for ep in program.entries}
 
-    def entry(self, name: str) -> Callable:
-        ep = self._entries[name]
-        sig = ep.signature
+    def _runner(self, name: str) -> tuple:
+        """(signature, inputs struct, outputs struct, the typed C function) of entry `name`."""
+        sig = self._entries[name].signature
         inputs_t, outputs_t = _structs(sig)
         run = getattr(self.lib, f"{name}_run")
         run.restype = ctypes.c_int
         run.argtypes = [ctypes.POINTER(inputs_t), ctypes.POINTER(outputs_t)] + \
             [ctypes.c_int64] * len(sig.symbols)
+        return sig, inputs_t, outputs_t, run
+
+    def entry(self, name: str) -> Callable:
+        sig, inputs_t, outputs_t, run = self._runner(name)
 
         def call(*arrays: Any, sizes: dict | None = None, capacity: dict | None = None,
                  null_input: int | None = None) -> list:
@@ -95,13 +100,7 @@ class CLibrary:
         """A no-argument callable running entry `name` on these arrays again and again, its
         structs built once: what the benchmark times (a ctypes call, about a microsecond, on top
         of the C). Returns the output arrays, which it overwrites on each call."""
-        ep = self._entries[name]
-        sig = ep.signature
-        inputs_t, outputs_t = _structs(sig)
-        run = getattr(self.lib, f"{name}_run")
-        run.restype = ctypes.c_int
-        run.argtypes = [ctypes.POINTER(inputs_t), ctypes.POINTER(outputs_t)] + \
-            [ctypes.c_int64] * len(sig.symbols)
+        sig, inputs_t, outputs_t, run = self._runner(name)
         keep = [np.array(a, dtype=t.dtype.np, order="C") for a, (_, t) in zip(arrays, sig.inputs)]
         values = {s: next(int(a.shape[d]) for a, (_, t) in zip(keep, sig.inputs)
                           for d, size in enumerate(t.shape) if size == s) for s in sig.symbols}

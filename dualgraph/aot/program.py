@@ -22,7 +22,8 @@ from ..ir.registry import ELEMENTWISE, VIEW
 from ..ir.symbolic import mul, prod, symbols_of
 from ..ir.types import TensorType
 from .cexpr import Unlowerable, c_type, identifier, literal, size_expr
-from .kernels import (LOWERINGS, copy_into, lower_elementwise, lower_fused, lower_rows_op)
+from .kernels import (LOWERINGS, _cast, copy_into, lower_elementwise, lower_fused,
+                      lower_rows_op, loop_nest)
 from .layout import Layout, contiguous, view_layouts
 
 MAX_RANK = 8
@@ -257,9 +258,8 @@ class Emitter:
         if isinstance(src, Value) and isinstance(self.env.get(id(src)), Layout):
             copy_into(self, self.layout(src), dst)
         else:
-            expr = self.scalar(src)
-            from .kernels import loop_nest, _cast
-            loop_nest(self, dst.shape, [dst], lambda el: [f"{el[0]} = {_cast(expr, None, dst.dtype)};"])
+            value = _cast(self.scalar(src), None, dst.dtype)
+            loop_nest(self, dst.shape, [dst], lambda el: [f"{el[0]} = {value};"])
 
     def _condition(self, x: Any) -> str:
         return f"({self.scalar(x)} != 0)"

@@ -170,14 +170,14 @@ def header_text(name: str, entries: list, embedded: bool) -> str:
             f"void *workspace, size_t workspace_bytes);",
             f"/* Bytes of workspace {e} needs for these sizes (0 when they are out of range). */",
             f"size_t {e}_workspace_bytes({sizes_only});",
-            f"/* Elements of output k for these sizes (-1 for no such output). */",
+            "/* Elements of output k for these sizes (-1 for no such output). */",
             f"int64_t {e}_output_numel(int k{sizes});", ""]
     if not embedded:
         lines += ["/* Load the weights file written beside this code (weights.bin) once, "
                   "before any run. */", f"int {name}_load_weights(const char *path);"]
-    lines += [f"/* Free the weights and the internal workspace. */",
+    lines += ["/* Free the weights and the internal workspace. */",
               f"void {name}_release(void);",
-              f"/* A message for a return code. */",
+              "/* A message for a return code. */",
               f"const char *{name}_error_message(int code);", "", "#ifdef __cplusplus", "}",
               "#endif", f"#endif /* {guard} */", ""]
     return "\n".join(lines)
@@ -454,15 +454,15 @@ def makefile_text(name: str, blas: bool, native: bool, sanitize: bool) -> str:
         f"HEADERS = {name}.h dg_runtime.h dg_npy.h",
         "",
         f"{name}: main.c $(SOURCES) $(HEADERS)",
-        f"\t$(CC) $(CFLAGS) $(BLAS_FLAGS) -o $@ main.c $(SOURCES) $(BLAS_LIBS) -lm",
+        "\t$(CC) $(CFLAGS) $(BLAS_FLAGS) -o $@ main.c $(SOURCES) $(BLAS_LIBS) -lm",
         "",
         f"lib{name}.so: $(SOURCES) $(HEADERS)",
-        f"\t$(CC) $(CFLAGS) $(BLAS_FLAGS) -fPIC -shared -o $@ $(SOURCES) $(BLAS_LIBS) -lm",
+        "\t$(CC) $(CFLAGS) $(BLAS_FLAGS) -fPIC -shared -o $@ $(SOURCES) $(BLAS_LIBS) -lm",
         "",
         "clean:",
         f"\trm -f {name} lib{name}.so",
         "",
-        f".PHONY: clean", ""])
+        ".PHONY: clean", ""])
 
 
 def readme_text(name: str, ep: EntryPoint, embedded: bool, blas: bool) -> str:
