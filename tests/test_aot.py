@@ -436,3 +436,10 @@ def test_generated_sources_compile_warning_free(tmp_path):
     assert "-Wall -Wextra" in text and "-std=c11" in text
     prog.build()
     assert Path(prog.executable).exists()
+
+
+def test_docs_list_the_ops_with_a_c_lowering():
+    from dualgraph.aot.docs import BEGIN, END, table
+    text = (Path(__file__).parent.parent / "docs" / "AOT.md").read_text()
+    assert text[text.index(BEGIN):text.index(END) + len(END)] == table(), \
+        "docs/AOT.md is stale: paste `python -m dualgraph.aot.docs` into it"
