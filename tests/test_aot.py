@@ -160,6 +160,20 @@ def test_more_models_and_ops(kind, tmp_path):
         _check(prog, f, make[0](batch))
 
 
+def _aliases(x):
+    y = (x * 2).contiguous()  # contiguous of a C-ordered value is that value: no kernel writes
+    return y, x.detach(), y.t(), x  # an output, a view of one and a graph input
+
+
+def test_outputs_that_alias_other_values_are_copied_out(tmp_path):
+    with dg.no_grad():
+        f = dg.jit.trace(_aliases, (dg.randn(3, 4),), dynamic_dims={0: "B"})
+    prog = aot.compile(f, tmp_path / "alias", "alias")
+    prog.build()
+    for batch in (1, 3):
+        _check(prog, f, (dg.randn(batch, 4),))
+
+
 def test_scripted_function_with_data_dependent_while(tmp_path):
     """A `while` on a tensor condition becomes a C while loop; its trip count depends on the
     data, so the two inputs take different numbers of iterations."""

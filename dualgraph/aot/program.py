@@ -85,6 +85,7 @@ class Emitter:
         self._temps = 0
         self.weights: list = []
         self.weight_arrays: dict = {}  # C variable -> the array it points at
+        self.output_vars: dict = {}  # C variable -> the output buffer k it points at
         self.symbols = [identifier(s, "size symbol") for s in graph.symbols()]
 
     # ------------------------------------------------------------------------ writing
@@ -138,6 +139,7 @@ class Emitter:
         var = self.fresh()
         if where[0] == "output":
             self.line(f"{ctype} *const {var} = o{where[1]};")
+            self.output_vars[var] = where[1]
         else:
             self.line(f"{ctype} *const {var} = ({ctype} *)(ws + off[{where[1]}]);")
         lay = contiguous(var, t.dtype, tuple(t.shape))

@@ -100,8 +100,7 @@ def _contiguous(var: str, t: TensorType) -> Any:
 
 def _written_in_place(em: Emitter, v: Any, k: int, lay: Any) -> bool:
     """Whether output k's node wrote it straight into the caller's buffer."""
-    return em.storage.get(id(v)) == ("output", k) and lay.is_contiguous() \
-        and same(lay.offset, 0) and lay.ptr != f"x{k}"
+    return em.output_vars.get(lay.ptr) == k and lay.is_contiguous() and same(lay.offset, 0)
 
 
 def _layout_function(entry: str, em: Emitter, n_regions: int) -> str:
