@@ -389,14 +389,20 @@ def lower_max_dim(em: Any, node: Any) -> None:
 
     def body(elements: list) -> list:
         x_el, v_el, i_el = elements
-        ptr, base = x_el[:x_el.index("[")], x_el[x_el.index("[") + 1:-1]
-        step = "j" if same(x.strides[d], 1) else f"j*{size_expr(x.strides[d])}"
-        return [f"{ctype} best = {ptr}[{base}];", "int64_t where = 0;",
-                f"for (int64_t j = 1; j < {size_expr(x.shape[d])} && best == best; j++) {{",
-                f"  const {ctype} e_ = {ptr}[{base} + {step}];",
-                f"  if (e_ {better} best || e_ != e_) {{ best = e_; where = j; }}", "}",
-                f"{v_el} = best;", f"{i_el} = where;"]
+        return _extreme_search(ctype, x_el, x.strides[d], x.shape[d], better) + [
+            f"{v_el} = best;", f"{i_el} = where;"]
     loop_nest(em, shape, [xo, vo, io], body)
+
+
+def _extreme_search(ctype: str, first: str, stride: Any, n: Any, better: str) -> list:
+    """C lines leaving in `best` and `where` the first extreme of n elements from the element
+    expression `first` on, `stride` apart (a NaN is the extreme and ends the search)."""
+    ptr, base = first[:first.index("[")], first[first.index("[") + 1:-1]
+    step = "j" if same(stride, 1) else f"j*{size_expr(stride)}"
+    return [f"{ctype} best = {ptr}[{base}];", "int64_t where = 0;",
+            f"for (int64_t j = 1; j < {size_expr(n)} && best == best; j++) {{",
+            f"  const {ctype} e_ = {ptr}[{base} + {step}];",
+            f"  if (e_ {better} best || e_ != e_) {{ best = e_; where = j; }}", "}"]
 
 
 # ------------------------------------------------------------------------- matrix products
@@ -641,7 +647,7 @@ def lower_fill(em: Any, node: Any) -> None:
     else:
         value = node.inputs[0] if name == "scalar_tensor" else node.inputs[1]
     if isinstance(value, Value):
-        expr = _cast(em.scalar_or_element(value), None, out.dtype)
+        expr = _cast(em.scalar(value), None, out.dtype)
     else:
         expr = literal(value, out.dtype) if out.dtype.name != "bool" else literal(bool(value), None)
     loop_nest(em, out.shape, [out], lambda el: [f"{el[0]} = {expr};"])
@@ -788,13 +794,8 @@ def lower_argmax(em: Any, node: Any) -> None:
 
     def body(elements: list) -> list:
         x_el, o_el = elements
-        ptr, base = x_el[:x_el.index("[")], x_el[x_el.index("[") + 1:-1]
-        step = "j" if same(x.strides[d], 1) else f"j*{size_expr(x.strides[d])}"
-        return [f"{ctype} best = {ptr}[{base}];", "int64_t where = 0;",
-                f"for (int64_t j = 1; j < {size_expr(x.shape[d])} && best == best; j++) {{",
-                f"  const {ctype} e_ = {ptr}[{base} + {step}];",
-                f"  if (e_ {better} best || e_ != e_) {{ best = e_; where = j; }}", "}",
-                f"{o_el} = where;"]
+        return _extreme_search(ctype, x_el, x.strides[d], x.shape[d], better) + [
+            f"{o_el} = where;"]
     loop_nest(em, keep_shape, [xo, oo], body)
 
 

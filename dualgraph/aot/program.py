@@ -117,7 +117,6 @@ class Emitter:
             return entry.at(["0"] * entry.rank)
         raise Unlowerable(f"operand {x!r:.40} is not a scalar")
 
-    scalar_or_element = scalar
 
     def bind(self, v: Value, layout: Layout) -> None:
         self.env[id(v)] = layout
