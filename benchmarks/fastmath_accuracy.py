@@ -1,4 +1,4 @@
-"""Exhaustive accuracy check of dualgraph.backends.fastmath over all 2**32 float32 patterns.
+"""Exhaustive accuracy check of dualgraph.runtime.fastmath over all 2**32 float32 patterns.
 
 For every bit pattern x, compares the fast function with the float64 reference (np.exp, np.log,
 np.tanh, math.erf on float64) and reports the worst error in float32 ulps (ulp of the binade of
@@ -17,7 +17,7 @@ import time
 import numba
 import numpy as np
 
-from dualgraph.backends.fastmath import (FAST_FLOAT32, bitcast_f64_i64, bitcast_i32_f32,
+from dualgraph.runtime.fastmath import (FAST_FLOAT32, bitcast_f64_i64, bitcast_i32_f32,
                                          bitcast_i64_f64)
 
 _BLOCK = 1 << 20

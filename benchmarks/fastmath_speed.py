@@ -15,7 +15,7 @@ import time
 import numba
 import numpy as np
 
-from dualgraph.backends.fastmath import FAST_FLOAT32
+from dualgraph.runtime.fastmath import FAST_FLOAT32
 
 N = 4 * 1024 * 1024
 LIBM = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "erf": math.erf}

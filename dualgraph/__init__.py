@@ -19,7 +19,7 @@ from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from ._tensor_str import set_printoptions
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
-from .backends.settings import (are_deterministic_algorithms_enabled,
+from .runtime.settings import (are_deterministic_algorithms_enabled,
                                 get_deterministic_debug_mode, get_float32_matmul_precision,
                                 get_num_interop_threads, get_num_threads,
                                 is_deterministic_algorithms_warn_only_enabled,

@@ -136,7 +136,7 @@ def get_default_device() -> Device:
 
 
 def _cuda_usable() -> bool:
-    from .backends.cupy_backend import import_cupy
+    from .runtime.cupy_backend import import_cupy
     try:
         import_cupy()
     except RuntimeError:
@@ -301,7 +301,7 @@ def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
     array = _array(data, d)
     dev = _device(device)
     if dev is not CPU:
-        from .backends import backend_for
+        from .runtime import backend_for
         array = backend_for(dev).asarray(array)
     t = _wrap(array, d, dev)
     _mark_inference(t)

@@ -12,7 +12,7 @@ globals().update(_legacy)
 def is_available() -> bool:
     """True only when CuPy is installed and sees at least one GPU."""
     try:
-        from .backends.cupy_backend import import_cupy
+        from .runtime.cupy_backend import import_cupy
         import_cupy()
         return True
     except RuntimeError:
@@ -28,13 +28,13 @@ def device_count() -> int:
 
 
 def current_device() -> int:
-    from .backends.cupy_backend import import_cupy
+    from .runtime.cupy_backend import import_cupy
     return int(import_cupy().cuda.runtime.getDevice())
 
 
 def synchronize() -> None:
     """Wait for all queued GPU work to finish (for timing)."""
-    from .backends.cupy_backend import import_cupy
+    from .runtime.cupy_backend import import_cupy
     import_cupy().cuda.runtime.deviceSynchronize()
 
 

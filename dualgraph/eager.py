@@ -14,8 +14,8 @@ import numpy as np
 
 from .autograd import graph
 from .autograd.grad_mode import state as grad_state
-from .backends import backend_for
-from .backends.kernels.common import quiet
+from .runtime import backend_for
+from .runtime.kernels.common import quiet
 from .ir.meta import SCALAR_TYPE_NAMES
 from .ir.registry import VIEW, OpDef, OpError, on_register
 from .ir.types import ALL_DTYPES, BOOL, CPU, FLOAT, INT, Device, DType, TensorType

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backends.kernels.linalg import LinAlgError
+from .runtime.kernels.linalg import LinAlgError
 from .dispatch import bind
 from .ir import get
 from .ir.ops.linalg import torch_name

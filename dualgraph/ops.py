@@ -12,7 +12,7 @@ from ._tensor_ops import (ABS, ADD, COS, DIV, EQ, EXP, GE, GT, LE, LOG, LT, MATM
                           NEG, POW, RECIPROCAL, RELU, SIGMOID, SIGN, SIN, SQRT, SUB, SUM, TANH,
                           _alpha, _reduce_attrs, sizes)
 from .autograd.grad_mode import no_grad, state as grad_state
-from .backends import backend_for
+from .runtime import backend_for
 from .dispatch import bind
 from .eager import can_cast
 from .ir.meta import SCALAR_TYPE_NAMES

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._tensor_ops import TensorOps
 from .methods import mixins
-from .backends import backend_for
+from .runtime import backend_for
 from .dispatch import _state as _dispatch_state
 from .ir.types import CPU, Device, DType, dtype_from_numpy
 from .size import Size

@@ -108,7 +108,7 @@ class RowStep:
 @dataclass(frozen=True)
 class Rows:
     """How an op over one dim (`attrs[dim_attr]`, or the last dim where `dim_attr` is None) runs
-    as a loop per row, read by the CPU kernel generator (backends/row_kernels.py) so it names no
+    as a loop per row, read by the CPU kernel generator (runtime/row_kernels.py) so it names no
     op: the steps in order, over scalar expressions of the element `x`, the row length `n`,
     earlier steps' names and the op's attributes (`{eps}`), then `output` per element (or once
     per row, `per_row`, for a reduction such as logsumexp). Sums accumulate in float64."""

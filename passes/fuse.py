@@ -16,9 +16,9 @@ relative order. `if`/`loop` bodies are fused inside; no group crosses a block's 
 A row-wise op (one whose registry record has `rows`: softmax, log_softmax, layer_norm) heads a
 group of its own, which its elementwise consumers of the same shape join (layer norm's weight and
 bias, a scale after softmax): the kernel generator runs them in the op's row loop
-(backends/row_kernels.py). Such a group is never merged with another.
+(runtime/row_kernels.py). Such a group is never merged with another.
 
-Only values on the CPU fuse (the device with a kernel generator: dualgraph/backends/fusion.py);
+Only values on the CPU fuse (the device with a kernel generator: dualgraph/runtime/fusion.py);
 float16 stays unfused (Numba has no half arithmetic). Why a candidate did not fuse goes to the
 log, so `f.explain()` shows it.
 """

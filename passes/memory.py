@@ -204,7 +204,7 @@ def _plannable(node: Node, out: Value, symbols: tuple, is_output: bool) -> bool:
 
 
 def _backend(t: TensorType) -> Any:
-    from ..backends import backend_for
+    from ..runtime import backend_for
     try:
         return backend_for(t.device)
     except (RuntimeError, ImportError):  # a device whose library is missing: plan nothing

@@ -139,7 +139,7 @@ def test_trace_and_script_round_like_eager_and_do_not_fuse():
 
 
 def test_fused_kernel_refuses_bfloat16_cleanly():
-    from dualgraph.backends.fusion import Unfusable, kernel_source
+    from dualgraph.runtime.fusion import Unfusable, kernel_source
     from dualgraph.ir.graph import Block
     g = dg.jit.trace(lambda a: (a * 2).exp() + 1, (bf([1.0, 2.0]),)).graph
     fused = [n for n in g.nodes if n.op.region]

@@ -1,4 +1,4 @@
-"""Accuracy and edge behaviour of dualgraph.backends.fastmath against float64 references."""
+"""Accuracy and edge behaviour of dualgraph.runtime.fastmath against float64 references."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 
 numba = pytest.importorskip("numba")
 
-from dualgraph.backends.fastmath import FAST_FLOAT32  # noqa: E402
+from dualgraph.runtime.fastmath import FAST_FLOAT32  # noqa: E402
 
 # Stated worst error of each function (fastmath.py's docstring), in float32 ulps of the true
 # result: exp and erf work in float32 (roundings that add up); log and tanh round once from

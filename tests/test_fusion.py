@@ -19,7 +19,7 @@ from dualgraph.ir.text import parse_graph, print_graph
 from dualgraph.passes.fuse import fuse
 
 numba = pytest.importorskip("numba")
-from dualgraph.backends import fusion  # noqa: E402  (needs numba)
+from dualgraph.runtime import fusion  # noqa: E402  (needs numba)
 
 
 def _fused(text: str) -> str:
@@ -372,7 +372,7 @@ def test_exact_math_switch_calls_libm(monkeypatch):
 def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
     script = textwrap.dedent("""
         import dualgraph as dg
-        from dualgraph.backends import kernel_cache
+        from dualgraph.runtime import kernel_cache
         f = dg.jit.trace(lambda x, y: (x * 3 + y) * (x - y), (dg.randn(8), dg.randn(8)))
         f(dg.randn(8), dg.randn(8))
         (module,) = kernel_cache._MODULES.values()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dualgraph as dg
-from dualgraph.backends import backend_for
+from dualgraph.runtime import backend_for
 from dualgraph.ir import get
 from dualgraph.ir.graph import Graph
 from dualgraph.ir.types import CPU, TensorType, float32

@@ -11,7 +11,7 @@ import pytest
 
 import dualgraph as dg
 import dualgraph.nn as nn
-from dualgraph.backends import backend_for
+from dualgraph.runtime import backend_for
 from dualgraph.dispatch import bind
 from dualgraph.ir.graph import walk
 from dualgraph.ir.registry import VIEW, all_ops, get

@@ -69,7 +69,7 @@ def test_sub_inplace_with_alpha_gradient():
 
 
 # ------------------------------------------------------ max/min(dim) indices are int64
-# Mutant: backends/kernels/reduction.py `idx.astype(xp.int64)` -> int32. Eager casts kernel
+# Mutant: runtime/kernels/reduction.py `idx.astype(xp.int64)` -> int32. Eager casts kernel
 # outputs to the result dtype; generated code does not, so only the compiled columns notice.
 
 def _check_indices(result, expected_idx):
@@ -360,7 +360,7 @@ def test_mutation_list_is_well_formed(capsys):
     mt = _mutation_script()
     ids = [m.id for m in mt.MUTATIONS]
     assert len(ids) >= 30 and len(set(ids)) == len(ids)
-    areas = ("ir/ops/", "ir/meta.py", "backends/kernels/", "autograd/", "jit/codegen.py",
+    areas = ("ir/ops/", "ir/meta.py", "runtime/kernels/", "autograd/", "jit/codegen.py",
              "jit/tracer.py", "serialize/", "_tensor_str.py", "optim/", "nn/")
     for area in areas:
         assert any(area in m.file for m in mt.MUTATIONS), area

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import dualgraph as dg
-from dualgraph.backends import backend_for
+from dualgraph.runtime import backend_for
 from dualgraph.ir.text import parse_graph, print_graph
 from dualgraph.ir.types import CPU
 from dualgraph.ir.verify import verify

@@ -1,4 +1,4 @@
-"""Row kernels (dualgraph/backends/row_kernels.py): softmax, log_softmax, logsumexp and layer norm on the CPU
+"""Row kernels (dualgraph/runtime/row_kernels.py): softmax, log_softmax, logsumexp and layer norm on the CPU
 run one generated loop per row, built from each op's `Rows` record. Checked against float64
 NumPy formulas (PyTorch's definitions) over shapes, dims, dtypes and non-finite rows, in eager
 mode, traced and with gradients; inputs the loop does not cover take the NumPy kernel."""
@@ -10,8 +10,8 @@ import pytest
 
 import dualgraph as dg
 import dualgraph.nn.functional as F
-from dualgraph.backends import row_kernels
-from dualgraph.backends.kernel_cache import load_module
+from dualgraph.runtime import row_kernels
+from dualgraph.runtime.kernel_cache import load_module
 from dualgraph.ir.registry import RowStep, Rows, get
 
 SHAPES = [((4, 300), -1), ((4, 300), 0), ((3, 4, 5), 1), ((7,), 0), ((2, 3, 70000 // 6), -1)]
@@ -128,7 +128,7 @@ def test_the_generator_reads_the_record_not_the_op():
 
 
 def test_every_row_wise_op_has_a_record():
-    from dualgraph.backends.kernels.statistics import ROW_WISE
+    from dualgraph.runtime.kernels.statistics import ROW_WISE
     for name in ROW_WISE:
         assert isinstance(get(name).rows, Rows), name
 

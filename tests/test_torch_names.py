@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dualgraph as dg
-from dualgraph.backends.settings import settings
+from dualgraph.runtime.settings import settings
 from dualgraph.methods.inplace import TORCH_INPLACE
 
 NO_GPU = not dg.cuda.is_available()
@@ -548,8 +548,8 @@ def test_deterministic_algorithms_flags(restore_determinism):
 
 
 def test_nondeterministic_kernels_are_refused_while_determinism_is_required(restore_determinism):
-    from dualgraph.backends.cupy_backend import ATOMIC
-    from dualgraph.backends.settings import nondeterministic
+    from dualgraph.runtime.cupy_backend import ATOMIC
+    from dualgraph.runtime.settings import nondeterministic
     calls = []
     put = nondeterministic("put", lambda *a, **k: calls.append(k) or "ran", ATOMIC["put"])
     assert put(1, accumulate=True) == "ran"

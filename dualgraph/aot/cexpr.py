@@ -4,7 +4,7 @@ An op's scalar template (`OpDef.template`, e.g. `"max({0}, 0)"`) is a Python exp
 element of each operand; the Numba kernels compile it as Python. Here the same text is parsed
 (Python's `ast`, never `eval`) and written as C through a whitelist: arithmetic with Python's
 meanings kept (`//` and `%` floor, `**` pow, `max` keeps its first operand on ties), conditional
-expressions, comparisons, and the functions of backends/scalar_math.py mapped onto C's <math.h>
+expressions, comparisons, and the functions of runtime/scalar_math.py mapped onto C's <math.h>
 (the float variant, `expf`, where the compute dtype is float32) or onto helpers of
 dg_runtime.h. A name outside the whitelist is refused, so no text from a file reaches the C
 source except as a number or a checked identifier.

@@ -13,7 +13,7 @@ import itertools
 from typing import Any
 
 from .. import dispatch, recording
-from ..backends import backend_for
+from ..runtime import backend_for
 from ..tensor import Tensor, _wrap
 from .grad_mode import state as grad_state
 from .graph import NO_EDGE, AccumulateGrad, Node, gradient_edge

@@ -30,7 +30,7 @@ import inspect
 import warnings
 from typing import Any, Callable, Sequence
 
-from ..backends import backend_for
+from ..runtime import backend_for
 from ..dispatch import current
 from ..tensor import Tensor, _wrap, inference_state
 from .grad_mode import state as grad_state

@@ -15,8 +15,8 @@ import itertools
 import weakref
 from typing import Any, Callable, Sequence
 
-from ..backends import backend_for
-from ..backends.kernels.common import quiet_call
+from ..runtime import backend_for
+from ..runtime.kernels.common import quiet_call
 from ..dispatch import bind
 from ..ir.registry import OpDef
 from ..tensor import Tensor, VersionCounter, _wrap

@@ -31,8 +31,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import recording
-from ..backends import Backend
-from ..backends.kernels.common import quiet
+from ..runtime import Backend
+from ..runtime.kernels.common import quiet
 from ..ir.graph import Graph, Value, operand_type, walk
 from ..ir.registry import VIEW
 from ..ir.symbolic import SymbolicError, SymExpr, dim, solve_source, to_source

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from .. import recording
 from ..autograd.graph import Node, SavedOutput, _seq, gradient_edge, save_tensor, unpack_saved
 from ..autograd.grad_mode import state as grad_state
-from ..backends import backend_for
+from ..runtime import backend_for
 from ..tensor import Tensor, _wrap
 from .codegen import compile_graph, instrumented
 

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from .. import recording
 from ..amp.autocast_mode import check_captured
 from ..autograd.grad_mode import no_grad, state as grad_state
-from ..backends import backend_for
+from ..runtime import backend_for
 from ..dispatch import bind
 from ..ir.errors import DualgraphError
 from ..ir.graph import Graph, Value

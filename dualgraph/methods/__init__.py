@@ -1,5 +1,5 @@
 """Tensor methods and `dualgraph.*` functions, one module per op family (as `ir/ops/` and
-`backends/kernels/` are), so a family is added without editing shared files.
+`runtime/kernels/` are), so a family is added without editing shared files.
 
 Each module here may define `class Methods` (a mixin with `__slots__ = ()` whose methods become
 Tensor methods) and `__all__` (functions exported as `dualgraph.<name>`). Modules must not import

@@ -127,7 +127,7 @@ class TypedStorage:
 
 
 def _host(array: Any, device: Any) -> Any:
-    from ..backends import backend_for
+    from ..runtime import backend_for
     return backend_for(device).to_numpy(array)
 
 
@@ -221,7 +221,7 @@ class Methods:
         if start + n * item <= raw.shape[0]:
             data = raw[start:start + n * item].view(self._dtype.np).reshape(shape)
         else:
-            from ..backends import backend_for
+            from ..runtime import backend_for
             xp = backend_for(self._device).xp
             grown = xp.zeros(start + n * item, dtype="uint8")
             grown[:raw.shape[0]] = raw

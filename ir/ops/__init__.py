@@ -1,7 +1,7 @@
 """The op definitions, one module per family; importing this package registers them all.
 
 Every module in this package is a family of op records (registered in name order), so a new
-family is one new file here plus its kernels in `dualgraph/backends/kernels/`.
+family is one new file here plus its kernels in `dualgraph/runtime/kernels/`.
 """
 
 import importlib

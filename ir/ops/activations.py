@@ -206,7 +206,7 @@ SILU.template = "({0} / (1.0 + exp(-{0})))"  # x * sigmoid(x), PyTorch's formula
 
 
 # ------------------------------------------------ scalar templates (fusion) of the ops above:
-# what each kernel computes per element (backends/kernels/activations.py), NaN passing through
+# what each kernel computes per element (runtime/kernels/activations.py), NaN passing through
 
 SOFTPLUS.template = ("({0} if {0} * {beta} > {threshold} else "
                      "(maximum({0} * {beta}, 0) + log1p(exp(-abs({0} * {beta})))) / {beta})")

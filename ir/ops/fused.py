@@ -11,7 +11,7 @@
 
 The node's inputs bind the body's inputs in order and its outputs are the body's yields, so the
 node means exactly what its body means: the reference interpreter runs the body op by op, and a
-backend runs one kernel generated from the ops' scalar templates (dualgraph/backends/fusion.py).
+backend runs one kernel generated from the ops' scalar templates (dualgraph/runtime/fusion.py).
 Fused nodes are made by the fusion pass (passes/fuse.py), the last pass of a pipeline; they have
 no VJP (autodiff runs on graphs before fusion) and are never saved (files hold the captured
 graph). `kernel` names the ops inside, for people reading the IR, profiles and pictures.

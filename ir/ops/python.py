@@ -4,7 +4,7 @@
 its `backward`, so a captured graph keeps the Function's own gradient, as PyTorch's tracer keeps
 its `prim::PythonOp`. The Python side of a call — the Function class, its non-tensor arguments,
 the `ctx` of each run — lives in this process, in `CALLS` (filled by
-`dualgraph/jit/pyfunction.py`, read by the kernels in `dualgraph/backends/kernels/python.py`);
+`dualgraph/jit/pyfunction.py`, read by the kernels in `dualgraph/runtime/kernels/python.py`);
 the node holds only its key. So such a graph is never written to a `.dgm` file, nor read from
 one (`python_callback`): the serializer refuses it naming the Function, as PyTorch's "Could not
 export Python function call".

@@ -14,7 +14,7 @@ from .statistics import (_TORCH_NAME, _attr_dims, _dims, _keep, _np_finish, _np_
 
 # ------------------------------------------------------------------------------- logsumexp
 
-# The row loops (CPU kernels, backends/fusion.py): the largest element, shifted by where it is
+# The row loops (CPU kernels, runtime/fusion.py): the largest element, shifted by where it is
 # finite (a row of -inf or with an inf is not shifted, as the NumPy kernels do), a sum of exps.
 _SHIFTED_SUM = (RowStep("m", "max", "x"), RowStep("k", "row", "m if isfinite(m) else 0"),
                 RowStep("s", "sum", "exp(x - k)"))

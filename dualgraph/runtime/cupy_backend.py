@@ -52,7 +52,7 @@ def make_backend() -> Backend:
 
 
 # The kernels that accumulate with CuPy's atomic `add.at`, and which of their calls do: refused
-# while `dg.use_deterministic_algorithms(True)` holds (backends/settings.py).
+# while `dg.use_deterministic_algorithms(True)` holds (runtime/settings.py).
 ATOMIC = {"index_add": lambda attrs: True, "scatter_add": lambda attrs: True,
           "put": lambda attrs: bool(attrs.get("accumulate")),
           "index_put": lambda attrs: bool(attrs.get("accumulate"))}

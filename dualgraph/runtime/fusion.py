@@ -196,7 +196,7 @@ def module_source(title: str, args: str, nest: Callable, fastmath: str = "") -> 
     body `nest(outer)` gives (indented under its def), `outer` being `range` or `prange` for
     the outermost loop; `fastmath` is extra njit options (`, fastmath={...}`)."""
     lines = [f"# dualgraph {title}", "import numpy as np", "from numba import njit, prange",
-             "from dualgraph.backends.scalar_math import *  # noqa: F401,F403", ""]
+             "from dualgraph.runtime.scalar_math import *  # noqa: F401,F403", ""]
     for variant, outer in (("serial", "range"), ("parallel", "prange")):
         opts = 'cache=True, error_model="numpy", nogil=True' + fastmath
         if variant == "parallel":

@@ -2,11 +2,11 @@
 
 A template (`OpDef.template`, e.g. `"exp({0})"`, `"max({0}, 0)"`) is a Python expression over
 one element of each operand, already in the op's compute dtype; generated kernels run
-`from dualgraph.backends.scalar_math import *` and compile the expression with Numba. The NumPy
+`from dualgraph.runtime.scalar_math import *` and compile the expression with Numba. The NumPy
 functions keep their argument's dtype (float32 in, float32 out), so a float32 kernel computes in
 float32 like eager; each result is cast to the op's result dtype when the kernel uses it. Python's own `max`, `min`, `abs` and `pow` and the
 conditional expression are available too. `fast_*` are the vectorizable float32 approximations
-(dualgraph/backends/fastmath.py) that kernels use unless DUALGRAPH_EXACT_MATH=1.
+(dualgraph/runtime/fastmath.py) that kernels use unless DUALGRAPH_EXACT_MATH=1.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ once, atomically (a temporary file hard-linked into place, so two processes comp
 kernel never see half a file and never replace each other's file, which would invalidate
 Numba's index); a second process imports it and Numba loads the compiled code instead of
 compiling. Nothing read from a graph file reaches these sources except through the generator's
-encodings (dualgraph/backends/fusion.py), and only files this module wrote are imported.
+encodings (dualgraph/runtime/fusion.py), and only files this module wrote are imported.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ QUIET = frozenset({'conv2d', 'conv2d_input_grad', 'conv2d_weight_grad'})
 def kernels(xp: Any) -> dict[str, Callable]:
     fast_pool = None
     if getattr(xp, "__name__", "") == "numpy":
-        try:  # one Numba loop on the CPU (backends/pool_kernels.py); NumPy's views without it
+        try:  # one Numba loop on the CPU (runtime/pool_kernels.py); NumPy's views without it
             from ..pool_kernels import max_pool2d_with_indices as fast_pool
         except ImportError:  # no Numba: the NumPy formulation below
             fast_pool = None

@@ -18,7 +18,7 @@ from ...ir.types import dtype_from_numpy, float16, get_default_dtype, int64, sca
 
 def _rng(generator: Any) -> np.random.Generator:
     if generator is None:
-        from ...creation import default_generator  # late: creation imports the backends
+        from ...creation import default_generator  # late: creation imports the runtime
         generator = default_generator
     return generator.rng
 
