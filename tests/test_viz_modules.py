@@ -131,9 +131,72 @@ def test_script_records_the_same_paths_as_trace():
     assert print_graph(scripted.compiled.graph_before_passes) == print_graph(traced.graph)
 
 
-def test_a_plain_function_records_no_module():
+def test_a_plain_function_without_modules_records_no_module():
     traced = dg.jit.trace(lambda x: (x * 2).relu(), dg.randn(3), opt_level=0)
     assert all("module" not in n.meta for n in traced.graph.nodes)
+
+
+def _prefixed(prefix: str) -> list:
+    """EXPECTED seen from a function that calls the model by the name `prefix`: every path
+    starts with it, as the parameters' names do, and the model's own ops are under it."""
+    return [(op, f"{prefix}.{path}" if path else prefix) for op, path in EXPECTED]
+
+
+def test_a_plain_function_calling_a_model_records_paths_under_the_models_name():
+    model, x = _net(), dg.randn(2, 8)
+
+    def predict(x):
+        return model(x) * 2
+
+    traced = dg.jit.trace(predict, x, opt_level=0)
+    assert _paths(traced.graph) == _prefixed("model") + [("mul", None)]
+    assert [v.name for v in traced.graph.inputs[1:3]] == ["model.layers.0.norm.weight",
+                                                         "model.layers.0.norm.bias"]
+
+
+def test_script_of_a_plain_function_records_the_same_paths():
+    model = _net()
+
+    def predict(x):
+        return model(x) * 2
+
+    scripted = dg.jit.script(predict)
+    scripted(dg.randn(2, 8))
+    paths = [p for p in _paths(scripted.compiled.graph_before_passes) if p[0] != "constant"]
+    assert paths == _prefixed("model") + [("mul", None)]
+
+
+NET_GLOBAL = Net()  # a model a function reaches through its module's globals
+
+
+def _global_predict(x):
+    return NET_GLOBAL(x)
+
+
+def test_a_model_reached_through_globals_is_named_by_its_global():
+    traced = dg.jit.trace(_global_predict, dg.randn(2, 8), opt_level=0)
+    assert _paths(traced.graph) == _prefixed("NET_GLOBAL")
+
+
+def test_a_traced_training_step_records_the_forward_ops_module_paths():
+    model = _net()
+    opt = dg.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    traced = dg.jit.trace(step, dg.randn(2, 8), opt_level=0)
+    paths = _paths(traced.graph)
+    assert paths[:len(EXPECTED)] == _prefixed("model")
+    # backward ops take their forward op's module; the optimizer's update belongs to none
+    assert {m for _, m in paths} == {m for _, m in _prefixed("model")} | {None}
+    assert [m for op, m in paths if op == "gelu_backward"] == ["model.layers.1.mlp.1",
+                                                               "model.layers.0.mlp.1"]
+    assert paths[-1][1] is None
 
 
 def test_module_paths_survive_the_text_ir():

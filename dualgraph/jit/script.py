@@ -158,7 +158,7 @@ class ScriptFunction:
             return FunctionCompiler(tracer, fn).run(args, call_args)
 
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
-                                      run, BlockTracer)
+                                      run, BlockTracer, fn)
         return TracedFunction(graph, fn, owners, tree, self.opt_level)
 
     def compile(self, opt_level: int = 3) -> "ScriptFunction":

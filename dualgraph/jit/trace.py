@@ -162,7 +162,7 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
         traced = TracedFunction(graph, fn, [], tree, opt_level)
     else:
         graph, owners, tree = capture(getattr(fn, "__name__", "forward"), module, types, names,
-                                      lambda tracer, xs: fn(*xs), Tracer)
+                                      lambda tracer, xs: fn(*xs), Tracer, fn)
         traced = TracedFunction(graph, fn, owners, tree, opt_level)
     if check_inputs:
         _check(fn, traced, check_inputs)
@@ -170,10 +170,11 @@ def trace(fn_or_module: Any, example_inputs: Any = None, *more_inputs: Any,
 
 
 def capture(name: str, module: Any, input_types: list, names: list, run: Callable,
-            tracer_class: type) -> tuple:
+            tracer_class: type, fn: Any = None) -> tuple:
     """Run `run(tracer, input_tracers)` under a new tracer: inputs become graph inputs, a
     module's parameters and buffers become state inputs (read at every call), the result becomes
-    the outputs and changed inputs/buffers become write-back outputs. Shared by trace and
+    the outputs and changed inputs/buffers become write-back outputs; without a module, the
+    modules plain function `fn` names give the nodes' module paths. Shared by trace and
     script. Returns (graph, state owners, output tree)."""
     graph = Graph(name=graph_name(name))
     autocast_key = autocast_mode.state_key()  # the casts it records: calls must match
@@ -190,7 +191,7 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
                 setattr(owner, attr, tracer_t)
         tracer.state = state_tracers
         with no_grad(), interpreting(tracer), autocast_mode.reenter(), \
-                module_scopes(tracer, module):
+                module_scopes(tracer, module_roots(fn) if module is None else [("", module)]):
             result = run(tracer, input_tracers)
             outputs, tree = _outputs(tracer, result)
             mutations = _mutations(tracer, graph, input_tracers, state_tracers, owners)
@@ -207,17 +208,44 @@ def capture(name: str, module: Any, input_types: list, names: list, run: Callabl
     return graph, owners, tree
 
 
+def referenced_objects(fn: Any) -> list[tuple[str, Any]]:
+    """The objects a plain function's code names: its closure cells and the globals it reads,
+    each with the name the code uses for it (empty cells skipped)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    objects: list = []
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            objects.append((name, cell.cell_contents))
+        except ValueError:  # an empty cell (a name assigned later): nothing to name
+            continue
+    module_globals = getattr(fn, "__globals__", {})
+    return objects + [(n, module_globals[n]) for n in code.co_names if n in module_globals]
+
+
+def module_roots(fn: Any) -> list[tuple[str, Any]]:
+    """The modules a plain function reaches by name, as (name, module): their submodules'
+    paths start with that name (`model.fc1`), as the parameters' names do (`model.fc1.weight`)."""
+    return [(name, obj) for name, obj in referenced_objects(fn)
+            if not inspect.isclass(obj) and callable(getattr(obj, "named_modules", None))]
+
+
 @contextmanager
-def module_scopes(tracer: Tracer, module: Any) -> Iterator[None]:
-    """While capturing `module`, each call of one of its submodules opens that submodule's path
-    on the tracer (a forward pre-hook and a forward hook, removed after), so every node records
-    the innermost submodule whose forward emitted it (`node.meta["module"]`). Script compiles a
-    user module's forward inline, without calling it: the frontend opens the path itself."""
-    named = getattr(module, "named_modules", None)
-    if not callable(named):
-        yield
-        return
-    tracer.module_paths = {id(m): path for path, m in named() if path}
+def module_scopes(tracer: Tracer, roots: list[tuple[str, Any]]) -> Iterator[None]:
+    """While capturing, each call of a module under `roots` ((prefix, module) pairs: ("",
+    model) for a captured module, ("model", model) for a function that calls `model`) opens its
+    path on the tracer (a forward pre-hook and a forward hook, removed after), so every node
+    records the innermost module whose forward emitted it (`node.meta["module"]`). Script
+    compiles a user module's forward inline, without calling it: the frontend opens the path
+    itself."""
+    named = [(".".join(p for p in (prefix, path) if p), m)
+             for prefix, root in roots if callable(getattr(root, "named_modules", None))
+             for path, m in root.named_modules()]
+    named = [(path, m) for path, m in named if path]
+    tracer.module_paths = {}
+    for path, m in named:
+        tracer.module_paths.setdefault(id(m), path)  # reached twice: its first (shortest) name
 
     def pre(m: Any, args: Any) -> None:
         tracer.modules.append(tracer.module_paths[id(m)])
@@ -228,9 +256,11 @@ def module_scopes(tracer: Tracer, module: Any) -> Iterator[None]:
             del stack[len(stack) - 1 - stack[::-1].index(path):]
 
     handles = []
+    hooked: set = set()
     try:
-        for path, m in named():
-            if path and hasattr(m, "register_forward_pre_hook"):
+        for path, m in named:
+            if id(m) not in hooked and hasattr(m, "register_forward_pre_hook"):
+                hooked.add(id(m))
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post))
         yield

@@ -185,9 +185,10 @@ def capture_step(fn: Callable, input_types: list, names: list) -> tuple:
     input_tracers = [tracer.wrap(graph.add_input(t, n)) for t, n in zip(input_types, names)]
     snapshot = scope.snapshot()
     from ..dispatch import interpreting
+    from .trace import module_scopes
     autocast_key = autocast_mode.state_key()  # the casts it records: calls must match
     try:
-        with interpreting(tracer), autocast_mode.reenter():
+        with interpreting(tracer), autocast_mode.reenter(), module_scopes(tracer, scope.roots):
             result = fn(*input_tracers)
             if result is None:
                 outputs, tree = [], ["none", []]
@@ -282,8 +283,9 @@ class _Scope:
     the tensors of its modules and its optimizers, and the modules' attributes, restored after
     tracing (a module that stored a traced tensor in an attribute must not keep it)."""
 
-    def __init__(self, names: dict, modules: list) -> None:
+    def __init__(self, names: dict, modules: list, roots: list) -> None:
         self.names, self.modules = names, modules
+        self.roots = roots  # (name, module): where the nodes' module paths start
 
     def snapshot(self) -> list:
         return [(m, dict(vars(m)), dict(getattr(m, "_buffers", {}) or {})) for m in self.modules]
@@ -308,17 +310,8 @@ class _Scope:
 
 
 def _scope(fn: Callable) -> _Scope:
-    code = getattr(fn, "__code__", None)
-    objects: list = []
-    if code is not None:
-        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-            try:
-                contents = cell.cell_contents
-            except ValueError:  # an empty cell (a name assigned later): nothing to name
-                continue
-            objects.append((name, contents))
-        module_globals = getattr(fn, "__globals__", {})
-        objects += [(n, module_globals[n]) for n in code.co_names if n in module_globals]
+    from .trace import referenced_objects  # late: trace imports this module
+    objects = referenced_objects(fn)
     names: dict = {}
     modules: list = []
     for name, obj in objects:
@@ -332,4 +325,5 @@ def _scope(fn: Callable) -> _Scope:
             names.setdefault(id(obj), name)
         elif isinstance(obj, Tensor):
             names.setdefault(id(obj), name)
-    return _Scope(names, modules)
+    roots = [(name, obj) for name, obj in objects if any(obj is m for m in modules)]
+    return _Scope(names, modules, roots)
