@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/eager_overhead.py: it runs, with and without PyTorch.
+"""Smoke tests of benchmarks/eager_overhead.py (with and without PyTorch) and
+benchmarks/profiler_accuracy.py: they run.
 
 Only the shape of the output is checked, never the timings (they depend on the machine).
 """
@@ -81,3 +82,19 @@ def test_script_step_quick_run_without_torch(tmp_path: Path) -> None:
     for r in rows:
         assert r["eager_ms"] > 0 and r["script_ms"] > 0 and r["torch_ms"] is None
     assert "n/a" in proc.stdout
+
+
+def test_profiler_accuracy_quick_run() -> None:
+    """benchmarks/profiler_accuracy.py prints one row per mode with a ratio near 1 (the table
+    is the profiled wall time) and the Python row's share."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profiler_accuracy.py"),
+                           "--quick", "--batch", "4"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| step")]
+    assert [r[0].strip() for r in rows] == ["eager", "traced model", "whole step compiled"]
+    for _, plain, profiled, ratio, python in rows:
+        assert float(plain) > 0 and float(profiled) > 0
+        assert float(ratio) == pytest.approx(float(profiled) / float(plain), rel=0.02)
+        assert 0 < float(python.strip().rstrip("%")) < 100

@@ -145,17 +145,29 @@ def _top_level(trace_events):
     return top
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "traced"])
-def test_top_level_times_add_up_to_the_profiled_wall_time(tmp_path, compiled):
+def _runner(mode: str, model, opt, x, y):
+    """One training step as a call: eager, a traced model in an eager step, or the whole step
+    compiled (forward, loss, backward and the update in one graph)."""
+    if mode == "eager":
+        return lambda: _step(model, opt, x, y)
+    if mode == "traced":
+        traced = dg.jit.trace(model, x)
+        return lambda: _step(traced, opt, x, y)
+    whole = dg.jit.trace(lambda x, y: _step(model, opt, x, y), (x, y))
+    return lambda: whole(x, y)
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced", "whole-step"])
+def test_top_level_times_add_up_to_the_profiled_wall_time(tmp_path, mode):
     model, opt, x, y = _setup()
-    fn = dg.jit.trace(model, x) if compiled else model
+    run = _runner(mode, model, opt, x, y)
     for _ in range(2):
-        _step(fn, opt, x, y)
+        run()
     outer = time.perf_counter_ns()
     with profile() as prof:
         inner = time.perf_counter_ns()
         for _ in range(3):
-            _step(fn, opt, x, y)
+            run()
         inner = time.perf_counter_ns() - inner
     outer = time.perf_counter_ns() - outer
     averages = prof.key_averages()
@@ -205,6 +217,22 @@ def test_traced_training_step_reports_each_kernel_of_forward_and_backward():
                                and e.cpu_parent.name == "DifferentiableGraphBackward")
     assert backward_kernels == _kernel_rows(gradient.backward)
     assert _names(events, "cpu_op")["Optimizer.step#SGD.step"] == 1
+
+
+def test_whole_compiled_step_reports_each_kernel_of_its_graph_and_nothing_eager():
+    model, opt, x, y = _setup()
+    whole = dg.jit.trace(lambda x, y: _step(model, opt, x, y), (x, y))
+    for _ in range(2):  # the first call creates the .grad and momentum state: its own trace
+        whole(x, y)
+    with profile() as prof:
+        loss = whole(x, y)
+    events = prof.events()
+    assert _names(events, "kernel") == _kernel_rows(whole.graph)
+    assert {"kernel::nll_loss_backward", "kernel::matmul"} <= set(_names(events, "kernel"))
+    assert _names(events, "graph") == Counter({"graph::forward": 1})
+    assert all(e.cpu_parent.cat == "graph" for e in events if e.cat == "kernel")
+    assert not [e.name for e in events if e.cat in ("cpu_op", "autograd")]  # no eager op ran
+    assert loss.shape == ()
 
 
 def test_traced_call_without_grad_reports_its_graph_nodes_with_shapes_and_bytes():
